@@ -1,0 +1,51 @@
+"""Records shared by every stage: outcomes, result columns, local codes."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """What happened to one input row; the `outcome` column of the results file."""
+
+    CREATED = "created"
+    EXISTS = "exists"
+    INVALID = "invalid"
+    DUPLICATE = "duplicate"
+    FAILED = "failed"
+    PENDING = "pending"
+    PLANNED = "planned"
+
+
+#: Outcomes that leave the exit code at 0.
+SUCCESS_OUTCOMES = frozenset({Outcome.CREATED, Outcome.EXISTS, Outcome.DUPLICATE, Outcome.PLANNED})
+
+#: The results file's columns, in order. Exactly these, nothing else.
+RESULT_COLUMNS: tuple[str, ...] = (
+    "row",
+    "list_name",
+    "country",
+    "name",
+    "country_code",
+    "outcome",
+    "code",
+    "message",
+    "list_contact_id",
+    "attempts",
+)
+
+
+class LocalCode(StrEnum):
+    """Upper-case tokens for conditions found by us rather than answered by the API."""
+
+    DUPLICATE = "DUPLICATE"
+    TIMEOUT = "TIMEOUT"
+    CONNECTION = "CONNECTION"
+    BAD_ANSWER = "BAD_ANSWER"
+    NOT_SENT = "NOT_SENT"
+    THROTTLED = "HTTP_429"
+
+
+def http_code(status: int) -> str:
+    """The results-file token for an HTTP error status, e.g. ``HTTP_503``."""
+    return f"HTTP_{status}"
