@@ -1,0 +1,540 @@
+"""Normalize, validate and dedupe the rows read from the input file.
+
+Every check the API would make on a row (ERR_101 empty name, ERR_102 empty country, ERR_103
+unknown country) and every duplicate is found here, before a single request is sent. The work
+is done column-wise with pyarrow compute, so a million rows take well under a second; only
+the distinct country values are looked at one by one in Python.
+
+Country matching folds the cell (case, accents, punctuation, articles) and looks it up in a
+table built once from pycountry: ISO2 and ISO3 codes, the English names (short, official,
+common), their French translations, and a small table of usual aliases (`UK`, `Holland`,
+`Deutschland`…). A value that matches nothing, or that matches several countries equally well
+(`Korea`), is not guessed: the row is `invalid` with ERR_103 and a message quoting the value.
+"""
+
+from __future__ import annotations
+
+import gettext
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import cache, lru_cache
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pycountry
+
+from importer import errors
+from importer.records import RESULT_COLUMNS, LocalCode, Outcome
+
+__all__ = [
+    "COUNTRY_ALIASES",
+    "country_code_for",
+    "fold_country",
+    "name_key",
+    "normalize_names",
+    "prepare",
+    "resolve_countries",
+]
+
+#: pandas' own text dtype (pyarrow-backed, NaN for missing): what every text column here uses.
+_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+_ARROW_TEXT = pa.large_string()
+
+# Every character Python's str.isspace() accepts (tab, NBSP, the U+2000 spaces, ideographic
+# space…), written for RE2. The last one is U+3000, hence the range.
+_SPACES = [ch for ch in map(chr, range(0x3001)) if ch.isspace()]
+
+
+def _re2_class(chars: Iterable[str]) -> str:
+    return "[" + "".join(f"\\x{{{ord(ch):04X}}}" for ch in chars) + "]"
+
+
+_RE2_SPACE_RUN = _re2_class(_SPACES) + "+"
+# What a name needs rewriting for: a run of two whitespace characters, or one that is not " ".
+_RE2_NEEDS_SPACE_FIX = _re2_class(_SPACES) + "{2,}|" + _re2_class(c for c in _SPACES if c != " ")
+
+CODE_EMPTY_NAME = "ERR_101"
+CODE_EMPTY_COUNTRY = "ERR_102"
+CODE_UNKNOWN_COUNTRY = "ERR_103"
+
+MESSAGE_EMPTY_NAME = "list name is empty"
+MESSAGE_EMPTY_COUNTRY = "country is empty: fill it in, or give a default country"
+
+
+# --------------------------------------------------------------------------- names
+
+
+def _as_text_array(values: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The values as one arrow string array, missing cells as ""."""
+    if isinstance(values, pd.Series):
+        if not isinstance(values.dtype, pd.StringDtype):
+            values = values.astype(object).where(values.notna(), "").astype(str)
+        array = pa.array(values)
+    else:
+        array = values
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.type != _ARROW_TEXT:
+        array = array.cast(_ARROW_TEXT)
+    return pc.fill_null(array, "")
+
+
+def _normalize_array(array: pa.Array) -> pa.Array:
+    """NFC, every whitespace run (NBSP, tabs…) as one space, no space at either end."""
+    needs_fix = pc.match_substring_regex(array, pattern=_RE2_NEEDS_SPACE_FIX)
+    if pc.any(needs_fix).as_py():
+        fixed = pc.replace_substring_regex(
+            array.filter(needs_fix), pattern=_RE2_SPACE_RUN, replacement=" "
+        )
+        array = pc.replace_with_mask(array, needs_fix, fixed)
+    array = pc.utf8_trim(array, characters=" ")
+    # NFC last: it never creates whitespace, so the result is tidy and NFC at once, and
+    # normalizing it again changes nothing. ASCII text is NFC already.
+    if pc.all(pc.string_is_ascii(array)).as_py():
+        return array
+    return _map_text(array, _nfc)
+
+
+def _nfc(text: str) -> str:
+    # The quick check is far cheaper than normalizing, and most files are NFC already.
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
+def _map_text(array: pa.Array, function: Callable[[str], str]) -> pa.Array:
+    """`function` applied to every value, by one call on all the values joined.
+
+    Only for functions that work character by character and leave NUL alone (NFC, casefold),
+    so that the values, joined with NUL after each, can be cut apart again afterwards. One
+    call on a few MB of text costs far less than a million calls.
+    """
+    if len(array) == 0:
+        return array
+    terminated = pc.binary_join_element_wise(array, _lit(""), _lit("\x00"))
+    offsets = np.frombuffer(
+        terminated.buffers()[1], dtype=np.int64, count=len(array) + 1, offset=terminated.offset * 8
+    )
+    raw = terminated.buffers()[2].to_pybytes()[offsets[0] : offsets[-1]]
+    if raw.count(b"\x00") != len(array):  # a value holds a NUL: one call per value instead
+        return pa.array([function(value) for value in array.to_pylist()], _ARROW_TEXT)
+    text = raw.decode()
+    mapped = function(text)
+    if mapped is text or mapped == text:
+        return array
+    encoded = mapped.encode()
+    ends = np.flatnonzero(np.frombuffer(encoded, dtype=np.uint8) == 0)
+    new_offsets = np.zeros(len(array) + 1, dtype=np.int64)
+    new_offsets[1:] = ends - np.arange(len(ends))
+    return pa.LargeStringArray.from_buffers(
+        len(array), pa.py_buffer(new_offsets), pa.py_buffer(encoded.replace(b"\x00", b""))
+    )
+
+
+@cache
+def _re2_casefold_special() -> str:
+    """RE2 class of the characters arrow's utf8_lower does not casefold (ß, ς, İ, Cherokee…).
+
+    Found by comparing both on every non-ASCII character of planes 0 and 1, where all cased
+    characters live; computed once, in a few tens of milliseconds.
+    """
+    chars = [chr(cp) for cp in range(0x80, 0x20000) if not 0xD800 <= cp < 0xE000]
+    folded = "\x00".join(chars).casefold().split("\x00")
+    lowered = pc.utf8_lower(pa.array(chars, _ARROW_TEXT)).to_pylist()
+    return _re2_class(
+        ch for ch, fold, low in zip(chars, folded, lowered, strict=True) if fold != low
+    )
+
+
+def _key_array(normalized: pa.Array) -> pa.Array:
+    """Full Unicode casefold (`Straße` → `strasse`), as Python's str.casefold gives it.
+
+    arrow's utf8_lower agrees with casefold on all but a few hundred characters; only the
+    values holding one of those are casefolded by Python.
+    """
+    keys = pc.utf8_lower(normalized)
+    if pc.all(pc.string_is_ascii(normalized)).as_py():
+        return keys
+    special = pc.match_substring_regex(normalized, pattern=_re2_casefold_special())
+    if pc.any(special).as_py():
+        folded = _map_text(normalized.filter(special), str.casefold)
+        keys = pc.replace_with_mask(keys, special, folded)
+    return keys
+
+
+def _lit(text: str) -> pa.Scalar:
+    """A text literal of the same arrow type as the columns (compute kernels want one type)."""
+    return pa.scalar(text, _ARROW_TEXT)
+
+
+def _to_series(array: pa.Array, index: pd.Index | None = None) -> pd.Series:
+    return pd.Series(pd.array(array, dtype=_TEXT), index=index, copy=False)
+
+
+def normalize_names(names: pd.Series) -> pd.Series:
+    """List names as the API should receive them: NFC, trimmed, whitespace runs as one space.
+
+    Missing cells become "". The index is kept.
+    """
+    return _to_series(_normalize_array(_as_text_array(names)), names.index)
+
+
+def name_key(names: pd.Series) -> pd.Series:
+    """The dedupe key: the normalized name, casefolded. Equal keys are the same list."""
+    return _to_series(_key_array(_normalize_array(_as_text_array(names))), names.index)
+
+
+# --------------------------------------------------------------------------- countries
+
+#: Usual names that neither ISO 3166 nor its French translation spell this way.
+COUNTRY_ALIASES: dict[str, str] = {
+    # United Kingdom and its nations: AvoSMS knows only GB.
+    "UK": "GB",
+    "Great Britain": "GB",
+    "Britain": "GB",
+    "England": "GB",
+    "Scotland": "GB",
+    "Wales": "GB",
+    "Northern Ireland": "GB",
+    "Grande-Bretagne": "GB",
+    "Angleterre": "GB",
+    "Écosse": "GB",
+    "Pays de Galles": "GB",
+    "Irlande du Nord": "GB",
+    "United States of America": "US",
+    "America": "US",
+    "Amérique": "US",
+    "Holland": "NL",
+    "Hollande": "NL",
+    "Russia": "RU",
+    "Corée du Sud": "KR",
+    "Corée du Nord": "KP",
+    "Vietnam": "VN",
+    "Syrie": "SY",
+    "Moldavie": "MD",
+    "Czech Republic": "CZ",
+    "République tchèque": "CZ",
+    "Ivory Coast": "CI",
+    "Macedonia": "MK",
+    "Macédoine": "MK",
+    "Swaziland": "SZ",
+    "Burma": "MM",
+    "Cape Verde": "CV",
+    "Vatican": "VA",
+    "Vatican City": "VA",
+    "Cité du Vatican": "VA",
+    "Turkey": "TR",
+    "East Timor": "TL",
+    "Brunei": "BN",
+    "DRC": "CD",
+    "DR Congo": "CD",
+    "RDC": "CD",
+    "Congo-Kinshasa": "CD",
+    "Congo-Brazzaville": "CG",
+    "UAE": "AE",
+    "EAU": "AE",
+    "Emirates": "AE",
+    "Bosnia": "BA",
+    "Saint Kitts": "KN",
+    "Saint Vincent": "VC",
+    # pycountry's French "Saint-Martin (partie néerlandaise)" would make this one ambiguous;
+    # Saint-Martin is the French part's name in every language, the Dutch one is Sint Maarten.
+    "Saint-Martin": "MF",
+    "Falklands": "FK",
+    # Names in the country's own language that are common in exported files.
+    "Deutschland": "DE",
+    "España": "ES",
+    "Italia": "IT",
+    "Schweiz": "CH",
+    "Svizzera": "CH",
+    "Österreich": "AT",
+    "Nederland": "NL",
+    "België": "BE",
+    "Brasil": "BR",
+    "Polska": "PL",
+    "Sverige": "SE",
+    "Norge": "NO",
+    "Danmark": "DK",
+    "Suomi": "FI",
+    "Hellas": "GR",
+    "Hrvatska": "HR",
+    "Nippon": "JP",
+}
+
+# Words that carry nothing when telling countries apart: "The Gambia", "Republic of the
+# Congo", "Trinidad & Tobago", "Saint-Vincent-et-les-Grenadines", "Côte d'Ivoire".
+_STOPWORDS = frozenset({"the", "of", "and", "de", "du", "des", "la", "le", "les", "l", "d", "et"})
+_ABBREVIATIONS = {"st": "saint", "ste": "sainte"}
+_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ø": "o", "đ": "d", "ł": "l", "ı": "i"})
+_DOTS = re.compile(r"\.")
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def fold_country(text: str) -> str:
+    """The form country values are compared in: `Côte d'Ivoire` → `cote ivoire`.
+
+    Casefolded, accents and ligatures dropped, dots removed (`U.S.A.` → `usa`), other
+    punctuation (hyphens, apostrophes, commas) as spaces, `St`/`Ste` spelled out, and the
+    small words (`the`, `of`, `and`, `de`, `la`, `et`…) left out unless nothing else is
+    left, so `LA` stays Laos.
+    """
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    words = _NOT_WORD.sub(" ", _DOTS.sub("", bare.translate(_LIGATURES))).split()
+    if len(words) > 1:
+        words = [_ABBREVIATIONS.get(word, word) for word in words]
+        words = [word for word in words if word not in _STOPWORDS] or words
+    return " ".join(words)
+
+
+@dataclass(frozen=True)
+class _CountryTable:
+    """Folded value → ISO2, and the folded values that name several countries."""
+
+    codes: dict[str, str]
+    ambiguous: dict[str, tuple[str, ...]]
+
+
+def _variants(name: str) -> Iterator[tuple[int, str]]:
+    """Derived spellings of an ISO name, with their tier (lower wins a clash).
+
+    `Korea, Republic of` → `Republic of Korea` (tier 3) and `Korea` (tier 4); `Holy See
+    (Vatican City State)` → `Holy See` (tier 3).
+    """
+    no_parens = re.sub(r"\s*\([^)]*\)", "", name).strip()
+    for base in {name, no_parens}:
+        if base != name:
+            yield 3, base
+        head, comma, tail = base.partition(", ")
+        if comma:
+            yield 3, f"{tail} {head}"
+            yield 4, head
+
+
+@cache
+def _country_table() -> _CountryTable:
+    """Built once: ~250 countries x a dozen spellings."""
+    translate: Callable[[str], str]
+    try:
+        french = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["fr"])
+        translate = french.gettext
+    except OSError:  # pragma: no cover - pycountry ships its translations
+        translate = str
+    # tier 0: ISO2, 1: ISO3, 2: names and aliases, 3-4: derived spellings (see _variants).
+    tiers: list[dict[str, set[str]]] = [defaultdict(set) for _ in range(5)]
+    for country in pycountry.countries:
+        code = country.alpha_2
+        tiers[0][fold_country(code)].add(code)
+        tiers[1][fold_country(country.alpha_3)].add(code)
+        names = [getattr(country, attr, None) for attr in ("name", "official_name", "common_name")]
+        for english in filter(None, names):
+            for name in (english, translate(english)):
+                tiers[2][fold_country(name)].add(code)
+                for rank, variant in _variants(name):
+                    tiers[rank][fold_country(variant)].add(code)
+    for alias, code in COUNTRY_ALIASES.items():
+        tiers[2][fold_country(alias)].add(code)
+    codes: dict[str, str] = {}
+    ambiguous: dict[str, tuple[str, ...]] = {}
+    for tier in tiers:
+        for key, found in tier.items():
+            if key and key not in codes and key not in ambiguous:
+                if len(found) == 1:
+                    codes[key] = next(iter(found))
+                else:
+                    ambiguous[key] = tuple(sorted(found))
+    return _CountryTable(codes, ambiguous)
+
+
+def _quote(value: str, limit: int = 60) -> str:
+    shown = " ".join(value.split())
+    if len(shown) > limit:
+        shown = shown[: limit - 1] + "…"
+    return f'"{shown}"'
+
+
+@lru_cache(maxsize=65536)
+def _resolve(value: str) -> tuple[str | None, str]:
+    """(ISO2, "") when found; ("", "") when empty; (None, why not) otherwise."""
+    if not value.strip():
+        return "", ""
+    key = fold_country(value)
+    table = _country_table()
+    code = table.codes.get(key)
+    if code is not None:
+        return code, ""
+    choices = table.ambiguous.get(key)
+    if choices:
+        return None, (
+            f"country {_quote(value)} could be {' or '.join(choices)}: write its ISO code"
+        )
+    return None, (
+        f"country {_quote(value)} is not a country code or name we know: "
+        "write its ISO code, e.g. FR"
+    )
+
+
+def country_code_for(value: str) -> str | None:
+    """ISO2 for one country cell: the code, "" when empty, None when unknown or ambiguous."""
+    return _resolve(value)[0]
+
+
+def _resolve_array(values: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(ISO2 or "" or null per row, the reason per row when null), by distinct value."""
+    encoded = pc.dictionary_encode(values)
+    found = [_resolve(value) for value in encoded.dictionary.to_pylist()]
+    codes = pa.array([code for code, _ in found], _ARROW_TEXT).take(encoded.indices)
+    reasons = pa.array([reason for _, reason in found], _ARROW_TEXT).take(encoded.indices)
+    return codes, reasons
+
+
+def resolve_countries(values: pd.Series) -> pd.Series:
+    """ISO2 (upper case) per cell, "" when the cell is empty, missing (NaN) when unknown."""
+    codes, _ = _resolve_array(_as_text_array(values))
+    return _to_series(codes, values.index)
+
+
+# --------------------------------------------------------------------------- prepare
+
+
+def _default_code(default_country: str | None) -> str:
+    if default_country is None or not default_country.strip():
+        return ""
+    code, reason = _resolve(default_country)
+    if not code:
+        raise errors.ConfigError(f"default country: {reason}")
+    return code
+
+
+def _first_occurrence(keys: pa.Array) -> np.ndarray:
+    """For each position, the position where its key first appears."""
+    if len(keys) == 0:
+        return np.zeros(0, dtype=np.int64)
+    # dictionary_encode numbers keys in order of first appearance, so a key appears for the
+    # first time exactly where its number exceeds every number before it.
+    ids = pc.dictionary_encode(keys).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    is_first = np.empty(len(ids), dtype=bool)
+    is_first[0] = True
+    is_first[1:] = ids[1:] > np.maximum.accumulate(ids)[:-1]
+    return np.flatnonzero(is_first)[ids]
+
+
+def _empty_texts(count: int) -> pa.Array:
+    """`count` empty strings, without building them one by one."""
+    return pa.LargeStringArray.from_buffers(
+        count, pa.py_buffer(np.zeros(count + 1, dtype=np.int64)), pa.py_buffer(b"")
+    )
+
+
+def _invalid_messages(
+    empty_name: np.ndarray, empty_country: np.ndarray, reasons: pa.Array
+) -> pa.Array:
+    """The message of each invalid row (rows given by the masks and non-empty reasons)."""
+    messages = pc.if_else(pa.array(empty_country), _lit(MESSAGE_EMPTY_COUNTRY), reasons)
+    # The API would answer ERR_101 first; a bad country on the same row is said too, so the
+    # operator fixes both at once.
+    with_name = pc.if_else(
+        pc.equal(messages, ""),
+        _lit(MESSAGE_EMPTY_NAME),
+        pc.binary_join_element_wise(_lit(MESSAGE_EMPTY_NAME), messages, _lit("; ")),
+    )
+    return pc.if_else(pa.array(empty_name), with_name, messages)
+
+
+def _duplicate_messages(first_rows: np.ndarray, here: pa.Array, there: pa.Array) -> pa.Array:
+    """`same list as row 7`, plus `(country differs: FR here, DE there)` when so."""
+    text = pc.binary_join_element_wise(
+        _lit("same list as row "), pc.cast(pa.array(first_rows), _ARROW_TEXT), _lit("")
+    )
+    differs = pc.binary_join_element_wise(
+        text, _lit(" (country differs: "), here, _lit(" here, "), there, _lit(" there)"), _lit("")
+    )
+    return pc.if_else(pc.equal(here, there), text, differs)
+
+
+_OUTCOME_TOKENS = pa.array([Outcome.PLANNED, Outcome.INVALID, Outcome.DUPLICATE], _ARROW_TEXT)
+_PLANNED, _INVALID, _DUPLICATE = range(3)
+_CODE_TOKENS = pa.array(
+    ["", CODE_EMPTY_NAME, CODE_EMPTY_COUNTRY, CODE_UNKNOWN_COUNTRY, LocalCode.DUPLICATE],
+    _ARROW_TEXT,
+)
+
+
+def prepare(source: pd.DataFrame, *, default_country: str | None = None) -> pd.DataFrame:
+    """Every row's plan: `planned`, or `invalid` with the API's code, or `duplicate`.
+
+    Takes read.py's frame (`row`, `list_name`, `country`) and returns RESULT_COLUMNS plus
+    `name_key`, one row per input row, in input order (index 0..n-1). The first valid row of
+    a name wins; an invalid row never claims a name. Raises errors.ConfigError when
+    `default_country` itself is not a country.
+    """
+    default_code = _default_code(default_country)
+    rows = np.asarray(source["row"], dtype=np.int64)
+    list_names = _as_text_array(source["list_name"])
+    country_cells = _as_text_array(source["country"])
+    count = len(rows)
+
+    names = _normalize_array(list_names)
+    keys = _key_array(names)
+    codes, reasons = _resolve_array(country_cells)
+    if default_code:
+        codes = pc.if_else(pc.equal(codes, ""), _lit(default_code), codes)
+
+    empty_name = pc.equal(names, "").to_numpy(zero_copy_only=False)
+    unknown = pc.is_null(codes).to_numpy(zero_copy_only=False)
+    empty_country = pc.fill_null(pc.equal(codes, ""), False).to_numpy(zero_copy_only=False)
+    valid = ~(empty_name | unknown | empty_country)
+
+    outcome = np.where(valid, _PLANNED, _INVALID).astype(np.int8)
+    code = np.zeros(count, dtype=np.int8)  # positions in _CODE_TOKENS
+    code[unknown] = 3
+    code[empty_country] = 2
+    code[empty_name] = 1
+
+    invalid_at = np.flatnonzero(~valid)
+    take_invalid = pa.array(invalid_at)
+    invalid_texts = _invalid_messages(
+        empty_name[invalid_at], empty_country[invalid_at], reasons.take(take_invalid)
+    )
+
+    valid_at = np.flatnonzero(valid)
+    valid_keys = keys if len(valid_at) == count else keys.take(pa.array(valid_at))
+    first = valid_at[_first_occurrence(valid_keys)]
+    is_duplicate = first != valid_at
+    duplicate_at, first_at = valid_at[is_duplicate], first[is_duplicate]
+    outcome[duplicate_at] = _DUPLICATE
+    code[duplicate_at] = 4
+    duplicate_texts = _duplicate_messages(
+        rows[first_at], codes.take(pa.array(duplicate_at)), codes.take(pa.array(first_at))
+    )
+
+    # Every other row's message is empty: fill in the few that are not, in row order.
+    said_at = np.concatenate([invalid_at, duplicate_at])
+    order = np.argsort(said_at, kind="stable")
+    said = np.zeros(count, dtype=bool)
+    said[said_at] = True
+    messages = pc.replace_with_mask(
+        _empty_texts(count),
+        pa.array(said),
+        pa.concat_arrays([invalid_texts, duplicate_texts]).take(pa.array(order)),
+    )
+
+    return pd.DataFrame(
+        {
+            "row": rows,
+            "list_name": _to_series(list_names),
+            "country": _to_series(country_cells),
+            "name": _to_series(names),
+            "country_code": _to_series(pc.fill_null(codes, "")),
+            "outcome": _to_series(_OUTCOME_TOKENS.take(pa.array(outcome))),
+            "code": _to_series(_CODE_TOKENS.take(pa.array(code))),
+            "message": _to_series(messages),
+            "list_contact_id": _to_series(_empty_texts(count)),
+            "attempts": np.zeros(count, dtype=np.int64),
+            "name_key": _to_series(keys),
+        },
+        columns=[*RESULT_COLUMNS, "name_key"],
+    )
