@@ -1,0 +1,587 @@
+"""Talk to the AvoSMS API: create one contact list, fetch the account's lists, retry what may pass.
+
+One `requests.Session` (connection pool sized for the workers) is shared by every worker thread.
+Each HTTP attempt first passes the shared `Throttle`; retries follow `RetryPolicy`. Answers are
+classified once, here: the rest of the importer only sees `CreateAnswer` codes (`OK`,
+`ERR_1xx`, `ERR_9xx`, `HTTP_503`, `TIMEOUT`, `CONNECTION`, `BAD_ANSWER`, ...).
+The key is sent in the form body only and never appears in a message, log line or repr.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from http import HTTPStatus
+from http.client import RemoteDisconnected
+from ssl import SSLError
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_result,
+    stop_after_attempt,
+    stop_any,
+    stop_when_event_set,
+    wait_random_exponential,
+)
+from tenacity.stop import stop_base
+from urllib3.exceptions import NameResolutionError, ProtocolError, ReadTimeoutError
+
+from importer import errors
+from importer.records import LocalCode, http_code
+from importer.throttle import OutageBreaker, Throttle, parse_retry_after
+
+log = logging.getLogger("importer.client")
+
+CREATE_PATH = "/v1/contact/list/create"
+LISTS_PATH = "/v1/contact/list"
+
+#: Answers larger than this are refused rather than read into memory (a list of lists is a few
+#: hundred bytes per list).
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+
+_KNOWN_CODE = re.compile(r"OK|ERR_[19]\d\d")
+
+#: What the create endpoint's ERR_1xx codes mean, in the operator's words.
+CREATE_CODE_MESSAGES: Mapping[str, str] = {
+    "ERR_101": "the API says the list name is empty (ERR_101)",
+    "ERR_102": "the API says the country code is empty (ERR_102)",
+    "ERR_103": "the API knows no country with this ISO code (ERR_103)",
+    "ERR_104": "the list name is not available: already used on the account (ERR_104)",
+}
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The account's API id (its e-mail) and key; the key never shows in a repr."""
+
+    id: str
+    key: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Which answers are retried, how often and how long to wait: the one place to change it.
+
+    Retried (``retry_on_codes`` holds code prefixes): ERR_9xx (a processing error on the API's
+    side), HTTP 5xx, HTTP 429 and 408, timeouts, connection errors and garbled answers (which
+    may be transient). Never retried: ERR_1xx (the API's verdict on the row), other HTTP
+    3xx/4xx, and ERR_100 (credentials refused: the run stops at once).
+    Waits are exponential with full jitter: before retry n, a random time in
+    ``[0, min(backoff_initial * 2**(n-1), backoff_max)]``, and at least any ``Retry-After``
+    (capped at ``retry_after_max``), which every worker honours.
+    ``burst_9xx_count`` ERR_9xx within ``burst_9xx_window`` seconds, when they are at least
+    ``burst_9xx_share`` of the answers in that window, halve the throttle's rate like a 429.
+    """
+
+    max_attempts: int = 5
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    retry_after_max: float = 300.0
+    retry_on_codes: frozenset[str] = frozenset(
+        {
+            "ERR_9",
+            "HTTP_5",
+            "HTTP_429",
+            "HTTP_408",
+            LocalCode.TIMEOUT.value,
+            LocalCode.CONNECTION.value,
+            LocalCode.BAD_ANSWER.value,
+        }
+    )
+    burst_9xx_count: int = 3
+    burst_9xx_window: float = 1.0
+    burst_9xx_share: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, not {self.max_attempts}")
+        if self.backoff_initial < 0 or self.backoff_max < 0 or self.retry_after_max < 0:
+            raise ValueError("backoff and Retry-After limits must be >= 0 seconds")
+
+    def retries(self, code: str) -> bool:
+        """Whether an attempt that answered `code` is tried again."""
+        return code.startswith(tuple(self.retry_on_codes))
+
+
+@dataclass(frozen=True)
+class CreateAnswer:
+    """What became of one create request, after its retries."""
+
+    code: str
+    list_contact_id: str
+    message: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class AccountList:
+    """One contact list already on the account, as `/contact/list` describes it."""
+
+    list_contact_id: str
+    name: str
+    country_code: str
+    country_name: str
+    nb_contact: str
+    creation_date: str
+
+
+class ApiUnavailable(errors.RunStopped):
+    """The account's lists could not be fetched, even after retries."""
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """One HTTP attempt, classified."""
+
+    code: str
+    message: str
+    payload: dict[str, Any] | None = None
+    retry_after: float | None = None
+
+
+class AvoSmsClient:
+    """The AvoSMS API over one pooled session, safe to share between worker threads."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials,
+        *,
+        timeout: float = 30,
+        retry: RetryPolicy | None = None,
+        limiter: Throttle | None = None,
+        breaker: OutageBreaker | None = None,
+        pool_size: int = 4,
+        stop: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        """`stop`, once set, ends retries early (the last failure is returned) and raises
+        errors.Interrupted for a request not sent yet. `sleep` defaults to a wait that `stop`
+        cuts short."""
+        self.base_url = base_url.rstrip("/")
+        self._credentials = credentials
+        self._timeout = timeout
+        self._retry = retry if retry is not None else RetryPolicy()
+        # Without a limiter, an unlimited one still carries Retry-After waits.
+        self._limiter = limiter if limiter is not None else Throttle(0)
+        self._breaker = breaker
+        self._stop = stop
+        self._clock = clock
+        self._sleep = sleep
+        self._recent_lock = threading.Lock()
+        self._recent: deque[tuple[float, bool]] = deque()
+        self._session = requests.Session()
+        self._session.headers.update({"User-Agent": "avosms-import", "Accept": "application/json"})
+        # No urllib3 retries: every retry goes through our policy and the throttle.
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 10), max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+
+    def __repr__(self) -> str:
+        return f"AvoSmsClient(base_url={self.base_url!r}, id={self._credentials.id!r})"
+
+    def __enter__(self) -> AvoSmsClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def throttled_seconds(self) -> float:
+        """Seconds spent waiting on the rate limit and Retry-After (for the run summary)."""
+        return self._limiter.waited_seconds
+
+    def close(self) -> None:
+        """Release the pooled connections."""
+        self._session.close()
+
+    def create_list(self, name: str, country_code: str) -> CreateAnswer:
+        """Create one contact list, retrying what may pass; every failure becomes an answer.
+
+        Raises errors.CredentialsRefused on ERR_100, errors.OutageDetected when the breaker
+        trips, errors.Interrupted when `stop` was set before anything was sent.
+        """
+        form = {"listContactName": name, "listContactCountryCode": country_code}
+        reply, attempts = self._call(CREATE_PATH, form, f"create list {name!r}")
+        if reply.code == "OK":
+            list_id = _text((reply.payload or {}).get("list_contact_id"))
+            return CreateAnswer("OK", list_id, "created", attempts)
+        if reply.code.startswith("ERR_1"):
+            message = CREATE_CODE_MESSAGES.get(
+                reply.code, f"the API refused the request ({reply.code})"
+            )
+            return CreateAnswer(reply.code, "", message, attempts)
+        return CreateAnswer(reply.code, "", self._final_message(reply, attempts), attempts)
+
+    def fetch_lists(self) -> list[AccountList]:
+        """Every contact list on the account (`[]` for an empty account).
+
+        Raises ApiUnavailable when the API keeps failing, errors.CredentialsRefused on ERR_100.
+        """
+        reply, attempts = self._call(LISTS_PATH, {}, "fetch the account's lists")
+        if reply.code == "OK":
+            return _account_lists(reply.payload or {})
+        if reply.code == "ERR_101":
+            # Like its sibling endpoints, /contact/list may answer ERR_101 for "no list".
+            return []
+        if reply.code.startswith("ERR_1"):
+            raise ApiUnavailable(
+                f"could not fetch the account's lists: the API answered {reply.code}"
+            )
+        raise ApiUnavailable(
+            f"could not fetch the account's lists: {self._final_message(reply, attempts)}"
+        )
+
+    # -- one call, with its retries -------------------------------------------------------
+
+    def _call(self, path: str, fields: Mapping[str, str], what: str) -> tuple[_Reply, int]:
+        form = {"id": self._credentials.id, "key": self._credentials.key, **fields}
+        parse = _parse_lists if path == LISTS_PATH else _parse_create
+        sent = 0
+        last: _Reply | None = None
+
+        def attempt() -> _Reply:
+            nonlocal sent, last
+            if self._stopping() or not self._limiter.acquire(self._stop):
+                if last is None:
+                    raise errors.Interrupted("the run stopped before this request was sent")
+                return last  # the stop condition ends the retries with the last failure
+            self._check_breaker()
+            sent += 1
+            last = self._exchange(path, form, parse)
+            return last
+
+        stops: list[stop_base] = [stop_after_attempt(self._retry.max_attempts)]
+        if self._stop is not None:
+            stops.append(stop_when_event_set(self._stop))
+        retrying = Retrying(
+            sleep=self._pause,
+            stop=stop_any(*stops),
+            wait=wait_random_exponential(
+                multiplier=self._retry.backoff_initial, max=self._retry.backoff_max
+            ),
+            retry=retry_if_result(lambda reply: self._retry.retries(reply.code)),
+            before_sleep=lambda state: self._log_retry(state, what),
+            retry_error_callback=lambda state: _outcome(state),
+            reraise=True,
+        )
+        reply: _Reply = retrying(attempt)
+        return reply, sent
+
+    def _exchange(
+        self, path: str, form: Mapping[str, str], parse: Callable[[dict[str, Any]], str | None]
+    ) -> _Reply:
+        """Send one request and classify its answer; only ERR_100 and the breaker raise."""
+        try:
+            response = self._session.post(
+                self.base_url + path,
+                data=form,
+                timeout=self._timeout,
+                allow_redirects=False,  # a redirect would carry the key's form elsewhere
+                stream=True,
+            )
+            try:
+                body = _read_body(response)
+            finally:
+                response.close()
+        except (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.MissingSchema,
+        ) as error:
+            raise errors.ConfigError(
+                f"the API address {self.base_url!r} is not usable ({type(error).__name__})"
+            ) from None
+        except requests.RequestException as error:
+            reply = self._transport_failure(error)
+        else:
+            reply = _classify(response, body, parse)
+        key = self._credentials.key
+        if key and key in reply.message:  # a server quoting our request back, say
+            reply = replace(reply, message=reply.message.replace(key, "***"))
+        self._observe(reply)
+        if reply.code == "ERR_100":
+            raise errors.CredentialsRefused(
+                f"the API refused the credentials (ERR_100) for id {self._credentials.id}"
+            )
+        return reply
+
+    def _transport_failure(self, error: requests.RequestException) -> _Reply:
+        if isinstance(error, requests.Timeout) or _caused_by(error, ReadTimeoutError):
+            return _Reply(LocalCode.TIMEOUT.value, f"no answer within {self._timeout:g} s")
+        reason = _connection_reason(error)
+        return _Reply(LocalCode.CONNECTION.value, f"the connection failed ({reason})")
+
+    def _observe(self, reply: _Reply) -> None:
+        """Feed one attempt's outcome to the breaker and the throttle's rate adaptation."""
+        healthy = reply.code == "OK" or reply.code.startswith("ERR_1")
+        if self._breaker is not None:
+            self._breaker.record(healthy, reply.code)
+        if healthy:
+            self._limiter.reward()
+        elif reply.code == LocalCode.THROTTLED.value:
+            retry_after = reply.retry_after
+            if retry_after is not None:
+                retry_after = min(retry_after, self._retry.retry_after_max)
+            self._limiter.penalize(retry_after)
+        self._track_9xx(reply.code.startswith("ERR_9"))
+        if not healthy:
+            self._check_breaker()
+
+    def _track_9xx(self, is_9xx: bool) -> None:
+        policy = self._retry
+        with self._recent_lock:
+            now = self._clock()
+            self._recent.append((now, is_9xx))
+            while self._recent and self._recent[0][0] < now - policy.burst_9xx_window:
+                self._recent.popleft()
+            if not is_9xx:
+                return
+            count = sum(1 for _, flag in self._recent if flag)
+            burst = count >= policy.burst_9xx_count and count >= policy.burst_9xx_share * len(
+                self._recent
+            )
+            if burst:
+                self._recent.clear()
+        if burst:
+            log.debug("a burst of ERR_9xx answers: halving the request rate")
+            self._limiter.penalize(None)
+
+    def _check_breaker(self) -> None:
+        if self._breaker is not None and self._breaker.tripped:
+            raise errors.OutageDetected(self._breaker.describe())
+
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    def _pause(self, seconds: float) -> None:
+        if self._sleep is not None:
+            self._sleep(seconds)
+        elif self._stop is not None:
+            self._stop.wait(seconds)
+        else:
+            time.sleep(seconds)
+
+    def _final_message(self, reply: _Reply, attempts: int) -> str:
+        plural = "attempt" if attempts == 1 else "attempts"
+        message = f"{reply.message} after {attempts} {plural}"
+        if self._stopping() and attempts < self._retry.max_attempts:
+            message += " (the run was stopping)"
+        return message
+
+    def _log_retry(self, state: RetryCallState, what: str) -> None:
+        reply = _outcome(state)
+        log.debug(
+            "%s: %s (attempt %d of %d); retrying in %.2f s",
+            what,
+            reply.message,
+            state.attempt_number,
+            self._retry.max_attempts,
+            state.upcoming_sleep,
+        )
+
+
+def _outcome(state: RetryCallState) -> _Reply:
+    assert state.outcome is not None
+    reply: _Reply = state.outcome.result()
+    return reply
+
+
+# -- reading answers ---------------------------------------------------------------------
+
+
+def _read_body(response: requests.Response) -> bytes | None:
+    """The answer's bytes, or None when it is larger than MAX_ANSWER_BYTES."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=64 * 1024):
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _classify(
+    response: requests.Response,
+    body: bytes | None,
+    parse: Callable[[dict[str, Any]], str | None],
+) -> _Reply:
+    """Turn one HTTP answer into a code: the API's own, or a local token saying what was wrong."""
+    status = response.status_code
+    label = _status_label(status)
+    if status == HTTPStatus.TOO_MANY_REQUESTS:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return _Reply(
+            LocalCode.THROTTLED.value,
+            f"the API asked to slow down ({label})",
+            retry_after=retry_after,
+        )
+    if status >= 500:
+        return _Reply(http_code(status), f"the API answered {label}")
+    if 300 <= status < 400:
+        return _Reply(http_code(status), f"the API answered {label} (a redirect): check the URL")
+    if body is None:
+        return _Reply(
+            LocalCode.BAD_ANSWER.value,
+            f"the API answered {label} with more than {MAX_ANSWER_BYTES // 2**20} MB",
+        )
+    document, problem = _json_object(body, response.headers.get("Content-Type", ""))
+    code = document.get("code") if document is not None else None
+    if not (200 <= status < 300) and not (isinstance(code, str) and _KNOWN_CODE.fullmatch(code)):
+        # An HTTP error without one of the API's codes: nothing we can read.
+        return _Reply(http_code(status), f"the API answered {label}")
+    if document is None:
+        return _Reply(LocalCode.BAD_ANSWER.value, f"the API answered {label} with {problem}")
+    if code is None:
+        return _Reply(LocalCode.BAD_ANSWER.value, f'the API answered {label} with no "code"')
+    if not isinstance(code, str) or not _KNOWN_CODE.fullmatch(code.strip()):
+        shown = code if isinstance(code, str) else json.dumps(code)
+        return _Reply(
+            LocalCode.BAD_ANSWER.value,
+            f"the API answered {label} with an unknown code {_quote(shown)}",
+        )
+    code = code.strip()
+    if code == "OK":
+        broken = parse(document)
+        if broken is not None:
+            return _Reply(LocalCode.BAD_ANSWER.value, f"the API answered OK but {broken}")
+    if code.startswith("ERR_9"):
+        return _Reply(code, f"the API answered {code} (a processing error on its side)")
+    return _Reply(code, f"the API answered {code}", payload=document)
+
+
+def _json_object(body: bytes, content_type: str) -> tuple[dict[str, Any] | None, str]:
+    """The answer as a JSON object, or None and what it was instead."""
+    text = body.strip()
+    if not text:
+        return None, "an empty body instead of JSON"
+    if "html" in content_type.lower() or text[:1] == b"<":
+        return None, "HTML instead of JSON"
+    try:
+        document = json.loads(text.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        return None, "bytes that are not UTF-8 text instead of JSON"
+    except json.JSONDecodeError as error:
+        if error.pos >= len(error.doc.rstrip()) or error.msg.startswith("Unterminated"):
+            return None, "truncated JSON (the answer stops mid-document)"
+        return None, f"text that is not valid JSON ({error.msg} at character {error.pos})"
+    except RecursionError:
+        return None, "JSON nested too deeply to read"
+    if not isinstance(document, dict):
+        return None, f"JSON that is not an object (a {type(document).__name__})"
+    return document, ""
+
+
+def _parse_create(document: dict[str, Any]) -> str | None:
+    """What is wrong with an OK answer to a create request, if anything."""
+    if not _text(document.get("list_contact_id")):
+        return "gave no list_contact_id"
+    return None
+
+
+def _parse_lists(document: dict[str, Any]) -> str | None:
+    """What is wrong with an OK answer to a list request, if anything."""
+    try:
+        _account_lists(document)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def _account_lists(document: Mapping[str, Any]) -> list[AccountList]:
+    items = document.get("list_contact")
+    if not items:
+        return []
+    if isinstance(items, dict):
+        # PHP's json_encode turns an array with gaps in its keys into an object.
+        items = list(items.values())
+    if not isinstance(items, list):
+        raise ValueError("list_contact is not an array")
+    lists = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise ValueError("list_contact holds something other than lists")
+        list_id = _text(item.get("list_contact_id"))
+        if not list_id:
+            raise ValueError("a list in list_contact has no list_contact_id")
+        lists.append(
+            AccountList(
+                list_contact_id=list_id,
+                name=_text(item.get("list_contact_name")),
+                country_code=_text(item.get("list_contact_country_code")),
+                country_name=_text(item.get("list_contact_country_name")),
+                nb_contact=_text(item.get("nb_contact_list")),
+                creation_date=_text(item.get("list_contact_creation_date")),
+            )
+        )
+    return lists
+
+
+def _text(value: object) -> str:
+    """A JSON scalar as text: ids come as numbers or strings (1001, 1001.0, "1001" → "1001")."""
+    if value is None or isinstance(value, bool | dict | list):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _quote(value: str, limit: int = 40) -> str:
+    shown = value if len(value) <= limit else value[:limit] + "…"
+    return repr(shown)
+
+
+def _status_label(status: int) -> str:
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
+    """Whether `kind` is anywhere in the exception's arguments or chain (urllib3 nests them)."""
+    seen: set[int] = set()
+    todo: list[object] = [error]
+    while todo:
+        current = todo.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, kind):
+            return True
+        todo.extend(current.args)
+        todo.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
+    return False
+
+
+def _connection_reason(error: requests.RequestException) -> str:
+    """A short reason for a transport failure, without the URL or anything it carries."""
+    reasons: list[tuple[type[BaseException], str]] = [
+        (NameResolutionError, "host name not found"),
+        (SSLError, "TLS error"),
+        (ConnectionRefusedError, "connection refused"),
+        (RemoteDisconnected, "the server closed the connection without answering"),
+        (ConnectionResetError, "connection reset"),
+        (ConnectionAbortedError, "connection aborted"),
+        (TimeoutError, "the connection timed out"),
+    ]
+    for kind, reason in reasons:
+        if _caused_by(error, kind):
+            return reason
+    if isinstance(error, requests.exceptions.ChunkedEncodingError) or _caused_by(
+        error, ProtocolError
+    ):
+        return "the answer was cut off"
+    return type(error).__name__
