@@ -1,0 +1,603 @@
+"""The journal: a SQLite file recording every run and every row's outcome as it happens.
+
+It is what makes re-runs safe. A killed run's rows can be rebuilt from it, lists already created
+are known by name before anything is sent, and a lock beside it keeps two runs apart. WAL mode
+means a process killed mid-write leaves the last committed batch intact and the rest rolled back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import repeat
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from filelock import FileLock, Timeout
+
+from importer import __version__, errors
+from importer.records import RESULT_COLUMNS, Outcome
+
+#: Upgrades a connection's schema by one version, inside the caller's transaction.
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _sql(*statements: str) -> Migration:
+    """A migration made of plain statements (not `executescript`, which would commit early)."""
+
+    def migrate(connection: sqlite3.Connection) -> None:
+        for statement in statements:
+            connection.execute(statement)
+
+    return migrate
+
+
+_CREATE_RUNS = """
+CREATE TABLE runs (
+    id            INTEGER PRIMARY KEY,
+    started_at    TEXT    NOT NULL,
+    ended_at      TEXT,
+    input_path    TEXT    NOT NULL,
+    input_sha256  TEXT    NOT NULL,
+    options_json  TEXT    NOT NULL DEFAULT '{}',
+    counts_json   TEXT,
+    exit_code     INTEGER,
+    pid           INTEGER NOT NULL,
+    host          TEXT    NOT NULL,
+    tool_version  TEXT    NOT NULL
+)"""
+
+# WITHOUT ROWID: the (run_id, row) key is the only B-tree, so the bulk insert at run start
+# writes each row once instead of twice.
+_CREATE_ROWS = """
+CREATE TABLE "rows" (
+    run_id           INTEGER NOT NULL REFERENCES runs(id),
+    "row"            INTEGER NOT NULL,
+    list_name        TEXT    NOT NULL DEFAULT '',
+    country          TEXT    NOT NULL DEFAULT '',
+    name             TEXT    NOT NULL DEFAULT '',
+    country_code     TEXT    NOT NULL DEFAULT '',
+    name_key         TEXT    NOT NULL DEFAULT '',
+    outcome          TEXT    NOT NULL,
+    code             TEXT    NOT NULL DEFAULT '',
+    message          TEXT    NOT NULL DEFAULT '',
+    list_contact_id  TEXT    NOT NULL DEFAULT '',
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    updated_at       TEXT    NOT NULL,
+    PRIMARY KEY (run_id, "row")
+) WITHOUT ROWID"""
+
+# Partial: only rows holding a list id are indexed, so recording a million planned rows at run
+# start costs nothing here. Covering: `known_lists` reads the index alone, already grouped by
+# name. The WHERE must match `_KNOWN_LISTS_SQL` for the planner to use it.
+_KNOWN_WHERE = "outcome IN ('created', 'exists') AND list_contact_id <> ''"
+_CREATE_KNOWN_INDEX = (
+    'CREATE INDEX rows_known_lists ON "rows" '
+    f"(name_key, updated_at, run_id, list_contact_id, country_code, outcome) WHERE {_KNOWN_WHERE}"
+)
+
+#: MIGRATIONS[n] upgrades a version-n journal to version n+1; the newest version is its length.
+#: Version 0 is an empty file. Append, never edit: journals in the field were written by the
+#: earlier entries.
+MIGRATIONS: list[Migration] = [
+    _sql(_CREATE_RUNS, _CREATE_ROWS, _CREATE_KNOWN_INDEX),
+]
+
+#: Columns this code reads and writes; a journal lacking any of them is refused, not misread.
+_EXPECTED_COLUMNS: dict[str, frozenset[str]] = {
+    "runs": frozenset(
+        {
+            "id",
+            "started_at",
+            "ended_at",
+            "input_path",
+            "input_sha256",
+            "options_json",
+            "counts_json",
+            "exit_code",
+            "pid",
+            "host",
+            "tool_version",
+        }
+    ),
+    "rows": frozenset({"run_id", "updated_at", "name_key", *RESULT_COLUMNS}),
+}
+
+_ROW_FIELDS: tuple[str, ...] = (*RESULT_COLUMNS, "name_key")
+_INT_FIELDS = frozenset({"row", "attempts"})
+_ROW_COLUMNS_SQL = ", ".join(f'"{name}"' for name in _ROW_FIELDS)
+_UPSERT_SQL = (
+    f'INSERT INTO "rows" (run_id, {_ROW_COLUMNS_SQL}, updated_at) '
+    f"VALUES ({', '.join('?' * (len(_ROW_FIELDS) + 2))}) "
+    'ON CONFLICT (run_id, "row") DO UPDATE SET '
+    + ", ".join(f'"{name}" = excluded."{name}"' for name in (*_ROW_FIELDS[1:], "updated_at"))
+)
+# SQLite takes the bare columns from the row holding max(updated_at): the latest record wins.
+_KNOWN_LISTS_SQL = (
+    "SELECT name_key, list_contact_id, country_code, run_id, max(updated_at) "
+    f'FROM "rows" WHERE {_KNOWN_WHERE} {{account}} GROUP BY name_key'
+)
+# The unary + keeps the planner on the covering index instead of fetching every row by run.
+_ACCOUNT_RUNS = (
+    "AND +run_id IN (SELECT id FROM runs WHERE json_extract(options_json, '$.account') = ?)"
+)
+_RUN_COLUMNS_SQL = (
+    "id, started_at, ended_at, input_path, input_sha256, options_json, counts_json, exit_code, "
+    "pid, host, tool_version"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RowRecord:
+    """One row's state as the journal keeps it: the results-file columns plus the dedupe key."""
+
+    row: int
+    list_name: str
+    country: str
+    name: str
+    country_code: str
+    outcome: str
+    code: str
+    message: str
+    list_contact_id: str
+    attempts: int
+    name_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class KnownList:
+    """A list some run created or found, so a later run neither sends nor loses it."""
+
+    list_contact_id: str
+    country_code: str
+    run_id: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One run as `avosms-import runs` shows it; a killed run has no end, counts from its rows."""
+
+    run_id: int
+    started_at: datetime
+    ended_at: datetime | None
+    input_path: str
+    input_sha256: str
+    options: dict[str, Any]
+    counts: dict[str, int]
+    exit_code: int | None
+    pid: int
+    host: str
+    tool_version: str
+
+    @property
+    def finished(self) -> bool:
+        """False for a run still going or killed before it could record its end."""
+        return self.ended_at is not None
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _timestamp(moment: datetime) -> str:
+    # One fixed format, so text order is time order in SQL.
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _is_secret_name(name: object) -> bool:
+    folded = str(name).casefold().replace("-", "_")
+    return folded == "key" or folded.endswith("_key")
+
+
+def _without_secrets(value: Any) -> Any:
+    """Drop every `key`-like entry, however deep: the API key must never reach the journal."""
+    if isinstance(value, dict):
+        return {k: _without_secrets(v) for k, v in value.items() if not _is_secret_name(k)}
+    if isinstance(value, list | tuple):
+        return [_without_secrets(item) for item in value]
+    return value
+
+
+def _pending_if_unfinished(outcome: str, finished: bool) -> str:
+    # A run killed before finishing never sent its planned rows: they are pending.
+    return Outcome.PENDING.value if not finished and outcome == Outcome.PLANNED else outcome
+
+
+class Journal:
+    """The state database of every run, owned by one connection (safe to share across threads)."""
+
+    def __init__(
+        self, path: Path, connection: sqlite3.Connection, now: Callable[[], datetime]
+    ) -> None:
+        self.path = path
+        self._connection = connection
+        self._now = now
+        self._guard = threading.RLock()
+        self._lock_info_path = Path(f"{path}.lock.info")
+        self._lock_started: datetime | None = None  # set while this journal holds the lock
+
+    # -- opening and schema ---------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path, *, now: Callable[[], datetime] = _utc_now) -> Journal:
+        """Open (creating it and its folder if needed) and upgrade the journal at `path`."""
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=10.0
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise errors.JournalError(
+                f"{path}: cannot open the journal ({exc}); check the folder is writable, "
+                "or use another --state"
+            ) from None
+        try:
+            _prepare(path, connection)
+        except BaseException:
+            connection.close()
+            raise
+        return cls(path, connection, now)
+
+    def close(self) -> None:
+        """Close the connection; committed work is already on disk."""
+        with self._guard:
+            self._connection.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _transaction(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction; any SQLite failure becomes a one-line JournalError."""
+        with self._guard:
+            connection = self._connection
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    yield connection
+                except BaseException:
+                    connection.rollback()
+                    raise
+                connection.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if connection.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        connection.rollback()
+                raise errors.JournalError(
+                    f"{self.path}: cannot {doing} ({exc}); check the disk and the file's "
+                    "permissions, or use another --state"
+                ) from None
+
+    # -- lock -----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold `<state>.lock` for one run; a second run fails at once with RunLocked.
+
+        The OS releases the lock when the holder dies, even by SIGKILL; the side file
+        `<state>.lock.info` only tells the refused run who holds it.
+        """
+        lock_path = f"{self.path}.lock"
+        file_lock = FileLock(lock_path, timeout=0, thread_local=False)
+        try:
+            file_lock.acquire()
+        except Timeout:
+            raise errors.RunLocked(self._locked_message(lock_path)) from None
+        try:
+            self._lock_started = self._now()
+            self._write_lock_info(run_id=None)
+            yield
+        finally:
+            self._lock_started = None
+            with contextlib.suppress(OSError):
+                self._lock_info_path.unlink()
+            file_lock.release()
+
+    def _write_lock_info(self, *, run_id: int | None) -> None:
+        assert self._lock_started is not None
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started_at": _timestamp(self._lock_started),
+            "run_id": run_id,
+        }
+        temporary = self._lock_info_path.with_name(self._lock_info_path.name + f".{os.getpid()}")
+        with contextlib.suppress(OSError):
+            temporary.write_text(json.dumps(info), encoding="utf-8")
+            os.replace(temporary, self._lock_info_path)
+
+    def _locked_message(self, lock_path: str) -> str:
+        advice = "wait for it to finish or stop it"
+        try:
+            info = json.loads(self._lock_info_path.read_text(encoding="utf-8"))
+            holder = f"pid {int(info['pid'])} on host {info['host']}"
+            started = datetime.fromisoformat(info["started_at"]).strftime("%Y-%m-%d %H:%M:%S %Z")
+            run = f"run {int(info['run_id'])}, " if info.get("run_id") is not None else ""
+        except (OSError, ValueError, KeyError, TypeError):
+            return f"{self.path} is in use by another run (lock {lock_path}); {advice}"
+        return f"{self.path} is in use by another run ({run}{holder}, started {started}); {advice}"
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def start_run(self, *, input_path: str, input_sha256: str, options: dict[str, Any]) -> int:
+        """Record a new run and return its id; `options` is stored without any key."""
+        options_json = json.dumps(_without_secrets(options), default=str, sort_keys=True)
+        with self._transaction("record the run's start") as connection:
+            cursor = connection.execute(
+                "INSERT INTO runs (started_at, input_path, input_sha256, options_json, pid, host,"
+                " tool_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    _timestamp(self._now()),
+                    str(input_path),
+                    input_sha256,
+                    options_json,
+                    os.getpid(),
+                    socket.gethostname(),
+                    __version__,
+                ),
+            )
+            run_id = cursor.lastrowid
+        assert run_id is not None
+        if self._lock_started is not None:
+            self._write_lock_info(run_id=run_id)
+        return run_id
+
+    def finish_run(self, run_id: int, *, counts: dict[str, int], exit_code: int) -> None:
+        """Record the run's end, its counts per outcome and the exit code it returned."""
+        with self._transaction("record the run's end") as connection:
+            cursor = connection.execute(
+                "UPDATE runs SET ended_at = ?, counts_json = ?, exit_code = ? WHERE id = ?",
+                (
+                    _timestamp(self._now()),
+                    json.dumps({str(k): int(v) for k, v in counts.items()}),
+                    int(exit_code),
+                    run_id,
+                ),
+            )
+            if cursor.rowcount != 1:
+                raise self._unknown_run(run_id)
+
+    def runs(self) -> list[RunInfo]:
+        """Every run, newest first, killed ones included (no end, counts taken from rows)."""
+        with self._guard:
+            records = self._read(f"SELECT {_RUN_COLUMNS_SQL} FROM runs ORDER BY id DESC")
+            live = self._live_counts([r[0] for r in records if r[6] is None])
+        return [_run_info(record, live.get(record[0], {})) for record in records]
+
+    def run_info(self, run_id: int) -> RunInfo:
+        """One run; JournalError when the journal has no such run."""
+        with self._guard:
+            records = self._read(f"SELECT {_RUN_COLUMNS_SQL} FROM runs WHERE id = ?", (run_id,))
+            if not records:
+                raise self._unknown_run(run_id)
+            live = self._live_counts([run_id]) if records[0][6] is None else {}
+        return _run_info(records[0], live.get(run_id, {}))
+
+    def _live_counts(self, run_ids: list[int]) -> dict[int, dict[str, int]]:
+        """Counts per outcome straight from the rows, for runs that never recorded theirs."""
+        counts: dict[int, dict[str, int]] = {}
+        for run_id in run_ids:
+            per_outcome = counts.setdefault(run_id, {})
+            for outcome, count in self._read(
+                'SELECT outcome, count(*) FROM "rows" WHERE run_id = ? GROUP BY outcome', (run_id,)
+            ):
+                key = _pending_if_unfinished(outcome, finished=False)
+                per_outcome[key] = per_outcome.get(key, 0) + count
+        return counts
+
+    def _unknown_run(self, run_id: int) -> errors.JournalError:
+        return errors.JournalError(
+            f"{self.path} has no run {run_id}; `avosms-import runs` lists the runs it holds"
+        )
+
+    def _read(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._guard:
+            try:
+                return self._connection.execute(sql, parameters).fetchall()
+            except sqlite3.Error as exc:
+                raise errors.JournalError(
+                    f"{self.path}: cannot read the journal ({exc}); move it away, "
+                    "or use another --state"
+                ) from None
+
+    # -- rows -----------------------------------------------------------------------------
+
+    def record_rows(self, run_id: int, rows: Iterable[RowRecord]) -> None:
+        """Insert or update a batch of rows in one transaction: all of the batch, or none."""
+        now = _timestamp(self._now())
+        parameters = (
+            (
+                run_id,
+                r.row,
+                r.list_name,
+                r.country,
+                r.name,
+                r.country_code,
+                r.outcome,
+                r.code,
+                r.message,
+                r.list_contact_id,
+                r.attempts,
+                r.name_key,
+                now,
+            )
+            for r in rows
+        )
+        self._upsert(run_id, parameters)
+
+    def record_frame(self, run_id: int, frame: pd.DataFrame) -> None:
+        """Record a whole prepared frame (RESULT_COLUMNS + name_key) in one transaction.
+
+        Used at run start for every row, so a killed run can be rebuilt; columns go to SQLite as
+        plain lists, without a Python object per row.
+        """
+        columns: list[list[Any]] = []
+        for name in _ROW_FIELDS:
+            column = frame[name]
+            if name in _INT_FIELDS:
+                columns.append(column.fillna(0).astype("int64").tolist())
+            else:
+                columns.append(column.fillna("").astype(str).tolist())
+        now = _timestamp(self._now())
+        self._upsert(run_id, zip(repeat(run_id), *columns, repeat(now), strict=False))
+
+    def _upsert(self, run_id: int, parameters: Iterable[tuple[Any, ...]]) -> None:
+        try:
+            with self._transaction("record rows") as connection:
+                connection.executemany(_UPSERT_SQL, parameters)
+        except errors.JournalError:
+            if not self._read("SELECT 1 FROM runs WHERE id = ?", (run_id,)):
+                raise self._unknown_run(run_id) from None
+            raise
+
+    def run_rows(self, run_id: int) -> pd.DataFrame:
+        """A run's rows as the results file has them (RESULT_COLUMNS, in row order).
+
+        Rows of a run that never finished that are still `planned` were never sent: they come
+        back `pending`.
+        """
+        info = self.run_info(run_id)
+        names = ", ".join(f'"{name}"' for name in RESULT_COLUMNS)
+        records = self._read(
+            f'SELECT {names} FROM "rows" WHERE run_id = ? ORDER BY "row"', (run_id,)
+        )
+        frame = pd.DataFrame.from_records(records, columns=list(RESULT_COLUMNS))
+        frame = frame.astype(
+            {name: ("int64" if name in _INT_FIELDS else str) for name in RESULT_COLUMNS}
+        )
+        if not info.finished:
+            frame.loc[frame["outcome"] == Outcome.PLANNED.value, "outcome"] = Outcome.PENDING.value
+        return frame
+
+    def known_lists(self, *, account: str | None = None) -> dict[str, KnownList]:
+        """name_key → the list some run created or found, across runs; the latest wins.
+
+        With `account`, only runs whose options recorded that same `account` count: a list
+        made on one account (or a throwaway sandbox) says nothing about another.
+        """
+        if account is None:
+            records = self._read(_KNOWN_LISTS_SQL.format(account=""))
+        else:
+            records = self._read(_KNOWN_LISTS_SQL.format(account=_ACCOUNT_RUNS), (account,))
+        moments: dict[str, datetime] = {}  # a batch shares one timestamp: parse it once
+        known: dict[str, KnownList] = {}
+        for name_key, list_contact_id, country_code, run_id, updated_at in records:
+            moment = moments.get(updated_at)
+            if moment is None:
+                moment = moments[updated_at] = datetime.fromisoformat(updated_at)
+            known[name_key] = KnownList(list_contact_id, country_code, run_id, moment)
+        return known
+
+
+def _run_info(record: tuple[Any, ...], live_counts: dict[str, int]) -> RunInfo:
+    (run_id, started, ended, input_path, sha256, options, counts, exit_code, pid, host, version) = (
+        record
+    )
+    return RunInfo(
+        run_id=run_id,
+        started_at=datetime.fromisoformat(started),
+        ended_at=datetime.fromisoformat(ended) if ended is not None else None,
+        input_path=input_path,
+        input_sha256=sha256,
+        options=json.loads(options) if options else {},
+        counts=json.loads(counts) if counts is not None else dict(live_counts),
+        exit_code=exit_code,
+        pid=pid,
+        host=host,
+        tool_version=version,
+    )
+
+
+def _prepare(path: Path, connection: sqlite3.Connection) -> None:
+    """Check the file is our journal, switch to WAL and bring the schema up to date."""
+    newest = len(MIGRATIONS)
+    refuse = "move it away, or use another --state"
+    try:
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        tables = _tables(connection)
+    except sqlite3.DatabaseError:
+        raise errors.JournalError(
+            f"{path} is not an avosms-import journal (not a SQLite database): {refuse}"
+        ) from None
+    if version > newest:
+        raise errors.JournalError(
+            f"{path} was written by a newer avosms-import (schema {version}, this one knows "
+            f"{newest}): upgrade, or use another --state"
+        )
+    if version == 0 and tables:
+        raise errors.JournalError(
+            f"{path} is not an avosms-import journal (it holds other tables: "
+            f"{', '.join(sorted(tables))}): {refuse}"
+        )
+    try:
+        # WAL: readers (`runs`, `results`) never block the run, and a killed writer leaves
+        # the last commit intact. NORMAL sync is safe against a killed process.
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        connection.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.Error as exc:
+        raise errors.JournalError(f"{path}: cannot open the journal ({exc}); {refuse}") from None
+    if version < newest:
+        _migrate(path, connection)
+    _check_columns(path, connection)
+
+
+def _tables(connection: sqlite3.Connection) -> set[str]:
+    found = connection.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    ).fetchall()
+    return {name for (name,) in found}
+
+
+def _migrate(path: Path, connection: sqlite3.Connection) -> None:
+    """Upgrade step by step, all in one transaction: a failure leaves the file as it was."""
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise errors.JournalError(f"{path}: cannot upgrade the journal ({exc})") from None
+    # Read again under the write lock: another process may have upgraded meanwhile.
+    version = start = connection.execute("PRAGMA user_version").fetchone()[0]
+    try:
+        while version < len(MIGRATIONS):
+            MIGRATIONS[version](connection)
+            version += 1
+            connection.execute(f"PRAGMA user_version = {version:d}")
+        connection.execute("COMMIT")
+    except Exception as exc:
+        connection.rollback()
+        raise errors.JournalError(
+            f"{path}: could not upgrade the journal from schema {start} to {len(MIGRATIONS)} "
+            f"({exc}); it was left unchanged: use the previous avosms-import, or another --state"
+        ) from None
+
+
+def _check_columns(path: Path, connection: sqlite3.Connection) -> None:
+    for table, expected in _EXPECTED_COLUMNS.items():
+        found = {row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')}
+        missing = expected - found
+        if not found:
+            problem = f"it has no {table} table"
+        elif missing:
+            problem = f"its {table} table lacks {', '.join(sorted(missing))}"
+        else:
+            continue
+        raise errors.JournalError(
+            f"{path} is not a usable avosms-import journal ({problem}): move it away, "
+            "or use another --state"
+        )
+
+
+__all__ = ["MIGRATIONS", "Journal", "KnownList", "RowRecord", "RunInfo"]
