@@ -1,0 +1,493 @@
+"""The results file: one row per input row, as CSV, XLSX or JSON, written atomically.
+
+The operator opens it in Excel the morning after, so CSV is UTF-8 *with* a BOM (the only way
+Excel detects UTF-8) and comma-delimited, and cells that Excel would run as formulas are
+neutralised (OWASP CSV injection). JSON is data for programs and is written unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+import json
+import os
+import secrets
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from importer.errors import ConfigError
+from importer.records import RESULT_COLUMNS, Outcome
+
+if TYPE_CHECKING:  # pandas and pyarrow are imported lazily: `--help` must start fast.
+    import pandas as pd
+    import pyarrow as pa
+
+#: Columns holding whole numbers; every other result column is text.
+INT_COLUMNS = frozenset({"row", "attempts"})
+
+#: The formats `write_results` knows, by file extension.
+RESULT_FORMATS = (".csv", ".xlsx", ".json")
+
+#: Rows turned into Python objects at a time when writing JSON (bounds memory).
+JSON_BATCH_ROWS = 50_000
+
+#: A cell starting with one of these is run as a formula by spreadsheet programs (OWASP).
+FORMULA_PATTERN = r"^([=+\-@\t\r])"
+
+#: Every code of the `code` column in plain words; the HTML report and the README use these.
+CODE_EXPLANATIONS: dict[str, str] = {
+    "OK": "The list was created (or already existed) on the account.",
+    "ERR_100": "AvoSMS refused the credentials (id or key not recognised); the run stopped.",
+    "ERR_101": "The list name is empty.",
+    "ERR_102": "The country is empty and no default country was given.",
+    "ERR_103": "The country is not one AvoSMS knows (not a recognised ISO 3166 country).",
+    "ERR_104": "AvoSMS says the name is already used, but no list of that name was found.",
+    "ERR_9xx": "AvoSMS had a processing error on its side; retried, then given up.",
+    "TIMEOUT": "AvoSMS did not answer in time; retried, then given up.",
+    "CONNECTION": "The connection to AvoSMS failed or was cut; retried, then given up.",
+    "BAD_ANSWER": "AvoSMS's answer was not a valid API answer; retried, then given up.",
+    "HTTP_429": "AvoSMS asked us to slow down (HTTP 429) until the retries ran out.",
+    "HTTP_5xx": "The AvoSMS server failed (HTTP 5xx); retried, then given up.",
+    "HTTP_4xx": "The AvoSMS server refused the request (HTTP 4xx).",
+    "NOT_SENT": "Not sent because the run stopped first; the next run sends it.",
+    "DUPLICATE": "Same list name as an earlier row of the file (ignoring case); sent only once.",
+}
+
+#: Said of a code this version does not know.
+UNKNOWN_CODE_EXPLANATION = "A code this version of the importer does not know."
+
+_OUTCOME_VALUES = frozenset(o.value for o in Outcome)
+
+_DELIMITER_NAMES = {",": "comma (,)", ";": "semicolon (;)", "\t": "tab", "|": "pipe (|)"}
+
+
+def explain_code(code: str) -> str:
+    """The plain-words meaning of a result code, including the ERR_9xx and HTTP_5xx families."""
+    code = code.strip()
+    if not code:
+        return ""
+    if code in CODE_EXPLANATIONS:
+        return CODE_EXPLANATIONS[code]
+    upper = code.upper()
+    if upper.startswith("ERR_9"):
+        return CODE_EXPLANATIONS["ERR_9xx"]
+    if upper.startswith("HTTP_5"):
+        return CODE_EXPLANATIONS["HTTP_5xx"]
+    if upper.startswith("HTTP_4"):
+        return CODE_EXPLANATIONS["HTTP_4xx"]
+    return CODE_EXPLANATIONS.get(upper, UNKNOWN_CODE_EXPLANATION)
+
+
+@dataclass
+class RunSummary:
+    """What a run did, for the summary line, the results' Summary sheet and the report.
+
+    Never holds the API key: `parameters` are the run's options as shown to the operator.
+    """
+
+    run_id: int | None
+    input_path: str
+    input_sha256: str
+    encoding: str | None
+    delimiter: str | None
+    sheet: str | None
+    started_at: datetime
+    ended_at: datetime
+    counts: dict[str, int] = field(default_factory=dict)
+    code_counts: dict[str, int] = field(default_factory=dict)
+    throttled_seconds: float = 0.0
+    parameters: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def elapsed_seconds(self) -> float:
+        return max(0.0, (self.ended_at - self.started_at).total_seconds())
+
+    def ordered_counts(self) -> list[tuple[str, int]]:
+        """Counts per outcome in the order of `Outcome`, unknown outcomes last."""
+        known = [(o.value, self.counts[o.value]) for o in Outcome if o.value in self.counts]
+        others = [(k, v) for k, v in self.counts.items() if k not in _OUTCOME_VALUES]
+        return known + sorted(others)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (datetimes as ISO 8601)."""
+        return {
+            "run_id": self.run_id,
+            "input_path": self.input_path,
+            "input_sha256": self.input_sha256,
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "sheet": self.sheet,
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat(),
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+            "rows": self.total_rows,
+            "counts": dict(self.ordered_counts()),
+            "code_counts": dict(sorted(self.code_counts.items())),
+            "throttled_seconds": round(self.throttled_seconds, 3),
+            "parameters": dict(self.parameters),
+        }
+
+    def source_description(self) -> list[tuple[str, str]]:
+        """How the input was read, as (label, value) pairs worth showing."""
+        pairs = [("Input", self.input_path), ("Input SHA-256", self.input_sha256)]
+        if self.encoding:
+            pairs.append(("Encoding", self.encoding))
+        if self.delimiter:
+            pairs.append(("Delimiter", _DELIMITER_NAMES.get(self.delimiter, self.delimiter)))
+        if self.sheet:
+            pairs.append(("Sheet", self.sheet))
+        return pairs
+
+
+def tally(frame: pd.DataFrame) -> tuple[dict[str, int], dict[str, int]]:
+    """Counts per outcome and per code of a results frame, for `RunSummary`."""
+    outcomes = frame["outcome"].astype("string").fillna("").value_counts(sort=False)
+    codes = frame["code"].astype("string").fillna("")
+    code_counts = codes[codes != ""].value_counts(sort=False)
+    return (
+        {str(k): int(v) for k, v in outcomes.items()},
+        {str(k): int(v) for k, v in code_counts.items()},
+    )
+
+
+def format_duration(seconds: float) -> str:
+    """`3.4 s`, `12 min 05 s`, `2 h 03 min`: short enough for a log line."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
+def summary_line(summary: RunSummary) -> str:
+    """One line for stderr and the log: `12 rows in 3.4 s: 7 created, 1 exists, 1 failed`."""
+    total = summary.total_rows
+    line = (
+        f"{total} {'row' if total == 1 else 'rows'} in {format_duration(summary.elapsed_seconds)}"
+    )
+    parts = [f"{count} {outcome}" for outcome, count in summary.ordered_counts() if count]
+    if parts:
+        line += ": " + ", ".join(parts)
+    if summary.throttled_seconds > 0:
+        line += f", {format_duration(summary.throttled_seconds)} throttled"
+    return line
+
+
+@contextlib.contextmanager
+def atomic_write(path: Path) -> Iterator[IO[bytes]]:
+    """Write `path` all at once or not at all: a reader sees the old file or the new one.
+
+    Yields a binary file in the destination folder (so the rename stays on one file system);
+    on success it is synced to disk and renamed over `path`; on any exception it is removed
+    and the old file is left untouched. Created with mode 0o666 minus the umask, like `open`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(folder: Path) -> None:
+    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_results(frame: pd.DataFrame, path: Path, summary: RunSummary) -> None:
+    """Write the results file, format chosen by extension (.csv, .xlsx, .json), atomically.
+
+    `frame` holds at least RESULT_COLUMNS (extra columns such as `name_key` are left out);
+    exactly RESULT_COLUMNS are written, in that order.
+    """
+    path = Path(path)
+    writers = {".csv": _write_csv, ".xlsx": _write_xlsx, ".json": _write_json}
+    writer = writers[_format_of(path)]
+    table = result_table(frame)
+    with atomic_write(path) as handle:
+        writer(table, handle, summary)
+
+
+def write_table(frame: pd.DataFrame, path: Path, *, sheet_name: str = "Sheet1") -> None:
+    """Any table (e.g. the account's lists) as .csv, .xlsx or .json, with the results' care:
+    atomic, every cell text, formulas neutralised in CSV/XLSX; JSON is an array of objects.
+    """
+    path = Path(path)
+    suffix = _format_of(path)
+    table = text_table(frame)
+    with atomic_write(path) as handle:
+        if suffix == ".csv":
+            _write_csv(table, handle, None)
+        elif suffix == ".json":
+            _write_json_rows(table, handle, prefix="[", suffix="\n]\n", indent="\n ")
+        else:
+            workbook = _new_workbook()
+            _append_table_sheet(workbook, sheet_name, table, None)
+            workbook.save(handle)
+
+
+def _format_of(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in RESULT_FORMATS:
+        raise ConfigError(
+            f"{path}: unknown file format {suffix or '(no extension)'!r}; "
+            f"use one of {', '.join(RESULT_FORMATS)}"
+        )
+    return suffix
+
+
+def text_table(frame: pd.DataFrame) -> pa.Table:
+    """Every column of `frame` as text ("" for missing), in the frame's order."""
+    import pyarrow as pa
+
+    arrays = [
+        pa.array(frame[c].astype("string").fillna(""), type=pa.large_string(), from_pandas=True)
+        for c in frame.columns
+    ]
+    return pa.Table.from_arrays(arrays, names=[str(c) for c in frame.columns])
+
+
+def result_table(frame: pd.DataFrame) -> pa.Table:
+    """Exactly RESULT_COLUMNS as an Arrow table: `row`/`attempts` int64, the rest text ("")."""
+    import pandas as pd
+    import pyarrow as pa
+
+    missing = [c for c in RESULT_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"results frame lacks column(s): {', '.join(missing)}")
+    arrays = []
+    for column in RESULT_COLUMNS:
+        values = frame[column]
+        if column in INT_COLUMNS:
+            numbers = pd.to_numeric(values, errors="coerce").fillna(0).astype("int64")
+            arrays.append(pa.array(numbers.to_numpy(), type=pa.int64()))
+        else:
+            text = values.astype("string").fillna("")
+            arrays.append(pa.array(text, type=pa.large_string(), from_pandas=True))
+    return pa.Table.from_arrays(arrays, names=list(RESULT_COLUMNS))
+
+
+def neutralise_formulas(table: pa.Table) -> pa.Table:
+    """Prefix `'` to every text cell a spreadsheet would run as a formula (OWASP)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    for column in table.columns:
+        is_text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+        # Matching is cheap and most columns hold no formula-like cell: rewrite only those that do.
+        if is_text and pc.any(pc.match_substring_regex(column, FORMULA_PATTERN)).as_py():
+            column = pc.replace_substring_regex(column, FORMULA_PATTERN, r"'\1")
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+def neutralise_text(value: str) -> str:
+    """`neutralise_formulas` for one string (the Summary sheet's cells)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _write_csv(table: pa.Table, handle: IO[bytes], summary: RunSummary | None) -> None:
+    """UTF-8 with BOM, comma-delimited, fields quoted as needed; pyarrow's writer (fastest)."""
+    import pyarrow.csv as pacsv
+
+    handle.write("\ufeff".encode())
+    pacsv.write_csv(neutralise_formulas(table), handle)
+
+
+def _write_json(table: pa.Table, handle: IO[bytes], summary: RunSummary) -> None:
+    """`{"summary": {...}, "rows": [...]}`, one row per line so a diff stays readable."""
+    head = '{"summary": ' + json.dumps(summary.to_dict(), ensure_ascii=False, indent=2)
+    _write_json_rows(table, handle, prefix=head + ',\n "rows": [', suffix="\n ]}\n")
+
+
+def _write_json_rows(
+    table: pa.Table, handle: IO[bytes], *, prefix: str, suffix: str, indent: str = "\n  "
+) -> None:
+    """The rows as JSON objects, one a line, between `prefix` and `suffix`."""
+    text = io.TextIOWrapper(handle, encoding="utf-8", newline="\n", write_through=False)
+    try:
+        text.write(prefix)
+        encode = json.JSONEncoder(ensure_ascii=False).encode
+        separator = indent
+        # In batches: a million row dicts at once would take most of a gigabyte.
+        for batch in table.to_batches(max_chunksize=JSON_BATCH_ROWS):
+            for row in batch.to_pylist():
+                text.write(separator)
+                text.write(encode(row))
+                separator = "," + indent
+        text.write(suffix)
+        text.flush()
+    finally:
+        text.detach()  # the caller owns `handle` and syncs it
+
+
+#: Row tints by outcome, light enough to read black text on.
+OUTCOME_FILLS: dict[str, str] = {
+    Outcome.CREATED: "C6EFCE",  # light green
+    Outcome.EXISTS: "DDEBF7",  # light blue
+    Outcome.DUPLICATE: "EDEDED",  # light grey
+    Outcome.PLANNED: "EDEDED",
+    Outcome.FAILED: "FFC7CE",  # light red
+    Outcome.INVALID: "FFC7CE",
+    Outcome.PENDING: "FFEB9C",  # light yellow
+}
+
+#: Excel's limits: rows per sheet (header included) and characters per cell.
+XLSX_MAX_ROWS = 1_048_576
+XLSX_MAX_CELL_CHARS = 32_767
+#: Column widths, in characters.
+XLSX_MIN_WIDTH, XLSX_MAX_WIDTH = 6, 60
+#: Control characters an .xlsx cannot hold (XML 1.0); replaced by U+FFFD there.
+XLSX_ILLEGAL_PATTERN = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+
+
+def _xlsx_text(table: pa.Table) -> pa.Table:
+    """Every column as text an .xlsx can hold: numbers as digits, no control chars, capped."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    for column in neutralise_formulas(table).columns:
+        text = pc.cast(column, pa.large_string())
+        text = pc.replace_substring_regex(text, XLSX_ILLEGAL_PATTERN, "\ufffd")
+        columns.append(pc.utf8_slice_codeunits(text, 0, XLSX_MAX_CELL_CHARS))
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+def _write_xlsx(table: pa.Table, handle: IO[bytes], summary: RunSummary) -> None:
+    """Sheet "Results" (frozen header, autofilter, widths, rows tinted by outcome, text cells)
+    and sheet "Summary". Write-only mode: rows stream to the file instead of living in memory.
+    """
+    workbook = _new_workbook()
+    outcomes = table.column("outcome").to_pylist()
+    styles = (f"result {o}" if o in OUTCOME_FILLS else "result" for o in outcomes)
+    _append_table_sheet(workbook, "Results", table, styles)
+    _write_summary_sheet(workbook, summary)
+    workbook.save(handle)
+
+
+def _new_workbook() -> Any:
+    """A write-only workbook with the named styles: text cells, bold header, outcome tints."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, NamedStyle, PatternFill
+
+    workbook = Workbook(write_only=True)
+    workbook.add_named_style(NamedStyle(name="result", number_format="@"))
+    workbook.add_named_style(
+        NamedStyle(name="result header", number_format="@", font=Font(bold=True))
+    )
+    for outcome, colour in OUTCOME_FILLS.items():
+        fill = PatternFill(fill_type="solid", start_color=colour, end_color=colour)
+        workbook.add_named_style(NamedStyle(name=f"result {outcome}", number_format="@", fill=fill))
+    return workbook
+
+
+def _append_table_sheet(
+    workbook: Any, title: str, table: pa.Table, row_styles: Iterator[str] | None
+) -> None:
+    """One sheet of text cells: frozen bold header, autofilter, widths by the longest value."""
+    import pyarrow.compute as pc
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.utils import get_column_letter
+
+    if table.num_rows >= XLSX_MAX_ROWS:
+        raise ConfigError(
+            f"{table.num_rows} rows do not fit in an .xlsx sheet "
+            f"(at most {XLSX_MAX_ROWS - 1}); write them as .csv"
+        )
+    text = _xlsx_text(table)
+    names = text.column_names
+    sheet = workbook.create_sheet(title)
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(max(1, len(names)))}{text.num_rows + 1}"
+    for index, name in enumerate(names, start=1):
+        longest = pc.max(pc.utf8_length(text.column(name))).as_py() or 0
+        width = min(XLSX_MAX_WIDTH, max(XLSX_MIN_WIDTH, len(name), longest)) + 2
+        sheet.column_dimensions[get_column_letter(index)].width = width
+
+    def cell(value: str, style: str) -> WriteOnlyCell:
+        made = WriteOnlyCell(sheet, value)
+        made.style = style
+        return made
+
+    sheet.append([cell(name, "result header") for name in names])
+    columns = [text.column(c).to_pylist() for c in names]
+    styles = row_styles if row_styles is not None else itertools.repeat("result")
+    for values, style in zip(zip(*columns, strict=True), styles, strict=False):
+        sheet.append([cell(value, style) for value in values])
+
+
+def _write_summary_sheet(workbook: Any, summary: RunSummary) -> None:
+    """Counts per outcome and per code, and the run's parameters, one section under another."""
+    from openpyxl.cell import WriteOnlyCell
+
+    sheet = workbook.create_sheet("Summary")
+    sheet.column_dimensions["A"].width = 24
+    sheet.column_dimensions["B"].width = 70
+    sheet.column_dimensions["C"].width = 80
+    headings = {
+        "Run": ("Run", "Value"),
+        "Outcomes": ("Outcome", "Rows"),
+        "Codes": ("Code", "Rows", "Meaning"),
+        "Parameters": ("Option", "Value"),
+    }
+    for section, pairs in summary_rows(summary).items():
+        titles = []
+        for title in headings[section]:
+            made = WriteOnlyCell(sheet, title)
+            made.style = "result header"
+            titles.append(made)
+        sheet.append(titles)
+        for key, value in pairs:
+            row: list[Any] = [neutralise_text(_xml_safe(key))]
+            row.append(neutralise_text(_xml_safe(value)) if isinstance(value, str) else value)
+            if section == "Codes":
+                row.append(explain_code(key))
+            sheet.append(row)
+        sheet.append([])
+
+
+def _xml_safe(value: str) -> str:
+    """Drop the control characters an .xlsx cannot hold (one value; see XLSX_ILLEGAL_PATTERN)."""
+    return "".join("\ufffd" if ord(ch) < 32 and ch not in "\t\n\r" else ch for ch in value)
+
+
+def summary_rows(summary: RunSummary) -> Mapping[str, list[tuple[str, Any]]]:
+    """The Summary sheet's sections: run facts, counts per outcome and code, parameters."""
+    run: list[tuple[str, Any]] = [("Run id", "" if summary.run_id is None else summary.run_id)]
+    run += summary.source_description()
+    run += [
+        ("Started at", summary.started_at.isoformat(timespec="seconds")),
+        ("Ended at", summary.ended_at.isoformat(timespec="seconds")),
+        ("Elapsed (s)", round(summary.elapsed_seconds, 1)),
+        ("Throttled (s)", round(summary.throttled_seconds, 1)),
+    ]
+    outcomes: list[tuple[str, Any]] = list(summary.ordered_counts())
+    outcomes.append(("total", summary.total_rows))
+    codes = [(code, count) for code, count in sorted(summary.code_counts.items()) if code]
+    params = [(key, str(value)) for key, value in summary.parameters.items()]
+    return {"Run": run, "Outcomes": outcomes, "Codes": codes, "Parameters": params}
