@@ -1,0 +1,472 @@
+"""The command line: parse options, call one library function, print.
+
+Only click is imported at start-up so that ``avosms-import --help`` answers at once; pandas,
+requests and the rest load when a command runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from importer import __version__
+from importer.errors import ExitCode, ImporterError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Exit code for an unexpected error (a bug): distinct from the documented 0–3.
+INTERNAL_ERROR = 4
+
+
+class ImporterGroup(click.Group):
+    """Turns every `ImporterError` into one line on stderr and its exit code, in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ImporterError as error:
+            _fail(ctx, str(error), error.exit_code)
+        except KeyboardInterrupt:
+            _fail(ctx, "interrupted before anything was sent", ExitCode.STOPPED)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as error:  # a bug: say so in one line, traceback with --debug
+            _fail(
+                ctx,
+                f"internal error: {type(error).__name__}: {error} (run with --debug for details)",
+                INTERNAL_ERROR,
+            )
+
+
+def _fail(ctx: click.Context, message: str, code: int) -> None:
+    secrets = ctx.meta.get("secrets", ())
+    if ctx.meta.get("debug"):
+        click.echo(_mask(traceback.format_exc(), secrets), err=True, nl=False)
+    click.echo(f"avosms-import: {_mask(message, secrets)}", err=True)
+    ctx.exit(int(code))
+
+
+def _mask(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "[REDACTED]")
+    return text
+
+
+def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta["debug"] = True
+
+
+def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    """Several click options as one decorator, for options shared by commands."""
+
+    def apply(function: F) -> F:
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+
+    return apply
+
+
+debug_option = click.option(
+    "--debug",
+    is_flag=True,
+    expose_value=False,
+    callback=_set_debug,
+    is_eager=True,
+    help="On error, show the traceback (secrets masked).",
+)
+job_option = click.option(
+    "--job",
+    "job",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="YAML job file; command-line options win over its keys.",
+)
+output_option = click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Results file: .csv, .xlsx or .json [default: <input stem>.results.csv here].",
+)
+input_options = _options(
+    click.option("--sheet", help="Sheet to read in an Excel/ODS file [default: the first]."),
+    click.option("--name-column", help="Header of the list-name column, if not recognised."),
+    click.option("--country-column", help="Header of the country column, if not recognised."),
+    click.option(
+        "--default-country", metavar="ISO2", help="Country for rows whose country cell is empty."
+    ),
+    click.option("--max-rows", type=int, help="Refuse inputs with more rows [default: 1000000]."),
+    click.option(
+        "--report",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Also write an HTML report.",
+    ),
+)
+api_options = _options(
+    click.option(
+        "--base-url",
+        help="API address, or 'sandbox' for the built-in one [env AVOSMS_BASE_URL; "
+        "default https://api.avosms.com].",
+    ),
+    click.option("--timeout", type=float, help="Seconds to wait for one answer [default: 30]."),
+    click.option(
+        "--max-attempts", type=int, help="Attempts per request, retries included [default: 5]."
+    ),
+)
+send_options = _options(
+    click.option("--workers", type=int, help="Requests in parallel [default: 4]."),
+    click.option("--rate", type=float, help="Requests per second, 0 = unlimited [default: 10]."),
+    click.option(
+        "--max-outage",
+        type=float,
+        help="Stop after this many seconds of nothing but failures [default: 300].",
+    ),
+    click.option(
+        "--state",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Journal database [default: .avosms-import/state.db].",
+    ),
+    click.option(
+        "--reconcile/--no-reconcile",
+        default=None,
+        help="Read the account's lists first [default: on].",
+    ),
+)
+log_options = _options(
+    click.option(
+        "--log-format", type=click.Choice(["text", "json"]), help="Log lines as text or JSON."
+    ),
+    click.option(
+        "--log-file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Write the log here instead of stderr.",
+    ),
+    click.option(
+        "--quiet", "-q", is_flag=True, default=None, help="Log only the summary and errors."
+    ),
+    click.option(
+        "--progress/--no-progress", default=None, help="Progress bar on a terminal [default: on]."
+    ),
+    debug_option,
+)
+
+
+@click.group(
+    cls=ImporterGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, prog_name="avosms-import")
+def main() -> None:
+    """Create AvoSMS contact lists from a spreadsheet, and say row by row what happened.
+
+    \b
+    Example:
+      avosms-import run lists.xlsx -o lists.results.xlsx
+    """
+
+
+def _resolve(
+    ctx: click.Context, job: Path | None, cli_values: dict[str, Any], *, require_input: bool = True
+) -> Any:
+    """Job file + command line + environment → one options object; masks its secrets."""
+    from importer.logs import configure_logging
+    from importer.options import load_job_file, resolve_options, secrets_of
+
+    given = {key: value for key, value in cli_values.items() if value is not None}
+    job_values = load_job_file(job) if job is not None else {}
+    options = resolve_options(
+        job_values,
+        given,
+        environ=os.environ,
+        job_dir=job.parent if job is not None else None,
+        require_input=require_input,
+    )
+    secrets = tuple(secrets_of(options, os.environ))
+    ctx.meta["secrets"] = secrets
+    configure_logging(
+        log_format=options.log_format,
+        log_file=options.log_file,
+        quiet=options.quiet,
+        secrets=secrets,
+    )
+    return options
+
+
+def _report(result: Any) -> None:
+    """The summary line, logged (stderr or the log file) and echoed when logging to a file."""
+    import logging
+
+    from importer.results import summary_line
+
+    line = f"{summary_line(result.summary)}; results in {result.output}"
+    logging.getLogger("importer").info(
+        line,
+        extra={"summary": True, "run_id": result.summary.run_id, "counts": result.summary.counts},
+    )
+    if result.stopped_by is not None:
+        click.echo(f"avosms-import: {result.stopped_by}", err=True)
+    ctx = click.get_current_context()
+    ctx.exit(int(result.exit_code))
+
+
+@main.command()
+@click.argument("input", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@job_option
+@output_option
+@input_options
+@api_options
+@send_options
+@log_options
+@click.pass_context
+def run(ctx: click.Context, job: Path | None, **values: Any) -> None:
+    """Create a list for every valid row of INPUT, and write the results file.
+
+    Re-running is safe: lists that exist on the account or were created by an earlier run are
+    not created again. Credentials come from AVOSMS_ID and AVOSMS_KEY, or credentials_file:
+    in the job file.
+
+    \b
+    Examples:
+      avosms-import run --job jobs/sample.yaml
+      AVOSMS_ID=me@example.com AVOSMS_KEY=... avosms-import run lists.csv -o out.xlsx
+    """
+    from importer.run import Environment
+    from importer.run import run as run_job
+
+    options = _resolve(ctx, job, values)
+    _report(run_job(options, Environment()))
+
+
+@main.command()
+@click.argument("input", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@job_option
+@output_option
+@input_options
+@api_options
+@click.option(
+    "--check-account",
+    is_flag=True,
+    help="Also read the account's lists (read-only) and mark rows that already exist.",
+)
+@log_options
+@click.pass_context
+def validate(ctx: click.Context, job: Path | None, check_account: bool, **values: Any) -> None:
+    """Check INPUT and write the plan, without creating anything.
+
+    Every row that would be sent gets outcome 'planned'; with --check-account, rows whose list
+    already exists get 'exists' and its id.
+
+    \b
+    Examples:
+      avosms-import validate lists.csv
+      avosms-import validate --job jobs/nightly.yaml --check-account -o plan.xlsx
+    """
+    from importer.run import Environment
+    from importer.run import validate as validate_job
+
+    options = _resolve(ctx, job, values)
+    _report(validate_job(options, Environment(), check_account=check_account))
+
+
+@main.command("lists")
+@job_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("account-lists.csv"),
+    show_default=True,
+    help="Where to write the lists: .csv, .xlsx or .json.",
+)
+@api_options
+@debug_option
+@click.pass_context
+def lists_command(ctx: click.Context, job: Path | None, output: Path, **values: Any) -> None:
+    """Export the account's existing lists (id, name, country, contacts, creation date).
+
+    \b
+    Example:
+      avosms-import lists -o account-lists.xlsx
+    """
+    from importer.run import Environment, export_account_lists
+
+    options = _resolve(ctx, job, values, require_input=False)
+    count = export_account_lists(options, Environment(), output)
+    click.echo(f"{count} lists written to {output}", err=True)
+
+
+@main.command("runs")
+@job_option
+@click.option(
+    "--state",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Journal database [default: .avosms-import/state.db].",
+)
+@debug_option
+@click.pass_context
+def runs_command(ctx: click.Context, job: Path | None, state: Path | None) -> None:
+    """List past runs from the journal: id, start, input, counts, exit code.
+
+    \b
+    Example:
+      avosms-import runs --state .avosms-import/state.db
+    """
+    from importer.run import past_runs
+
+    options = _resolve(ctx, job, {"state": state}, require_input=False)
+    runs = past_runs(options.state)
+    if not runs:
+        click.echo(f"no runs recorded in {options.state}", err=True)
+    for info in runs:
+        click.echo(_run_line(info))
+
+
+def _run_line(info: Any) -> str:
+    """One run as one line: id, start, end (or 'killed'), exit code, counts, input."""
+    ended = info.ended_at.strftime("%Y-%m-%d %H:%M:%S") if info.ended_at else "did not finish"
+    counts = ", ".join(f"{count} {outcome}" for outcome, count in sorted(info.counts.items()))
+    exit_code = "-" if info.exit_code is None else str(info.exit_code)
+    started = info.started_at.strftime("%Y-%m-%d %H:%M:%S")
+    return (
+        f"{info.run_id:>5}  {started}  {ended:<19}  exit {exit_code:>1}  "
+        f"{counts or '-'}  {info.input_path}"
+    )
+
+
+@main.command("results")
+@click.argument("run_id", type=int)
+@job_option
+@click.option(
+    "--state",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Journal database [default: .avosms-import/state.db].",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Results file to write: .csv, .xlsx or .json.",
+)
+@debug_option
+@click.pass_context
+def results_command(
+    ctx: click.Context, run_id: int, job: Path | None, state: Path | None, output: Path
+) -> None:
+    """Rewrite the results file of run RUN_ID from the journal (also for a killed run).
+
+    \b
+    Example:
+      avosms-import results 12 -o run12.results.xlsx
+    """
+    from importer.run import rebuild_results
+
+    options = _resolve(ctx, job, {"state": state}, require_input=False)
+    result = rebuild_results(options.state, run_id, output)
+    _report(result)
+
+
+@main.command("sandbox")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on."
+)
+@click.option("--port", default=8765, show_default=True, type=int, help="Port (0 = any free port).")
+@click.option(
+    "--latency", default=0.0, show_default=True, type=float, help="Seconds added to every answer."
+)
+@click.option(
+    "--error-rate",
+    "error_9xx_rate",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Share of answers that are ERR_9xx.",
+)
+@click.option(
+    "--http-error-rate",
+    "http_5xx_rate",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Share of answers that are HTTP 5xx.",
+)
+@click.option(
+    "--timeout-rate",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Share of requests left hanging.",
+)
+@click.option(
+    "--drop-rate",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Share of connections closed without an answer.",
+)
+@click.option(
+    "--lost-answer-rate",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Share of creates whose answer is lost after the list is created.",
+)
+@click.option(
+    "--garbage-rate",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Share of answers that are not valid API JSON.",
+)
+@click.option(
+    "--rate-limit",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Answer HTTP 429 above this many requests per second (0 = off).",
+)
+@click.option(
+    "--retry-after",
+    default=None,
+    help="Retry-After value sent with 429 answers (seconds or HTTP date).",
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the fault draws.")
+@click.option(
+    "--lists",
+    "lists_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="CSV of name,country lists the account starts with.",
+)
+@debug_option
+def sandbox_command(host: str, port: int, lists_file: Path | None, **faults: Any) -> None:
+    """Serve the built-in AvoSMS sandbox on loopback, for demos and tests.
+
+    It speaks the list endpoints with demo credentials (id demo@example.com, key
+    demo-key-0000) and can inject faults.
+
+    \b
+    Example:
+      avosms-import sandbox --port 8765 --latency 0.05 --error-rate 0.1
+      AVOSMS_ID=demo@example.com AVOSMS_KEY=demo-key-0000 \\
+        avosms-import run lists.csv --base-url http://127.0.0.1:8765
+    """
+    from importer.sandbox import FaultPlan, load_lists_file, run_sandbox
+
+    existing = load_lists_file(lists_file) if lists_file is not None else []
+    run_sandbox(
+        host,
+        port,
+        FaultPlan(**faults),
+        existing,
+        ready=lambda url: click.echo(f"sandbox listening on {url} (Ctrl-C to stop)", err=True),
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Logging for people and for schedulers: text or JSON lines, never the API key.
+
+Every log record goes through `SecretFilter`, so even a message built from an exception that
+quoted a request body cannot carry the key out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+LOGGER_NAME = "importer"
+REDACTED = "[REDACTED]"
+
+#: Record attributes copied into JSON lines when a call passes them in ``extra=``.
+ROW_FIELDS = ("run_id", "row", "outcome", "code", "list_name", "list_contact_id")
+
+
+class SecretFilter(logging.Filter):
+    """Replaces every occurrence of the given secrets in a record's final message."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = [secret for secret in secrets if secret]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for secret in self.secrets:
+            message = message.replace(secret, REDACTED)
+        record.msg, record.args = message, None
+        if record.exc_info:
+            # Tracebacks are only shown with --debug, but they may still quote a secret.
+            text = logging.Formatter().formatException(record.exc_info)
+            for secret in self.secrets:
+                text = text.replace(secret, REDACTED)
+            record.exc_info, record.exc_text = None, text
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with the run id and row fields when the caller gave them."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for field in ROW_FIELDS:
+            if hasattr(record, field):
+                line[field] = getattr(record, field)
+        counts = getattr(record, "counts", None)
+        if counts is not None:
+            line["counts"] = counts
+        if record.exc_text:
+            line["traceback"] = record.exc_text
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+
+
+class ConsoleFormatter(logging.Formatter):
+    """For a person at a terminal: the summary as is, problems prefixed with their level."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            message = f"{record.levelname.lower()}: {message}"
+        if record.exc_text:
+            message = f"{message}\n{record.exc_text}"
+        return message
+
+
+def configure_logging(
+    *,
+    log_format: str = "text",
+    log_file: Path | None = None,
+    quiet: bool = False,
+    secrets: Iterable[str] = (),
+    stream: TextIO | None = None,
+) -> logging.Logger:
+    """Route the importer's log to stderr or a file, in text or JSON, with secrets masked.
+
+    ``quiet`` keeps only the summary (INFO records flagged ``summary=True``) and errors.
+    """
+    logger = logging.getLogger(LOGGER_NAME)
+    for old in list(logger.handlers):
+        logger.removeHandler(old)
+        old.close()
+    handler: logging.Handler
+    text_formatter: logging.Formatter
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        text_formatter = logging.Formatter(TEXT_FORMAT)
+    else:
+        handler = logging.StreamHandler(stream or sys.stderr)
+        text_formatter = ConsoleFormatter()
+    handler.setFormatter(JsonFormatter() if log_format == "json" else text_formatter)
+    handler.addFilter(SecretFilter(secrets))
+    if quiet:
+        handler.addFilter(_summary_or_error)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return logger
+
+
+def _summary_or_error(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.ERROR or bool(getattr(record, "summary", False))

@@ -1,0 +1,125 @@
+"""The plan stage: match rows against what already exists before anything is created.
+
+Two sources know which lists exist: the account itself (`/contact/list`, the truth) and our own
+journal (lists an earlier run created). A row whose name is known gets outcome ``exists`` and the
+list's id; only the rest are sent. `AccountDirectory` also answers the "name not available"
+(ERR_104) case during sending, re-reading the account at most once every few seconds for all
+workers together.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from importer.client import AccountList
+from importer.normalize import name_key, normalize_names
+from importer.records import Outcome
+
+#: Seconds between two account re-reads triggered by ERR_104 answers.
+REFETCH_INTERVAL = 3.0
+
+
+@dataclass(frozen=True)
+class KnownList:
+    """A list known to exist: its id, its country, and where we learnt of it."""
+
+    list_contact_id: str
+    country_code: str
+    source: str
+
+
+def account_index(lists: Iterable[AccountList]) -> dict[str, KnownList]:
+    """The account's lists keyed the way rows are deduplicated (normalized, case-insensitive)."""
+    lists = list(lists)
+    if not lists:
+        return {}
+    keys = name_key(normalize_names(pd.Series([item.name for item in lists], dtype="str")))
+    return {
+        key: KnownList(item.list_contact_id, item.country_code.upper(), "the account")
+        for key, item in zip(keys.tolist(), lists, strict=True)
+    }
+
+
+def mark_existing(frame: pd.DataFrame, known: Mapping[str, KnownList]) -> int:
+    """Turn rows still to be sent whose name is known into ``exists`` rows; return how many."""
+    if not known:
+        return 0
+    to_send = frame["outcome"].isin([Outcome.PLANNED, Outcome.PENDING])
+    found = to_send & frame["name_key"].isin(known.keys())
+    if not found.any():
+        return 0
+    hits = frame.loc[found, ["name_key", "country_code"]]
+    matched = [known[key] for key in hits["name_key"].tolist()]
+    ids = [item.list_contact_id for item in matched]
+    messages = [
+        existing_message(item, row_country)
+        for item, row_country in zip(matched, hits["country_code"].tolist(), strict=True)
+    ]
+    frame.loc[found, "outcome"] = Outcome.EXISTS.value
+    frame.loc[found, "code"] = "OK"
+    frame.loc[found, "list_contact_id"] = ids
+    frame.loc[found, "message"] = messages
+    return int(found.sum())
+
+
+def existing_message(item: KnownList, row_country: str) -> str:
+    """Plain words for an ``exists`` row, warning when the existing list's country differs."""
+    message = f"already exists ({item.source}), list id {item.list_contact_id}"
+    if item.country_code and row_country and item.country_code != row_country:
+        message += (
+            f"; its country is {item.country_code}, not {row_country} as in this row"
+            " (a list's country cannot be changed)"
+        )
+    return message
+
+
+class AccountDirectory:
+    """The account's lists by name, re-read on demand and shared by every worker.
+
+    A worker that got ERR_104 asks `resolve`; a re-read that started after its answer arrived
+    is enough, so concurrent ERR_104s share one request, and re-reads are spaced by
+    ``interval`` seconds.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[], list[AccountList]],
+        *,
+        interval: float = REFETCH_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._fetch = fetch
+        self._interval = interval
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._index: dict[str, KnownList] = {}
+        self._fetched_at: float | None = None
+        self.fetches = 0
+
+    def load(self, lists: Iterable[AccountList]) -> dict[str, KnownList]:
+        """Seed the directory with lists already fetched (the reconcile step's answer)."""
+        with self._lock:
+            self._index = account_index(lists)
+            self._fetched_at = self._clock()
+            return dict(self._index)
+
+    def resolve(self, key: str, asked_at: float) -> KnownList | None:
+        """The list named ``key`` as seen by a re-read started at or after ``asked_at``."""
+        with self._lock:
+            if self._fetched_at is None or self._fetched_at < asked_at:
+                if self._fetched_at is not None:
+                    wait = self._fetched_at + self._interval - self._clock()
+                    if wait > 0:
+                        self._sleep(wait)
+                started = self._clock()
+                self._index = account_index(self._fetch())
+                self._fetched_at = started
+                self.fetches += 1
+            return self._index.get(key)

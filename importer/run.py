@@ -1,0 +1,577 @@
+"""The job, stage by stage: read → prepare → plan → send → journal → results.
+
+Each public function here is what one CLI command calls. None of them prints or exits: they
+return what happened (`JobResult`) or raise an `ImporterError`, and the CLI reports it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TextIO, cast
+
+from importer.errors import ExitCode, ImporterError, Interrupted, RunStopped
+from importer.records import RESULT_COLUMNS, SUCCESS_OUTCOMES, LocalCode, Outcome
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from importer.client import AvoSmsClient, CreateAnswer, Credentials
+    from importer.journal import Journal
+    from importer.options import JobOptions
+    from importer.read import SourceTable
+    from importer.reconcile import AccountDirectory
+    from importer.results import RunSummary
+
+log = logging.getLogger("importer")
+
+#: The journal is written at least this often (seconds) while rows complete.
+JOURNAL_FLUSH_INTERVAL = 0.5
+#: Codes after which a row that was still being retried when the run stopped is left pending.
+RETRYABLE_PREFIXES = ("ERR_9", "HTTP_", "TIMEOUT", "CONNECTION", "BAD_ANSWER")
+
+
+@dataclass
+class Environment:
+    """What the core takes from the outside world, so tests can swap it."""
+
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    cwd: Path = field(default_factory=Path.cwd)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    stderr_isatty: bool | None = None
+    handle_signals: bool = True
+
+    def is_terminal(self) -> bool:
+        """Whether stderr is a terminal a progress bar may draw on."""
+        if self.stderr_isatty is not None:
+            return self.stderr_isatty
+        return bool(getattr(self.stderr, "isatty", lambda: False)())
+
+
+@dataclass
+class JobResult:
+    """What a run or a validation produced, for the CLI to report."""
+
+    frame: pd.DataFrame
+    summary: RunSummary
+    output: Path
+    exit_code: ExitCode
+    stopped_by: ImporterError | None = None
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def load_rows(options: JobOptions) -> tuple[SourceTable, pd.DataFrame]:
+    """Read the input and prepare every row: normalized, validated, deduplicated."""
+    from importer.normalize import prepare
+    from importer.read import read_table
+
+    assert options.input is not None
+    source = read_table(
+        options.input,
+        sheet=options.sheet,
+        name_column=options.name_column,
+        country_column=options.country_column,
+        max_rows=options.max_rows,
+        country_required=options.default_country is None,
+    )
+    frame = prepare(source.frame, default_country=options.default_country)
+    return source, frame
+
+
+def output_path(options: JobOptions, env: Environment) -> Path:
+    """Where the results go: ``--output``, else ``<input stem>.results.csv`` here."""
+    if options.output is not None:
+        return options.output
+    assert options.input is not None
+    return env.cwd / f"{options.input.stem}.results.csv"
+
+
+@contextmanager
+def open_api(
+    options: JobOptions, env: Environment, stop: threading.Event | None = None
+) -> Iterator[tuple[AvoSmsClient, str]]:
+    """A client for the configured API and the account scope it speaks for.
+
+    ``base_url: sandbox`` starts the built-in sandbox on a free loopback port for the length of
+    the job; its account is new every time, hence a scope of its own.
+    """
+    from importer.client import AvoSmsClient, RetryPolicy
+    from importer.options import load_credentials
+    from importer.throttle import OutageBreaker, Throttle
+
+    credentials = load_credentials(options, env.environ)
+    with _api_url(options) as (base_url, scope):
+        client = AvoSmsClient(
+            base_url,
+            credentials,
+            timeout=options.timeout,
+            retry=RetryPolicy(max_attempts=options.max_attempts),
+            limiter=Throttle(options.rate),
+            breaker=OutageBreaker(options.max_outage),
+            pool_size=options.workers,
+            stop=stop,
+        )
+        try:
+            yield client, f"{scope}|{credentials.id}"
+        finally:
+            client.close()
+
+
+@contextmanager
+def _api_url(options: JobOptions) -> Iterator[tuple[str, str]]:
+    if options.base_url != "sandbox":
+        yield options.base_url, options.base_url
+        return
+    from importer.sandbox import FaultPlan, SandboxServer
+
+    faults = FaultPlan(**cast("dict[str, Any]", dict(options.sandbox_faults or {})))
+    with SandboxServer(faults=faults) as server:
+        yield server.url, f"sandbox:{uuid.uuid4().hex}"
+
+
+def credentials_for(options: JobOptions, env: Environment) -> Credentials:
+    """The credentials the job would use (for masking them in logs before anything runs)."""
+    from importer.options import load_credentials
+
+    return load_credentials(options, env.environ)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def validate(options: JobOptions, env: Environment, *, check_account: bool = False) -> JobResult:
+    """Read, prepare and write the plan; with ``check_account`` mark lists that already exist."""
+    from importer.reconcile import account_index, mark_existing
+
+    started = datetime.now(UTC)
+    source, frame = load_rows(options)
+    if check_account:
+        with open_api(options, env) as (client, _scope):
+            mark_existing(frame, account_index(client.fetch_lists()))
+    output = output_path(options, env)
+    summary = _summarize(frame, source, options, started, run_id=None)
+    _write_outputs(frame, output, summary, options)
+    _log_problem_rows(frame, None)
+    return JobResult(frame, summary, output, exit_code_for(frame))
+
+
+def run(options: JobOptions, env: Environment) -> JobResult:
+    """The whole job: plan against the journal and the account, send, record, report."""
+    from importer.journal import Journal
+
+    started = datetime.now(UTC)
+    source, frame = load_rows(options)
+    output = output_path(options, env)
+    stop = StopSignal()
+    journal = Journal.open(options.state)
+    try:
+        with (
+            journal.lock(),
+            stop.installed(env.handle_signals),
+            open_api(options, env, stop.event) as (client, scope),
+        ):
+            run_id = journal.start_run(
+                input_path=str(options.input),
+                input_sha256=source.sha256,
+                options=_parameters(options) | {"account": scope},
+            )
+            stopped_by: ImporterError | None = None
+            try:
+                directory = _plan(frame, journal, client, scope, options)
+                journal.record_frame(run_id, frame)
+                _send(frame, client, directory, journal, run_id, options, env, stop)
+            except RunStopped as error:
+                stopped_by = error
+            if stop.event.is_set() and stopped_by is None:
+                stopped_by = Interrupted(
+                    "interrupted by a signal: the rest of the rows are pending"
+                )
+            summary = _summarize(
+                frame,
+                source,
+                options,
+                started,
+                run_id=run_id,
+                throttled_seconds=client.throttled_seconds,
+            )
+            exit_code = ExitCode.STOPPED if stopped_by else exit_code_for(frame)
+            journal.finish_run(run_id, counts=summary.counts, exit_code=int(exit_code))
+    finally:
+        journal.close()
+    _write_outputs(frame, output, summary, options)
+    _log_problem_rows(frame, run_id)
+    return JobResult(frame, summary, output, exit_code, stopped_by)
+
+
+def export_account_lists(options: JobOptions, env: Environment, output: Path) -> int:
+    """Write the account's lists to ``output`` (.csv, .xlsx or .json); return how many."""
+    import pandas as pd
+
+    from importer.results import write_table
+
+    with open_api(options, env) as (client, _scope):
+        lists = client.fetch_lists()
+    table = pd.DataFrame(
+        [asdict(item) for item in lists], columns=ACCOUNT_LIST_COLUMNS, dtype="str"
+    )
+    write_table(table, output, sheet_name="Lists")
+    return len(table)
+
+
+ACCOUNT_LIST_COLUMNS = (
+    "list_contact_id",
+    "name",
+    "country_code",
+    "country_name",
+    "nb_contact",
+    "creation_date",
+)
+
+
+def rebuild_results(state: Path, run_id: int, output: Path) -> JobResult:
+    """Rewrite a past run's results file from the journal, even if that run was killed."""
+    from importer.journal import Journal
+    from importer.results import RunSummary
+
+    journal = Journal.open(state)
+    try:
+        info = journal.run_info(run_id)
+        frame = journal.run_rows(run_id)
+    finally:
+        journal.close()
+    summary = RunSummary(
+        run_id=run_id,
+        input_path=info.input_path,
+        input_sha256=info.input_sha256,
+        encoding=None,
+        delimiter=None,
+        sheet=None,
+        started_at=info.started_at,
+        ended_at=info.ended_at or info.started_at,
+        counts=_counts(frame["outcome"]),
+        code_counts=_counts(frame["code"]),
+        throttled_seconds=0.0,
+        parameters={key: str(value) for key, value in info.options.items()},
+    )
+    _write_outputs(frame, output, summary, None)
+    return JobResult(frame, summary, output, exit_code_for(frame))
+
+
+# --------------------------------------------------------------------------- plan and send
+
+
+def _plan(
+    frame: pd.DataFrame,
+    journal: Journal,
+    client: AvoSmsClient,
+    scope: str,
+    options: JobOptions,
+) -> AccountDirectory:
+    """Mark rows known to the journal or the account as ``exists``; the rest become pending."""
+    from importer.reconcile import AccountDirectory, KnownList, mark_existing
+
+    frame.loc[frame["outcome"] == Outcome.PLANNED, ["outcome", "code", "message"]] = [
+        Outcome.PENDING.value,
+        LocalCode.NOT_SENT.value,
+        "not sent: the run stopped before this row",
+    ]
+    from_journal = {
+        key: KnownList(item.list_contact_id, item.country_code, f"created by run {item.run_id}")
+        for key, item in journal.known_lists(account=scope).items()
+    }
+    mark_existing(frame, from_journal)
+    directory = AccountDirectory(client.fetch_lists)
+    if options.reconcile:
+        mark_existing(frame, directory.load(client.fetch_lists()))
+    return directory
+
+
+#: The row fields that sending does not change, as the journal records them.
+INPUT_FIELDS = ("row", "list_name", "country", "name", "country_code", "name_key")
+
+
+@dataclass(frozen=True)
+class RowUpdate:
+    """One sent row's final state."""
+
+    outcome: str
+    code: str
+    message: str
+    list_contact_id: str
+    attempts: int
+
+
+def _send(
+    frame: pd.DataFrame,
+    client: AvoSmsClient,
+    directory: AccountDirectory,
+    journal: Journal,
+    run_id: int,
+    options: JobOptions,
+    env: Environment,
+    stop: StopSignal,
+) -> None:
+    """Create every pending row's list with ``workers`` threads; journal as rows complete."""
+    from importer.progress import progress_bar
+
+    todo = frame.index[frame["outcome"] == Outcome.PENDING].tolist()
+    names = frame["name"].tolist()
+    countries = frame["country_code"].tolist()
+    keys = frame["name_key"].tolist()
+    updates: dict[int, RowUpdate] = {}
+    unflushed: list[int] = []
+    fatal: list[RunStopped] = []
+
+    def send_one(index: int) -> RowUpdate:
+        return _create_one(client, directory, names[index], countries[index], keys[index], stop)
+
+    pool = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="avosms-send")
+    in_flight: dict[Future[RowUpdate], int] = {}
+    queue = iter(todo)
+    last_flush = time.monotonic()
+    show = options.progress and not options.quiet and env.is_terminal()
+    with progress_bar(len(todo), enabled=show, stream=env.stderr) as bar:
+        try:
+            while True:
+                # The first request goes alone: a refused key then costs one request, not N.
+                window = 2 * options.workers if updates else 1
+                while not stop.event.is_set() and not fatal and len(in_flight) < window:
+                    index = next(queue, None)
+                    if index is None:
+                        break
+                    in_flight[pool.submit(send_one, index)] = index
+                if not in_flight:
+                    break
+                done, _ = wait(
+                    in_flight, timeout=JOURNAL_FLUSH_INTERVAL, return_when=FIRST_COMPLETED
+                )
+                for future in done:
+                    index = in_flight.pop(future)
+                    try:
+                        updates[index] = future.result()
+                    except RunStopped as error:
+                        fatal.append(error)
+                        continue
+                    unflushed.append(index)
+                    bar.advance(updates[index].outcome)
+                if unflushed and time.monotonic() - last_flush >= JOURNAL_FLUSH_INTERVAL:
+                    _flush(journal, run_id, frame, updates, unflushed)
+                    last_flush = time.monotonic()
+        except KeyboardInterrupt:
+            # A second signal: stop at once; rows still in flight stay pending.
+            stop.event.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+        else:
+            pool.shutdown(wait=True)
+        finally:
+            _apply(frame, updates)
+            _flush(journal, run_id, frame, updates, unflushed)
+            bar.close_with(throttled=client.throttled_seconds)
+    if fatal:
+        raise fatal[0]
+
+
+def _create_one(
+    client: AvoSmsClient,
+    directory: AccountDirectory,
+    name: str,
+    country_code: str,
+    key: str,
+    stop: StopSignal,
+) -> RowUpdate:
+    """Create one list and turn the API's answer into the row's outcome."""
+    asked_at = time.monotonic()
+    answer: CreateAnswer = client.create_list(name, country_code)
+    if answer.code == "OK":
+        return RowUpdate(Outcome.CREATED, "OK", "created", answer.list_contact_id, answer.attempts)
+    if answer.code == "ERR_104":
+        found = directory.resolve(key, asked_at)
+        if found is not None:
+            from importer.reconcile import existing_message
+
+            message = existing_message(found, country_code).replace(
+                "already exists", "name already taken on the account, found"
+            )
+            return RowUpdate(Outcome.EXISTS, "OK", message, found.list_contact_id, answer.attempts)
+        message = "name not available (ERR_104) and not found among the account's lists"
+        return RowUpdate(Outcome.FAILED, answer.code, message, "", answer.attempts)
+    if stop.event.is_set() and answer.code.startswith(RETRYABLE_PREFIXES):
+        message = f"not finished: the run stopped while retrying ({answer.message})"
+        return RowUpdate(Outcome.PENDING, answer.code, message, "", answer.attempts)
+    return RowUpdate(Outcome.FAILED, answer.code, answer.message, "", answer.attempts)
+
+
+def _apply(frame: pd.DataFrame, updates: Mapping[int, RowUpdate]) -> None:
+    """Copy the sent rows' outcomes into the frame, in one assignment per column."""
+    if not updates:
+        return
+    index = list(updates)
+    values = list(updates.values())
+    for column in ("outcome", "code", "message", "list_contact_id", "attempts"):
+        frame.loc[index, column] = [getattr(value, column) for value in values]
+
+
+def _flush(
+    journal: Journal,
+    run_id: int,
+    frame: pd.DataFrame,
+    updates: Mapping[int, RowUpdate],
+    unflushed: list[int],
+) -> None:
+    """Write the rows completed since the last flush to the journal (one transaction)."""
+    if not unflushed:
+        return
+    from importer.journal import RowRecord
+
+    rows = frame.loc[unflushed, list(INPUT_FIELDS)]
+    records = [
+        RowRecord(**dict(zip(INPUT_FIELDS, values, strict=True)), **asdict(updates[index]))
+        for index, values in zip(unflushed, rows.itertuples(index=False), strict=True)
+    ]
+    journal.record_rows(run_id, records)
+    unflushed.clear()
+
+
+class StopSignal:
+    """SIGINT/SIGTERM handling: the first asks for a clean stop, the second stops at once."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    @contextmanager
+    def installed(self, enabled: bool = True) -> Iterator[StopSignal]:
+        """Install the handlers for the duration of a run (main thread only)."""
+        if not enabled or threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        for sig in previous:
+            signal.signal(sig, self._handle)
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        log.warning(
+            "%s received: finishing the requests in flight, then stopping", _signal_name(signum)
+        )
+        self.event.set()
+
+
+def _signal_name(signum: int) -> str:
+    return signal.Signals(signum).name
+
+
+# --------------------------------------------------------------------------- results
+
+
+def exit_code_for(frame: pd.DataFrame) -> ExitCode:
+    """0 when every row succeeded, 3 if some are pending, else 1."""
+    outcomes = set(frame["outcome"].unique().tolist())
+    if Outcome.PENDING in outcomes:
+        return ExitCode.STOPPED
+    if outcomes <= {str(outcome) for outcome in SUCCESS_OUTCOMES}:
+        return ExitCode.OK
+    return ExitCode.ROWS_FAILED
+
+
+def _counts(column: pd.Series) -> dict[str, int]:
+    return {str(key): int(value) for key, value in column.value_counts(sort=False).items()}
+
+
+def _parameters(options: JobOptions) -> dict[str, Any]:
+    """The options worth recording with a run (never a secret: options hold none)."""
+    return {key: str(value) for key, value in asdict(options).items() if value is not None}
+
+
+def _summarize(
+    frame: pd.DataFrame,
+    source: SourceTable,
+    options: JobOptions,
+    started: datetime,
+    *,
+    run_id: int | None,
+    throttled_seconds: float = 0.0,
+) -> RunSummary:
+    from importer.results import RunSummary
+
+    return RunSummary(
+        run_id=run_id,
+        input_path=str(options.input),
+        input_sha256=source.sha256,
+        encoding=source.encoding,
+        delimiter=source.delimiter,
+        sheet=source.sheet,
+        started_at=started,
+        ended_at=datetime.now(UTC),
+        counts=_counts(frame["outcome"]),
+        code_counts=_counts(frame["code"][frame["code"] != ""]),
+        throttled_seconds=throttled_seconds,
+        parameters={key: str(value) for key, value in _parameters(options).items()},
+    )
+
+
+def _write_outputs(
+    frame: pd.DataFrame, output: Path, summary: RunSummary, options: JobOptions | None
+) -> None:
+    from importer.report import write_report
+    from importer.results import write_results
+
+    write_results(frame, output, summary)
+    if options is not None and options.report is not None:
+        write_report(frame, options.report, summary)
+
+
+def _log_problem_rows(frame: pd.DataFrame, run_id: int | None) -> None:
+    """One WARNING line per invalid or failed row, with the row's fields for JSON logs."""
+    problems = frame[frame["outcome"].isin([Outcome.INVALID, Outcome.FAILED])]
+    for record in problems[list(RESULT_COLUMNS)].to_dict("records"):
+        log.warning(
+            "row %s %s, %s: %s (list %s)",
+            record["row"],
+            record["outcome"],
+            record["code"],
+            record["message"],
+            repr(record["name"] or record["list_name"]),
+            extra={
+                "run_id": run_id,
+                "row": int(record["row"]),
+                "outcome": record["outcome"],
+                "code": record["code"],
+                "list_name": record["list_name"],
+            },
+        )
+
+
+ProgressCallback = Callable[[str], None]
+
+
+def past_runs(state: Path) -> list[Any]:
+    """Every run the journal knows, newest first (killed runs included)."""
+    from importer.journal import Journal
+
+    if not state.exists():
+        return []
+    journal = Journal.open(state)
+    try:
+        return list(journal.runs())
+    finally:
+        journal.close()

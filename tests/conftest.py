@@ -1,0 +1,72 @@
+"""Shared fixtures: the real sandbox on a loopback port, and the real CLI."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from importer.cli import main
+from importer.sandbox import DEMO_ID, DEMO_KEY, SandboxServer
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DATA = ROOT / "sample_data"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    """A fresh sandbox account on a free loopback port."""
+    with SandboxServer() as server:
+        yield server
+
+
+@pytest.fixture
+def api_env(monkeypatch: pytest.MonkeyPatch, sandbox: SandboxServer) -> SandboxServer:
+    """Point the importer at the sandbox with its demo credentials."""
+    monkeypatch.setenv("AVOSMS_ID", DEMO_ID)
+    monkeypatch.setenv("AVOSMS_KEY", DEMO_KEY)
+    monkeypatch.setenv("AVOSMS_BASE_URL", sandbox.url)
+    return sandbox
+
+
+@dataclass
+class Invocation:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Invocation]:
+    """Run the real CLI in a scratch working directory; stdout and stderr kept apart."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AVOSMS_BASE_URL", raising=False)
+
+    def invoke(*args: str | Path, input: str | None = None) -> Invocation:
+        result = CliRunner().invoke(
+            main, [str(arg) for arg in args], input=input, catch_exceptions=False
+        )
+        return Invocation(result.exit_code, result.stdout, result.stderr)
+
+    return invoke
+
+
+def read_results(path: Path) -> list[dict[str, str]]:
+    """The results CSV as written (UTF-8, BOM tolerated)."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_csv(
+    path: Path, rows: list[tuple[str, str]], header: tuple[str, str] = ("name", "country")
+) -> Path:
+    """A small input CSV."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path

@@ -1,0 +1,115 @@
+"""Safe re-runs: killed and interrupted runs resume without creating anything twice."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from importer.journal import Journal
+from importer.sandbox import DEMO_ID, DEMO_KEY, FaultPlan, SandboxServer
+from tests.conftest import read_results, write_csv
+
+
+def start_cli(server: SandboxServer, *args: str | Path, cwd: Path) -> subprocess.Popen[str]:
+    """The real CLI in its own process, as cron would start it."""
+    env = os.environ | {"AVOSMS_ID": DEMO_ID, "AVOSMS_KEY": DEMO_KEY, "AVOSMS_BASE_URL": server.url}
+    return subprocess.Popen(
+        [sys.executable, "-m", "importer", *map(str, args)],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_creates(server: SandboxServer, count: int, limit: float = 60.0) -> None:
+    deadline = time.monotonic() + limit
+    while sum(server.stats.created.values()) < count:
+        assert time.monotonic() < deadline, "the run never got going"
+        time.sleep(0.02)
+
+
+def assert_complete(rows: list[dict[str, str]], server: SandboxServer, expected: int) -> None:
+    ids = {name.casefold(): list_id for list_id, (name, _) in server.stats.lists.items()}
+    assert len(rows) == expected
+    assert {row["outcome"] for row in rows} <= {"created", "exists"}
+    assert all(row["list_contact_id"] == ids[row["name"].casefold()] for row in rows)
+    assert set(server.stats.created.values()) == {1}
+    assert len(server.stats.created) == expected
+
+
+def test_a_run_killed_at_a_random_point_resumes_and_creates_each_list_once(tmp_path):
+    rows = [(f"Migrated list {number:05d}", "FR") for number in range(3000)]
+    source = write_csv(tmp_path / "big.csv", rows)
+    kill_after = random.Random(os.getpid()).uniform(0.5, 2.5)
+    with SandboxServer(faults=FaultPlan(latency=0.002)) as server:
+        first = start_cli(server, "run", source, "-o", "out.csv", "--rate", "0", cwd=tmp_path)
+        wait_for_creates(server, 1)
+        time.sleep(kill_after)
+        first.kill()
+        first.wait()
+        killed_at = sum(server.stats.created.values())
+        second = start_cli(server, "run", source, "-o", "out.csv", "--rate", "0", cwd=tmp_path)
+        _, stderr = second.communicate(timeout=240)
+        assert second.returncode == 0, stderr
+        assert_complete(read_results(tmp_path / "out.csv"), server, 3000)
+        assert killed_at < 3000, "the kill came too late to test anything"
+
+
+def test_sigterm_leaves_pending_rows_and_the_next_run_finishes_them(tmp_path):
+    source = write_csv(tmp_path / "in.csv", [(f"Term {number}", "FR") for number in range(200)])
+    with SandboxServer(faults=FaultPlan(latency=0.05)) as server:
+        process = start_cli(server, "run", source, "-o", "out.csv", "--workers", "2", cwd=tmp_path)
+        wait_for_creates(server, 5)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 3, stderr
+        assert "SIGTERM" in stderr and "pending" in stderr
+        rows = read_results(tmp_path / "out.csv")
+        assert len(rows) == 200
+        assert "pending" in {row["outcome"] for row in rows}
+        assert all(row["list_contact_id"] for row in rows if row["outcome"] == "created")
+
+        again = start_cli(server, "run", source, "-o", "out.csv", "--rate", "0", cwd=tmp_path)
+        _, stderr = again.communicate(timeout=120)
+        assert again.returncode == 0, stderr
+        assert_complete(read_results(tmp_path / "out.csv"), server, 200)
+
+
+def test_a_second_run_on_the_same_state_exits_3_naming_the_lock(cli, api_env, tmp_path):
+    source = write_csv(tmp_path / "in.csv", [("A", "FR")])
+    journal = Journal.open(tmp_path / "state.db")
+    try:
+        with journal.lock():
+            result = cli("run", source, "--state", "state.db")
+    finally:
+        journal.close()
+    assert result.exit_code == 3
+    assert "state.db" in result.stderr and str(os.getpid()) in result.stderr
+    assert api_env.stats.requests_total == 0
+
+
+def test_runs_and_results_work_on_a_killed_runs_journal(cli, tmp_path):
+    source = write_csv(tmp_path / "in.csv", [(f"K {number}", "FR") for number in range(400)])
+    with SandboxServer(faults=FaultPlan(latency=0.02)) as server:
+        process = start_cli(server, "run", source, "--workers", "2", cwd=tmp_path)
+        wait_for_creates(server, 10)
+        time.sleep(0.5)  # let the journal commit what was created
+        process.kill()
+        process.wait()
+        runs = cli("runs")
+        assert runs.exit_code == 0
+        assert "did not finish" in runs.stdout and "in.csv" in runs.stdout
+        rebuilt = cli("results", "1", "-o", "run1.csv")
+        assert rebuilt.exit_code == 3, rebuilt.stderr
+        rows = read_results(tmp_path / "run1.csv")
+        assert len(rows) == 400
+        created = [row for row in rows if row["outcome"] == "created"]
+        assert created and all(row["list_contact_id"] in server.stats.lists for row in created)
+        assert {row["outcome"] for row in rows} <= {"created", "pending"}
