@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -13,45 +12,8 @@ import pytest
 from importer import report, results
 from importer.records import RESULT_COLUMNS
 from importer.report import write_report
-from importer.results import CODE_EXPLANATIONS, RunSummary, tally
-
-ROWS = [
-    (2, "Clients Paris", "fr", "Clients Paris", "FR", "created", "OK", "", "1001", 1),
-    (3, "Fournisseurs", "DE", "Fournisseurs", "DE", "exists", "OK", "", "17", 0),
-    (4, "", "FR", "", "FR", "invalid", "ERR_101", "the name is empty", "", 0),
-    (5, "clients paris", "FR", "clients paris", "FR", "duplicate", "DUPLICATE", "row 2", "", 0),
-    (6, "Atlantis", "xx", "Atlantis", "", "invalid", "ERR_103", "not a country", "", 0),
-    (7, "007", "NA", "007", "NA", "failed", "ERR_901", "server error", "", 5),
-    (8, "2024", "fr", "2024", "FR", "pending", "NOT_SENT", "run stopped", "", 0),
-    (9, "Été", "fr", "Été", "FR", "planned", "", "", "", 0),
-]
-
-
-def make_frame() -> pd.DataFrame:
-    frame = pd.DataFrame(ROWS, columns=list(RESULT_COLUMNS))
-    frame["name_key"] = frame["name"].str.casefold()
-    return frame
-
-
-def make_summary(frame: pd.DataFrame, **changes: object) -> RunSummary:
-    counts, code_counts = tally(frame)
-    summary = RunSummary(
-        run_id=7,
-        input_path="lists.csv",
-        input_sha256="ab" * 32,
-        encoding="cp1252",
-        delimiter=";",
-        sheet=None,
-        started_at=datetime(2024, 5, 1, 22, 0, 0),
-        ended_at=datetime(2024, 5, 1, 22, 0, 3, 400_000),
-        counts=counts,
-        code_counts=code_counts,
-        parameters={"workers": "4", "rate": "10"},
-    )
-    for key, value in changes.items():
-        setattr(summary, key, value)
-    return summary
-
+from importer.results import CODE_EXPLANATIONS, tally
+from tests.factories import make_frame, make_summary
 
 HOSTILE = '<script>alert("x")</script> & <img src=https://evil.example/x.png>'
 
