@@ -40,6 +40,12 @@ class JournalError(ImporterError):
     """The state database cannot be used (wrong version, corrupt, unwritable)."""
 
 
+class OutputError(ImporterError):
+    """The results could not be written after rows were sent; the journal still has them."""
+
+    exit_code = ExitCode.STOPPED
+
+
 class RunLocked(ImporterError):
     """Another run holds the state database's lock."""
 

@@ -249,6 +249,25 @@ def write_table(frame: pd.DataFrame, path: Path, *, sheet_name: str = "Sheet1") 
             workbook.save(handle)
 
 
+def check_writable(path: Path, *, results: bool = True) -> None:
+    """Refuse, before anything is sent, an output that could not be written afterwards.
+
+    Checks the format (for results files), that the folder exists or can be made, and that it
+    is writable; a run must not create lists and then fail to say so.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory; give a file name for the output")
+    if results:
+        _format_of(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot create its folder: {error.strerror}") from None
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f"{path}: cannot write here (permission denied)")
+
+
 def _format_of(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in RESULT_FORMATS:

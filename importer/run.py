@@ -22,7 +22,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from importer.errors import ExitCode, ImporterError, Interrupted, RunStopped
+from importer.errors import ExitCode, ImporterError, Interrupted, OutputError, RunStopped
 from importer.records import RESULT_COLUMNS, SUCCESS_OUTCOMES, LocalCode, Outcome
 
 if TYPE_CHECKING:
@@ -93,11 +93,18 @@ def load_rows(options: JobOptions) -> tuple[SourceTable, pd.DataFrame]:
 
 
 def output_path(options: JobOptions, env: Environment) -> Path:
-    """Where the results go: ``--output``, else ``<input stem>.results.csv`` here."""
-    if options.output is not None:
-        return options.output
+    """Where the results go: ``--output``, else ``<input stem>.results.csv`` here.
+
+    Checked writable (with the report's path) before anything is sent.
+    """
+    from importer.results import check_writable
+
     assert options.input is not None
-    return env.cwd / f"{options.input.stem}.results.csv"
+    output = options.output or env.cwd / f"{options.input.stem}.results.csv"
+    check_writable(output)
+    if options.report is not None:
+        check_writable(options.report, results=False)
+    return output
 
 
 @contextmanager
@@ -159,10 +166,10 @@ def validate(options: JobOptions, env: Environment, *, check_account: bool = Fal
 
     started = datetime.now(UTC)
     source, frame = load_rows(options)
+    output = output_path(options, env)
     if check_account:
         with open_api(options, env) as (client, _scope):
             mark_existing(frame, account_index(client.fetch_lists()))
-    output = output_path(options, env)
     summary = _summarize(frame, source, options, started, run_id=None)
     _write_outputs(frame, output, summary, options)
     _log_problem_rows(frame, None)
@@ -190,12 +197,16 @@ def run(options: JobOptions, env: Environment) -> JobResult:
                 options=_parameters(options) | {"account": scope},
             )
             stopped_by: ImporterError | None = None
+            recorded = False
             try:
                 directory = _plan(frame, journal, client, scope, options)
                 journal.record_frame(run_id, frame)
+                recorded = True
                 _send(frame, client, directory, journal, run_id, options, env, stop)
             except RunStopped as error:
                 stopped_by = error
+                if not recorded:  # stopped while planning: every row is still to be sent
+                    journal.record_frame(run_id, frame)
             if stop.event.is_set() and stopped_by is None:
                 stopped_by = Interrupted(
                     "interrupted by a signal: the rest of the rows are pending"
@@ -212,7 +223,13 @@ def run(options: JobOptions, env: Environment) -> JobResult:
             journal.finish_run(run_id, counts=summary.counts, exit_code=int(exit_code))
     finally:
         journal.close()
-    _write_outputs(frame, output, summary, options)
+    try:
+        _write_outputs(frame, output, summary, options)
+    except OSError as error:
+        raise OutputError(
+            f"{output}: could not write the results ({error.strerror or error}); every row is "
+            f"in the journal: avosms-import results {run_id} -o FILE --state {options.state}"
+        ) from None
     _log_problem_rows(frame, run_id)
     return JobResult(frame, summary, output, exit_code, stopped_by)
 

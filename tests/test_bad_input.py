@@ -49,3 +49,24 @@ def test_an_input_that_does_not_exist_is_named(cli, api_env):
     assert result.exit_code == 2
     assert "nowhere.csv" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert api_env.stats.requests_total == 0
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("folder", "is a directory"),
+        ("blocker/out.csv", "cannot create its folder"),
+        ("out.txt", "unknown file format"),
+    ],
+)
+def test_an_output_that_cannot_be_written_is_refused_before_sending(
+    cli, api_env, tmp_path, output, message
+):
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    job = tmp_path / "job.yaml"
+    job.write_text(f"input: {ROOT / 'sample_data' / 'lists.csv'}\noutput: {output}\n")
+    result = cli("run", "--job", job)
+    assert result.exit_code == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert api_env.stats.requests_total == 0
