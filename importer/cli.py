@@ -33,7 +33,7 @@ class ImporterGroup(click.Group):
         except ImporterError as error:
             _fail(ctx, str(error), error.exit_code)
         except KeyboardInterrupt:
-            _fail(ctx, "interrupted before anything was sent", ExitCode.STOPPED)
+            _fail(ctx, "interrupted; run again to resume", ExitCode.STOPPED)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as error:  # a bug: say so in one line, traceback with --debug
@@ -211,6 +211,12 @@ def _report(result: Any) -> None:
     )
     if result.stopped_by is not None:
         click.echo(f"avosms-import: {result.stopped_by}", err=True)
+    if getattr(result, "abandoned", False):
+        # A second signal: journal and results are written; don't wait for requests in flight.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(int(result.exit_code))
     ctx = click.get_current_context()
     ctx.exit(int(result.exit_code))
 

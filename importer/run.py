@@ -69,6 +69,8 @@ class JobResult:
     output: Path
     exit_code: ExitCode
     stopped_by: ImporterError | None = None
+    #: Requests were abandoned in flight; the caller may end the process without joining them.
+    abandoned: bool = False
 
 
 # --------------------------------------------------------------------------- stages
@@ -231,7 +233,7 @@ def run(options: JobOptions, env: Environment) -> JobResult:
             f"in the journal: avosms-import results {run_id} -o FILE --state {options.state}"
         ) from None
     _log_problem_rows(frame, run_id)
-    return JobResult(frame, summary, output, exit_code, stopped_by)
+    return JobResult(frame, summary, output, exit_code, stopped_by, abandoned=stop.abandoned)
 
 
 def export_account_lists(options: JobOptions, env: Environment, output: Path) -> int:
@@ -391,6 +393,7 @@ def _send(
         except KeyboardInterrupt:
             # A second signal: stop at once; rows still in flight stay pending.
             stop.event.set()
+            stop.abandoned = True
             pool.shutdown(wait=False, cancel_futures=True)
         else:
             pool.shutdown(wait=True)
@@ -468,6 +471,8 @@ class StopSignal:
 
     def __init__(self) -> None:
         self.event = threading.Event()
+        #: Requests were left in flight (second signal): the process should not wait for them.
+        self.abandoned = False
 
     @contextmanager
     def installed(self, enabled: bool = True) -> Iterator[StopSignal]:

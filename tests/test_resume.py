@@ -113,3 +113,25 @@ def test_runs_and_results_work_on_a_killed_runs_journal(cli, tmp_path):
         created = [row for row in rows if row["outcome"] == "created"]
         assert created and all(row["list_contact_id"] in server.stats.lists for row in created)
         assert {row["outcome"] for row in rows} <= {"created", "pending"}
+
+
+def test_a_second_signal_stops_at_once_and_leaves_a_consistent_journal(cli, tmp_path):
+    source = write_csv(tmp_path / "in.csv", [(f"Slow {number}", "FR") for number in range(50)])
+    with SandboxServer(faults=FaultPlan(latency=20)) as server:
+        process = start_cli(server, "run", source, "--no-reconcile", "--rate", "0", cwd=tmp_path)
+        deadline = time.monotonic() + 30
+        while server.stats.max_in_flight < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        time.sleep(0.3)
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+        assert time.monotonic() - signalled < 15, "it waited for the 20 s answers"
+        assert process.returncode == 3, stderr
+        rows = read_results(tmp_path / "in.results.csv")
+        assert len(rows) == 50 and {row["outcome"] for row in rows} == {"pending"}
+        runs = cli("runs")
+        assert runs.exit_code == 0 and "exit 3" in runs.stdout
