@@ -206,6 +206,11 @@ class AvoSmsClient:
         """Release the pooled connections."""
         self._session.close()
 
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry policy in force (which codes are worth another attempt)."""
+        return self._retry
+
     def create_list(self, name: str, country_code: str) -> CreateAnswer:
         """Create one contact list, retrying what may pass; every failure becomes an answer.
 

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -28,7 +28,7 @@ from importer.records import RESULT_COLUMNS, SUCCESS_OUTCOMES, LocalCode, Outcom
 if TYPE_CHECKING:
     import pandas as pd
 
-    from importer.client import AvoSmsClient, CreateAnswer, Credentials
+    from importer.client import AvoSmsClient, CreateAnswer
     from importer.journal import Journal
     from importer.options import JobOptions
     from importer.read import SourceTable
@@ -39,8 +39,6 @@ log = logging.getLogger("importer")
 
 #: The journal is written at least this often (seconds) while rows complete.
 JOURNAL_FLUSH_INTERVAL = 0.5
-#: Codes after which a row that was still being retried when the run stopped is left pending.
-RETRYABLE_PREFIXES = ("ERR_9", "HTTP_", "TIMEOUT", "CONNECTION", "BAD_ANSWER")
 
 
 @dataclass
@@ -150,13 +148,6 @@ def _api_url(options: JobOptions) -> Iterator[tuple[str, str]]:
     faults = FaultPlan(**cast("dict[str, Any]", dict(options.sandbox_faults or {})))
     with SandboxServer(faults=faults) as server:
         yield server.url, f"sandbox:{uuid.uuid4().hex}"
-
-
-def credentials_for(options: JobOptions, env: Environment) -> Credentials:
-    """The credentials the job would use (for masking them in logs before anything runs)."""
-    from importer.options import load_credentials
-
-    return load_credentials(options, env.environ)
 
 
 # --------------------------------------------------------------------------- commands
@@ -429,7 +420,7 @@ def _create_one(
             return RowUpdate(Outcome.EXISTS, "OK", message, found.list_contact_id, answer.attempts)
         message = "name not available (ERR_104) and not found among the account's lists"
         return RowUpdate(Outcome.FAILED, answer.code, message, "", answer.attempts)
-    if stop.event.is_set() and answer.code.startswith(RETRYABLE_PREFIXES):
+    if stop.event.is_set() and client.retry_policy.retries(answer.code):
         message = f"not finished: the run stopped while retrying ({answer.message})"
         return RowUpdate(Outcome.PENDING, answer.code, message, "", answer.attempts)
     return RowUpdate(Outcome.FAILED, answer.code, answer.message, "", answer.attempts)
@@ -581,9 +572,6 @@ def _log_problem_rows(frame: pd.DataFrame, run_id: int | None) -> None:
                 "list_name": record["list_name"],
             },
         )
-
-
-ProgressCallback = Callable[[str], None]
 
 
 def past_runs(state: Path) -> list[Any]:
