@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,18 @@ from importer.sandbox import DEMO_ID, DEMO_KEY, SandboxServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = ROOT / "sample_data"
+
+
+@pytest.fixture(autouse=True)
+def _reset_importer_logger() -> Iterator[None]:
+    """The CLI configures the "importer" logger for its process; give each test a clean one."""
+    yield
+    logger = logging.getLogger("importer")
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    logger.propagate = True
+    logger.setLevel(logging.NOTSET)
 
 
 @pytest.fixture
