@@ -16,14 +16,14 @@ import uuid
 from collections.abc import Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from importer.errors import ExitCode, ImporterError, Interrupted, OutputError, RunStopped
-from importer.records import RESULT_COLUMNS, SUCCESS_OUTCOMES, LocalCode, Outcome
+from importer.records import SUCCESS_OUTCOMES, LocalCode, Outcome
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("importer")
 
+#: Problem rows shown on a person's terminal; log files and JSON logs get every one.
+CONSOLE_PROBLEM_ROWS = 20
 #: The journal is written at least this often (seconds) while rows complete.
 JOURNAL_FLUSH_INTERVAL = 0.5
 
@@ -76,8 +78,14 @@ class JobResult:
 
 def load_rows(options: JobOptions) -> tuple[SourceTable, pd.DataFrame]:
     """Read the input and prepare every row: normalized, validated, deduplicated."""
+    import pyarrow as pa
+
     from importer.normalize import prepare
     from importer.read import read_table
+
+    # Arrow's default allocator keeps freed memory for reuse; the system allocator gives it
+    # back, which keeps the peak of a 1M-row file about 100 MB lower at no cost in speed.
+    pa.set_memory_pool(pa.system_memory_pool())
 
     assert options.input is not None
     source = read_table(
@@ -89,7 +97,8 @@ def load_rows(options: JobOptions) -> tuple[SourceTable, pd.DataFrame]:
         country_required=options.default_country is None,
     )
     frame = prepare(source.frame, default_country=options.default_country)
-    return source, frame
+    # Keep the source's description, not its cells: prepare copied what it needs.
+    return replace(source, frame=source.frame.iloc[0:0]), frame
 
 
 def output_path(options: JobOptions, env: Environment) -> Path:
@@ -155,17 +164,17 @@ def _api_url(options: JobOptions) -> Iterator[tuple[str, str]]:
 
 def validate(options: JobOptions, env: Environment, *, check_account: bool = False) -> JobResult:
     """Read, prepare and write the plan; with ``check_account`` mark lists that already exist."""
-    from importer.reconcile import account_index, mark_existing
-
     started = datetime.now(UTC)
     source, frame = load_rows(options)
     output = output_path(options, env)
     if check_account:
+        from importer.reconcile import account_index, mark_existing
+
         with open_api(options, env) as (client, _scope):
             mark_existing(frame, account_index(client.fetch_lists()))
     summary = _summarize(frame, source, options, started, run_id=None)
     _write_outputs(frame, output, summary, options)
-    _log_problem_rows(frame, None)
+    _log_problem_rows(frame, None, options)
     return JobResult(frame, summary, output, exit_code_for(frame))
 
 
@@ -223,7 +232,7 @@ def run(options: JobOptions, env: Environment) -> JobResult:
             f"{output}: could not write the results ({error.strerror or error}); every row is "
             f"in the journal: avosms-import results {run_id} -o FILE --state {options.state}"
         ) from None
-    _log_problem_rows(frame, run_id)
+    _log_problem_rows(frame, run_id, options)
     return JobResult(frame, summary, output, exit_code, stopped_by, abandoned=stop.abandoned)
 
 
@@ -405,12 +414,14 @@ def _create_one(
     stop: StopSignal,
 ) -> RowUpdate:
     """Create one list and turn the API's answer into the row's outcome."""
-    asked_at = time.monotonic()
     answer: CreateAnswer = client.create_list(name, country_code)
+    # An ERR_104 may come from our own earlier attempt whose answer was lost, seconds into the
+    # retries: only a re-read that started after this answer arrived is sure to list it.
+    answered_at = time.monotonic()
     if answer.code == "OK":
         return RowUpdate(Outcome.CREATED, "OK", "created", answer.list_contact_id, answer.attempts)
     if answer.code == "ERR_104":
-        found = directory.resolve(key, asked_at)
+        found = directory.resolve(key, answered_at)
         if found is not None:
             from importer.reconcile import existing_message
 
@@ -553,24 +564,41 @@ def _write_outputs(
         write_report(frame, options.report, summary)
 
 
-def _log_problem_rows(frame: pd.DataFrame, run_id: int | None) -> None:
-    """One WARNING line per invalid or failed row, with the row's fields for JSON logs."""
+def _log_problem_rows(frame: pd.DataFrame, run_id: int | None, options: JobOptions) -> None:
+    """One WARNING line per invalid or failed row, with the row's fields for JSON logs.
+
+    A log for schedulers (a log file, or JSON) gets every row. A person reading stderr gets the
+    first `CONSOLE_PROBLEM_ROWS` and a pointer to the results file, which has them all.
+    """
+    if options.quiet:
+        return
     problems = frame[frame["outcome"].isin([Outcome.INVALID, Outcome.FAILED])]
-    for record in problems[list(RESULT_COLUMNS)].to_dict("records"):
+    for_people = options.log_file is None and options.log_format == "text"
+    shown = problems.head(CONSOLE_PROBLEM_ROWS) if for_people else problems
+    columns = [shown[column].tolist() for column in ("row", "outcome", "code", "message")]
+    labels = (shown["name"].where(shown["name"] != "", shown["list_name"])).tolist()
+    originals = shown["list_name"].tolist()
+    for row, outcome, code, message, label, original in zip(
+        *columns, labels, originals, strict=True
+    ):
         log.warning(
-            "row %s %s, %s: %s (list %s)",
-            record["row"],
-            record["outcome"],
-            record["code"],
-            record["message"],
-            repr(record["name"] or record["list_name"]),
+            "row %s %s, %s: %s (list %r)",
+            row,
+            outcome,
+            code,
+            message,
+            label,
             extra={
                 "run_id": run_id,
-                "row": int(record["row"]),
-                "outcome": record["outcome"],
-                "code": record["code"],
-                "list_name": record["list_name"],
+                "row": int(row),
+                "outcome": outcome,
+                "code": code,
+                "list_name": original,
             },
+        )
+    if len(problems) > len(shown):
+        log.warning(
+            "… and %d more rows invalid or failed: see the results file", len(problems) - len(shown)
         )
 
 
