@@ -205,10 +205,13 @@ def _report(result: Any) -> None:
     from importer.results import summary_line
 
     line = f"{summary_line(result.summary)}; results in {result.output}"
-    logging.getLogger("importer").info(
+    logger = logging.getLogger("importer")
+    logger.info(
         line,
         extra={"summary": True, "run_id": result.summary.run_id, "counts": result.summary.counts},
     )
+    if any(isinstance(handler, logging.FileHandler) for handler in logger.handlers):
+        click.echo(line, err=True)
     if result.stopped_by is not None:
         click.echo(f"avosms-import: {result.stopped_by}", err=True)
     if getattr(result, "abandoned", False):

@@ -732,7 +732,7 @@ def resolve_options(
 
     options = JobOptions(**values)  # type: ignore[arg-type]
     if require_input:
-        _check_input(options, origins.get("input"))
+        _check_input(options, origins.get("input"), job_file.source if job_file else None)
     return options
 
 
@@ -743,8 +743,10 @@ def _job_path(path: Path, job_dir: Path | None) -> Path:
     return Path(os.path.normpath(job_dir / path))
 
 
-def _check_input(options: JobOptions, origin: str | None) -> None:
+def _check_input(options: JobOptions, origin: str | None, job_source: Path | None) -> None:
     if options.input is None:
+        if job_source is not None:
+            raise ConfigError(f"{job_source}: no input file: give INPUT or add `input: FILE`")
         raise ConfigError("no input file: give INPUT or `input:` in the job file")
     prefix = f"{origin}: " if origin and not origin.startswith("--") else ""
     if not options.input.exists():

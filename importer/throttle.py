@@ -227,7 +227,7 @@ class OutageBreaker:
             seconds = self._outage(self._clock())
             last = f"; last failure: {self._last_code}" if self._last_code else ""
         return (
-            f"every request to the API failed for {seconds:.0f} s, longer than the "
+            f"every request to the API failed for {_seconds(seconds)} s, longer than the "
             f"{self.max_outage:g} s allowed (max_outage){last}"
         )
 
@@ -236,3 +236,8 @@ class OutageBreaker:
             return 0.0
         since = self._last_success if self._last_success is not None else self._first_failure
         return now - since if since is not None else 0.0
+
+
+def _seconds(value: float) -> str:
+    """Seconds to one decimal, without a trailing ".0": 301, 0.4, 12.5."""
+    return f"{value:.1f}".rstrip("0").rstrip(".")
