@@ -118,6 +118,16 @@ api_options = _options(
     click.option(
         "--max-attempts", type=int, help="Attempts per request, retries included [default: 5]."
     ),
+    click.option(
+        "--backoff-initial",
+        type=float,
+        help="First wait before a retry, in seconds; later ones double [default: 0.5].",
+    ),
+    click.option(
+        "--backoff-max",
+        type=float,
+        help="Longest wait between two retries, in seconds [default: 30].",
+    ),
 )
 send_options = _options(
     click.option("--workers", type=int, help="Requests in parallel [default: 4]."),

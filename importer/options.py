@@ -211,6 +211,21 @@ JOB_KEYS: dict[str, KeySpec] = {
         f"a whole number from 1 to {MAX_ATTEMPTS_LIMIT}",
         _whole(1, MAX_ATTEMPTS_LIMIT),
     ),
+    "backoff_initial": KeySpec(
+        "seconds",
+        "The first wait before a retry; each later wait may double, with random jitter.",
+        0.5,
+        "a number of seconds ≥ 0",
+        _number(0, low_inclusive=True),
+    ),
+    "backoff_max": KeySpec(
+        "seconds",
+        "The longest wait between two retries of one request (a Retry-After from the API may "
+        "ask for longer, and is obeyed).",
+        30.0,
+        "a number of seconds ≥ 0",
+        _number(0, low_inclusive=True),
+    ),
     "timeout": KeySpec(
         "seconds",
         "How long to wait for one answer from the API.",
@@ -338,6 +353,8 @@ class JobOptions:
     default_country: str | None = None
     base_url: str = DEFAULT_BASE_URL
     max_attempts: int = 5
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
     timeout: float = 30.0
     workers: int = 4
     rate: float = 10.0

@@ -9,7 +9,6 @@ workers together.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -79,11 +78,11 @@ def existing_message(item: KnownList, row_country: str) -> str:
 
 
 class AccountDirectory:
-    """The account's lists by name, re-read on demand and shared by every worker.
+    """The account's lists by name, re-read when rows answered "name not available" (ERR_104).
 
-    A worker that got ERR_104 asks `resolve`; a re-read that started after its answer arrived
-    is enough, so concurrent ERR_104s share one request, and re-reads are spaced by
-    ``interval`` seconds.
+    Only the sending loop's own thread uses it, between batches of answers: workers never wait
+    on a re-read. Re-reads are spaced by ``interval`` seconds, and one re-read settles every
+    ERR_104 answered before it started.
     """
 
     def __init__(
@@ -92,34 +91,34 @@ class AccountDirectory:
         *,
         interval: float = REFETCH_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._fetch = fetch
         self._interval = interval
         self._clock = clock
-        self._sleep = sleep
-        self._lock = threading.Lock()
         self._index: dict[str, KnownList] = {}
-        self._fetched_at: float | None = None
+        self.fetched_at: float | None = None
         self.fetches = 0
 
     def load(self, lists: Iterable[AccountList]) -> dict[str, KnownList]:
         """Seed the directory with lists already fetched (the reconcile step's answer)."""
-        with self._lock:
-            self._index = account_index(lists)
-            self._fetched_at = self._clock()
-            return dict(self._index)
+        self._index = account_index(lists)
+        self.fetched_at = self._clock()
+        return dict(self._index)
 
-    def resolve(self, key: str, asked_at: float) -> KnownList | None:
-        """The list named ``key`` as seen by a re-read started at or after ``asked_at``."""
-        with self._lock:
-            if self._fetched_at is None or self._fetched_at < asked_at:
-                if self._fetched_at is not None:
-                    wait = self._fetched_at + self._interval - self._clock()
-                    if wait > 0:
-                        self._sleep(wait)
-                started = self._clock()
-                self._index = account_index(self._fetch())
-                self._fetched_at = started
-                self.fetches += 1
-            return self._index.get(key)
+    def wait_before_refresh(self) -> float:
+        """Seconds until a re-read is allowed (0 when it is due)."""
+        if self.fetched_at is None:
+            return 0.0
+        return max(0.0, self.fetched_at + self._interval - self._clock())
+
+    def refresh(self) -> float:
+        """Re-read the account's lists now; return when the re-read started."""
+        started = self._clock()
+        self._index = account_index(self._fetch())
+        self.fetched_at = started
+        self.fetches += 1
+        return started
+
+    def get(self, key: str) -> KnownList | None:
+        """The list named ``key`` (normalized, case-insensitive) as last read."""
+        return self._index.get(key)

@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from importer.errors import ExitCode, ImporterError, Interrupted, OutputError, RunStopped
@@ -28,19 +24,18 @@ from importer.records import SUCCESS_OUTCOMES, LocalCode, Outcome
 if TYPE_CHECKING:
     import pandas as pd
 
-    from importer.client import AvoSmsClient, CreateAnswer
+    from importer.client import AvoSmsClient
     from importer.journal import Journal
     from importer.options import JobOptions
     from importer.read import SourceTable
     from importer.reconcile import AccountDirectory
     from importer.results import RunSummary
+    from importer.send import StopSignal
 
 log = logging.getLogger("importer")
 
 #: Problem rows shown on a person's terminal; log files and JSON logs get every one.
 CONSOLE_PROBLEM_ROWS = 20
-#: The journal is written at least this often (seconds) while rows complete.
-JOURNAL_FLUSH_INTERVAL = 0.5
 
 
 @dataclass
@@ -135,7 +130,11 @@ def open_api(
             base_url,
             credentials,
             timeout=options.timeout,
-            retry=RetryPolicy(max_attempts=options.max_attempts),
+            retry=RetryPolicy(
+                max_attempts=options.max_attempts,
+                backoff_initial=options.backoff_initial,
+                backoff_max=options.backoff_max,
+            ),
             limiter=Throttle(options.rate),
             breaker=OutageBreaker(options.max_outage),
             pool_size=options.workers,
@@ -181,6 +180,7 @@ def validate(options: JobOptions, env: Environment, *, check_account: bool = Fal
 def run(options: JobOptions, env: Environment) -> JobResult:
     """The whole job: plan against the journal and the account, send, record, report."""
     from importer.journal import Journal
+    from importer.send import StopSignal
 
     started = datetime.now(UTC)
     source, frame = load_rows(options)
@@ -319,21 +319,6 @@ def _plan(
     return directory
 
 
-#: The row fields that sending does not change, as the journal records them.
-INPUT_FIELDS = ("row", "list_name", "country", "name", "country_code", "name_key")
-
-
-@dataclass(frozen=True)
-class RowUpdate:
-    """One sent row's final state."""
-
-    outcome: str
-    code: str
-    message: str
-    list_contact_id: str
-    attempts: int
-
-
 def _send(
     frame: pd.DataFrame,
     client: AvoSmsClient,
@@ -344,164 +329,19 @@ def _send(
     env: Environment,
     stop: StopSignal,
 ) -> None:
-    """Create every pending row's list with ``workers`` threads; journal as rows complete."""
+    """Create every pending row's list; the progress bar only on a terminal."""
     from importer.progress import progress_bar
+    from importer.send import Sender
 
     todo = frame.index[frame["outcome"] == Outcome.PENDING].tolist()
-    names = frame["name"].tolist()
-    countries = frame["country_code"].tolist()
-    keys = frame["name_key"].tolist()
-    updates: dict[int, RowUpdate] = {}
-    unflushed: list[int] = []
-    fatal: list[RunStopped] = []
-
-    def send_one(index: int) -> RowUpdate:
-        return _create_one(client, directory, names[index], countries[index], keys[index], stop)
-
-    pool = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="avosms-send")
-    in_flight: dict[Future[RowUpdate], int] = {}
-    queue = iter(todo)
-    last_flush = time.monotonic()
     show = options.progress and not options.quiet and env.is_terminal()
     with progress_bar(len(todo), enabled=show, stream=env.stderr) as bar:
         try:
-            while True:
-                # The first request goes alone: a refused key then costs one request, not N.
-                window = 2 * options.workers if updates else 1
-                while not stop.event.is_set() and not fatal and len(in_flight) < window:
-                    index = next(queue, None)
-                    if index is None:
-                        break
-                    in_flight[pool.submit(send_one, index)] = index
-                if not in_flight:
-                    break
-                done, _ = wait(
-                    in_flight, timeout=JOURNAL_FLUSH_INTERVAL, return_when=FIRST_COMPLETED
-                )
-                for future in done:
-                    index = in_flight.pop(future)
-                    try:
-                        updates[index] = future.result()
-                    except RunStopped as error:
-                        fatal.append(error)
-                        continue
-                    unflushed.append(index)
-                    bar.advance(updates[index].outcome)
-                if unflushed and time.monotonic() - last_flush >= JOURNAL_FLUSH_INTERVAL:
-                    _flush(journal, run_id, frame, updates, unflushed)
-                    last_flush = time.monotonic()
-        except KeyboardInterrupt:
-            # A second signal: stop at once; rows still in flight stay pending.
-            stop.event.set()
-            stop.abandoned = True
-            pool.shutdown(wait=False, cancel_futures=True)
-        else:
-            pool.shutdown(wait=True)
+            Sender(
+                frame, client, directory, journal, run_id, stop, workers=options.workers, bar=bar
+            ).send(todo)
         finally:
-            _apply(frame, updates)
-            _flush(journal, run_id, frame, updates, unflushed)
             bar.close_with(throttled=client.throttled_seconds)
-    if fatal:
-        raise fatal[0]
-
-
-def _create_one(
-    client: AvoSmsClient,
-    directory: AccountDirectory,
-    name: str,
-    country_code: str,
-    key: str,
-    stop: StopSignal,
-) -> RowUpdate:
-    """Create one list and turn the API's answer into the row's outcome."""
-    answer: CreateAnswer = client.create_list(name, country_code)
-    # An ERR_104 may come from our own earlier attempt whose answer was lost, seconds into the
-    # retries: only a re-read that started after this answer arrived is sure to list it.
-    answered_at = time.monotonic()
-    if answer.code == "OK":
-        return RowUpdate(Outcome.CREATED, "OK", "created", answer.list_contact_id, answer.attempts)
-    if answer.code == "ERR_104":
-        found = directory.resolve(key, answered_at)
-        if found is not None:
-            from importer.reconcile import existing_message
-
-            message = existing_message(found, country_code).replace(
-                "already exists", "name already taken on the account, found"
-            )
-            return RowUpdate(Outcome.EXISTS, "OK", message, found.list_contact_id, answer.attempts)
-        message = "name not available (ERR_104) and not found among the account's lists"
-        return RowUpdate(Outcome.FAILED, answer.code, message, "", answer.attempts)
-    if stop.event.is_set() and client.retry_policy.retries(answer.code):
-        message = f"not finished: the run stopped while retrying ({answer.message})"
-        return RowUpdate(Outcome.PENDING, answer.code, message, "", answer.attempts)
-    return RowUpdate(Outcome.FAILED, answer.code, answer.message, "", answer.attempts)
-
-
-def _apply(frame: pd.DataFrame, updates: Mapping[int, RowUpdate]) -> None:
-    """Copy the sent rows' outcomes into the frame, in one assignment per column."""
-    if not updates:
-        return
-    index = list(updates)
-    values = list(updates.values())
-    for column in ("outcome", "code", "message", "list_contact_id", "attempts"):
-        frame.loc[index, column] = [getattr(value, column) for value in values]
-
-
-def _flush(
-    journal: Journal,
-    run_id: int,
-    frame: pd.DataFrame,
-    updates: Mapping[int, RowUpdate],
-    unflushed: list[int],
-) -> None:
-    """Write the rows completed since the last flush to the journal (one transaction)."""
-    if not unflushed:
-        return
-    from importer.journal import RowRecord
-
-    rows = frame.loc[unflushed, list(INPUT_FIELDS)]
-    records = [
-        RowRecord(**dict(zip(INPUT_FIELDS, values, strict=True)), **asdict(updates[index]))
-        for index, values in zip(unflushed, rows.itertuples(index=False), strict=True)
-    ]
-    journal.record_rows(run_id, records)
-    unflushed.clear()
-
-
-class StopSignal:
-    """SIGINT/SIGTERM handling: the first asks for a clean stop, the second stops at once."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        #: Requests were left in flight (second signal): the process should not wait for them.
-        self.abandoned = False
-
-    @contextmanager
-    def installed(self, enabled: bool = True) -> Iterator[StopSignal]:
-        """Install the handlers for the duration of a run (main thread only)."""
-        if not enabled or threading.current_thread() is not threading.main_thread():
-            yield self
-            return
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-        for sig in previous:
-            signal.signal(sig, self._handle)
-        try:
-            yield self
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.event.is_set():
-            raise KeyboardInterrupt
-        log.warning(
-            "%s received: finishing the requests in flight, then stopping", _signal_name(signum)
-        )
-        self.event.set()
-
-
-def _signal_name(signum: int) -> str:
-    return signal.Signals(signum).name
 
 
 # --------------------------------------------------------------------------- results

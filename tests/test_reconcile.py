@@ -1,0 +1,68 @@
+"""The plan stage: rows matched to existing lists, and the account re-read's spacing."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from importer.client import AccountList
+from importer.normalize import prepare
+from importer.reconcile import AccountDirectory, account_index, mark_existing
+
+
+def account(*lists: tuple[str, str, str]) -> list[AccountList]:
+    return [AccountList(list_id, name, country, "", "0", "") for list_id, name, country in lists]
+
+
+def planned(*rows: tuple[str, str]) -> pd.DataFrame:
+    source = pd.DataFrame(
+        {
+            "row": range(2, 2 + len(rows)),
+            "list_name": [name for name, _ in rows],
+            "country": [country for _, country in rows],
+        }
+    )
+    return prepare(source)
+
+
+def test_account_lists_are_keyed_like_rows_normalized_and_ignoring_case():
+    index = account_index(account(("7", "  Promo\u00a0 NOËL ", "fr")))
+    assert list(index) == ["promo noël"]
+    assert index["promo noël"].list_contact_id == "7"
+    assert index["promo noël"].country_code == "FR"
+
+
+def test_mark_existing_sets_id_and_warns_when_the_country_differs():
+    frame = planned(("Promo Noël", "FR"), ("VIP", "DE"), ("New", "FR"))
+    known = account_index(account(("7", "promo noël", "FR"), ("9", "vip", "BE")))
+    assert mark_existing(frame, known) == 2
+    assert frame["outcome"].tolist() == ["exists", "exists", "planned"]
+    assert frame["list_contact_id"].tolist() == ["7", "9", ""]
+    assert "BE" in frame.loc[1, "message"] and "DE" in frame.loc[1, "message"]
+    assert "not" not in frame.loc[0, "message"]
+
+
+def test_invalid_and_duplicate_rows_are_never_marked_existing():
+    frame = planned(("Promo", "FR"), ("promo", "FR"), ("Promo", "Atlantis"))
+    mark_existing(frame, account_index(account(("7", "Promo", "FR"))))
+    assert frame["outcome"].tolist() == ["exists", "duplicate", "invalid"]
+
+
+def test_re_reads_are_spaced_and_report_when_they_started():
+    now = [100.0]
+    fetched: list[float] = []
+
+    def fetch() -> list[AccountList]:
+        fetched.append(now[0])
+        return account(("7", "Late", "FR"))
+
+    directory = AccountDirectory(fetch, interval=3.0, clock=lambda: now[0])
+    assert directory.wait_before_refresh() == 0.0
+    directory.load([])
+    assert directory.get("late") is None
+    now[0] = 101.0
+    assert directory.wait_before_refresh() == 2.0
+    now[0] = 103.5
+    assert directory.wait_before_refresh() == 0.0
+    assert directory.refresh() == 103.5
+    assert directory.get("late").list_contact_id == "7"
+    assert fetched == [103.5] and directory.fetches == 1
