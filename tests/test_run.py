@@ -176,3 +176,23 @@ def test_the_key_appears_in_no_output(cli, api_env, tmp_path):
     for path in produced:
         assert DEMO_KEY.encode() not in path.read_bytes(), path
     assert DEMO_KEY not in result.stdout + result.stderr
+
+
+def test_backoff_options_reach_the_retry_policy(cli, api_env, tmp_path, monkeypatch):
+    from importer import client as client_module
+
+    policies: list[client_module.RetryPolicy] = []
+    original = client_module.AvoSmsClient.__init__
+
+    def spy(self, *args, retry=None, **kwargs):
+        policies.append(retry)
+        original(self, *args, retry=retry, **kwargs)
+
+    monkeypatch.setattr(client_module.AvoSmsClient, "__init__", spy)
+    api_env.set_faults(FaultPlan(error_9xx_rate=1.0))
+    source = write_csv(tmp_path / "in.csv", [("Backoff", "FR")])
+    args = ("--backoff-initial", "0.01", "--backoff-max", "0.02", "--max-attempts", "3")
+    result = cli("run", source, "-o", "out.csv", *args)
+    assert result.exit_code == 1
+    assert (policies[0].backoff_initial, policies[0].backoff_max) == (0.01, 0.02)
+    assert read_results(tmp_path / "out.csv")[0]["attempts"] == "3"
