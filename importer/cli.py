@@ -167,6 +167,10 @@ log_options = _options(
 )
 
 
+#: What run and validate share: the job file, the input, the results and the API.
+job_input_options = _options(job_option, output_option, input_options, api_options)
+
+
 @click.group(
     cls=ImporterGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
@@ -236,10 +240,7 @@ def _report(result: Any) -> None:
 
 @main.command()
 @click.argument("input", required=False, type=click.Path(path_type=Path, dir_okay=False))
-@job_option
-@output_option
-@input_options
-@api_options
+@job_input_options
 @send_options
 @log_options
 @click.pass_context
@@ -264,10 +265,7 @@ def run(ctx: click.Context, job: Path | None, **values: Any) -> None:
 
 @main.command()
 @click.argument("input", required=False, type=click.Path(path_type=Path, dir_okay=False))
-@job_option
-@output_option
-@input_options
-@api_options
+@job_input_options
 @click.option(
     "--check-account",
     is_flag=True,

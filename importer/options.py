@@ -607,14 +607,7 @@ def load_job_file(path: Path) -> dict[str, object]:
                 raw = _construct(node, path, written)
         else:
             raw = _construct(node, path, written)
-        try:
-            value = spec.check(raw)
-        except _Invalid:
-            raise ConfigError(
-                f'{path}: line {line}: "{written}" must be {spec.expected}, not {_show(raw)}'
-            ) from None
-        except ConfigError as error:
-            raise ConfigError(f'{path}: line {line}: "{written}": {error}') from None
+        value = _check_value(name, raw, f"{path}: line {line}: ", f'"{written}"')
         if name == "sandbox_faults":
             assert isinstance(node, yaml.MappingNode)
             value = _check_faults(node, path, written)
