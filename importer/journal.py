@@ -328,7 +328,10 @@ class Journal:
             run = f"run {int(info['run_id'])}, " if info.get("run_id") is not None else ""
         except (OSError, ValueError, KeyError, TypeError):
             return f"{self.path} is in use by another run (lock {lock_path}); {advice}"
-        return f"{self.path} is in use by another run ({run}{holder}, started {started}); {advice}"
+        return (
+            f"{self.path} is in use by another run ({run}{holder}, started {started}; "
+            f"lock {lock_path}); {advice}"
+        )
 
     # -- runs -----------------------------------------------------------------------------
 

@@ -430,7 +430,8 @@ def test_lock_is_exclusive_and_released(opened: Journal, state: Path) -> None:
             pass
         assert str(caught.value) == (
             f"{state} is in use by another run (run {run_id}, pid {os.getpid()} on host "
-            f"{info['host']}, started 2024-01-15 10:00:01 UTC); wait for it to finish or stop it"
+            f"{info['host']}, started 2024-01-15 10:00:01 UTC; lock {state}.lock); "
+            "wait for it to finish or stop it"
         )
         assert caught.value.exit_code == errors.ExitCode.STOPPED
     assert not info_file.exists()

@@ -91,7 +91,7 @@ def test_a_second_run_on_the_same_state_exits_3_naming_the_lock(cli, api_env, tm
     finally:
         journal.close()
     assert result.exit_code == 3
-    assert "state.db" in result.stderr and str(os.getpid()) in result.stderr
+    assert "state.db.lock" in result.stderr and str(os.getpid()) in result.stderr
     assert api_env.stats.requests_total == 0
 
 
