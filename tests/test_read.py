@@ -19,7 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from importer.errors import ExitCode, InputError
-from importer.read import MAX_LINE_BYTES, SourceTable, cell_text, header_key, read_table
+from importer.read import SourceTable, header_key, read_table
+from importer.read_csv import MAX_LINE_BYTES
+from importer.read_workbook import cell_text
 
 DATA = Path(__file__).parent / "data"
 GOOD = DATA / "good"

@@ -1,0 +1,140 @@
+"""Read one sheet of a workbook (.xlsx .xlsm .xlsb .xls .ods) through calamine.
+
+Cells come back as Python objects; :func:`cell_text` writes each as the operator sees it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import Any
+
+from importer.errors import InputError
+from importer.read import _OLE, _ZIP, _brief, _match_columns, _show, _show_all, _Table, _Wanted
+
+
+def read_workbook(label: str, suffix: str, data: bytes, sheet: str | None, want: _Wanted) -> _Table:
+    """The wanted columns of one sheet: the one named, or the first visible worksheet."""
+    import pyarrow as pa
+    import python_calamine
+
+    _check_workbook_bytes(label, suffix, data)
+    try:
+        workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except python_calamine.PasswordError:
+        raise InputError(f"{label}: the workbook is password-protected") from None
+    except Exception as error:  # calamine raises several kinds for damaged files
+        raise InputError(f"{label}: not a readable {suffix} workbook ({_brief(error)})") from None
+    with workbook:
+        chosen = _choose_sheet(label, workbook, sheet)
+        try:
+            grid = workbook.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
+        except Exception as error:
+            raise InputError(
+                f"{label}: sheet {_show(chosen)} cannot be read ({_brief(error)})"
+            ) from None
+    header_index = next(
+        (i for i, cells in enumerate(grid) if any(_is_filled(cell) for cell in cells)), None
+    )
+    if header_index is None:
+        raise InputError(f"{label}: sheet {_show(chosen)} is empty")
+    header = [cell_text(cell) for cell in grid[header_index]]
+    columns = _match_columns(label, header, want)
+    body = grid[header_index + 1 :]
+    names = pa.array(_column_text(body, columns.name), pa.string())
+    countries = (
+        None
+        if columns.country is None
+        else pa.array(_column_text(body, columns.country), pa.string())
+    )
+    return _Table(
+        first_row=header_index + 2,
+        names=names,
+        countries=countries,
+        columns=columns,
+        sheet=chosen,
+    )
+
+
+def _check_workbook_bytes(label: str, suffix: str, data: bytes) -> None:
+    """Say what the file really is when its content does not match its extension."""
+    if data.startswith((_ZIP, _OLE)):
+        if suffix != ".xls" and data.startswith(_OLE):
+            raise InputError(
+                f"{label}: not a {suffix} workbook: it is an old .xls workbook, "
+                "or the workbook is password-protected"
+            )
+        return
+    head = data[:4096]
+    if head.lstrip().startswith(b"<"):
+        raise InputError(
+            f"{label}: not a {suffix} workbook: it is an HTML or XML page; "
+            "open it in a spreadsheet program and save it as .xlsx"
+        )
+    if b"\x00" not in head and _is_text(head):
+        raise InputError(f"{label}: not a {suffix} workbook: it is a text file; rename it .csv")
+    raise InputError(f"{label}: not a {suffix} workbook: the file is damaged or of another kind")
+
+
+def _is_text(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.start < len(head) - 3:
+            return False
+    return True
+
+
+def _choose_sheet(label: str, workbook: Any, sheet: str | None) -> str:
+    from python_calamine import SheetTypeEnum, SheetVisibleEnum
+
+    names: list[str] = list(workbook.sheet_names)
+    if sheet is None:
+        visible = [
+            meta.name
+            for meta in workbook.sheets_metadata
+            if meta.visible == SheetVisibleEnum.Visible and meta.typ == SheetTypeEnum.WorkSheet
+        ]
+        if not names:
+            raise InputError(f"{label}: the workbook has no sheets")
+        return visible[0] if visible else names[0]
+    if sheet in names:
+        return sheet
+    loose = [name for name in names if name.strip().casefold() == sheet.strip().casefold()]
+    if len(loose) == 1:
+        return loose[0]
+    raise InputError(f"{label}: no sheet named {_show(sheet)}; sheets: {_show_all(names)}")
+
+
+def _is_filled(cell: object) -> bool:
+    return not isinstance(cell, str) or bool(cell.strip())
+
+
+def _column_text(body: list[list[Any]], index: int) -> list[str]:
+    # calamine hands over Python objects: one pass per column is the vector operation here.
+    return [
+        cell if type(cell) is str else cell_text(cell)
+        for cell in (cells[index] if index < len(cells) else "" for cells in body)
+    ]
+
+
+def cell_text(cell: object) -> str:
+    """A workbook cell as the operator reads it: 2024 not 2024.0, dates in ISO form."""
+    if isinstance(cell, str):
+        return cell
+    if isinstance(cell, bool):
+        return "TRUE" if cell else "FALSE"
+    if isinstance(cell, int):
+        return str(cell)
+    if isinstance(cell, float):
+        # 15 significant digits is what a spreadsheet shows: 0.1+0.2 reads 0.3.
+        return format(cell, ".15g")
+    if isinstance(cell, dt.datetime):
+        if cell.time() == dt.time():
+            return cell.date().isoformat()
+        return cell.isoformat(sep=" ")
+    if isinstance(cell, dt.date | dt.time):
+        return cell.isoformat()
+    if cell is None:
+        return ""
+    return str(cell)
