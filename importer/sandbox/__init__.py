@@ -1,0 +1,48 @@
+"""The project's own AvoSMS server, on loopback, for tests, demos and benchmarks.
+
+It speaks the two contact-list endpoints the importer uses, as the API reference describes them
+(form-encoded POST, JSON answers with `code` and `status`), and can misbehave on purpose in every
+way a remote API does, drawn from a seeded random generator so a test sees the same faults for
+the same request order. Its counters prove what the importer did: how many create requests per
+name, how many lists really created, the busiest one-second window, the most requests in flight.
+
+Only the standard library (and pycountry for the ISO2 check) runs on the server side.
+
+Faults and the two endpoints:
+
+- create (`/v1/contact/list/create`): every fault of the `FaultPlan`.
+- retrieve (`/v1/contact/list`): latency, HTTP 5xx, `fail_everything` and the 429 rate limit
+  only. Lost answers make no sense for a read, and the importer only fetches the lists a few
+  times per run, so ERR_9xx, timeouts, dropped connections and garbage are kept for creates,
+  where the row-by-row guarantees are tested.
+"""
+
+from importer.sandbox.account import (
+    CREATE_PATH,
+    DEMO_ID,
+    DEMO_KEY,
+    FIRST_LIST_ID,
+    LIST_PATH,
+    SandboxList,
+    load_lists_file,
+    name_key,
+)
+from importer.sandbox.faults import Fault, FaultPlan
+from importer.sandbox.server import SandboxServer, run_sandbox
+from importer.sandbox.stats import SandboxStats
+
+__all__ = [
+    "CREATE_PATH",
+    "DEMO_ID",
+    "DEMO_KEY",
+    "FIRST_LIST_ID",
+    "LIST_PATH",
+    "Fault",
+    "FaultPlan",
+    "SandboxList",
+    "SandboxServer",
+    "SandboxStats",
+    "load_lists_file",
+    "name_key",
+    "run_sandbox",
+]

@@ -1,0 +1,138 @@
+"""The sandbox account: its credentials, its two endpoints and its lists.
+
+Lists are unique by trimmed, casefolded name; a lists file (`sandbox --lists FILE`) seeds them
+before the server starts.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+import time
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from importer.errors import ConfigError
+
+DEMO_ID = "demo@example.com"
+DEMO_KEY = "demo-key-0000"
+
+CREATE_PATH = "/v1/contact/list/create"
+LIST_PATH = "/v1/contact/list"
+FIRST_LIST_ID = 1001
+
+#: Plain words for the create endpoint's codes, sent as `status` (the API never describes it).
+_CREATE_STATUS = {
+    "ERR_100": "API not recognized",
+    "ERR_101": "list name empty",
+    "ERR_102": "country code empty",
+    "ERR_103": "no country matches that ISO2 code",
+    "ERR_104": "list name not available",
+}
+
+
+@dataclass(frozen=True)
+class SandboxList:
+    """One list of the sandbox account."""
+
+    list_contact_id: str
+    name: str
+    country_code: str
+    creation_date: str
+
+
+@cache
+def _country_names() -> dict[str, str]:
+    """ISO2 code -> English name, loaded once (pycountry's database is slow to open)."""
+    import pycountry
+
+    return {country.alpha_2: country.name for country in pycountry.countries}
+
+
+def name_key(name: str) -> str:
+    """The sandbox's uniqueness key: trimmed and casefolded (`Paris` and ` PARIS ` collide)."""
+    return name.strip().casefold()
+
+
+class _Account:
+    """The lists of the (single) sandbox account; check-and-insert is atomic."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_key: dict[str, SandboxList] = {}
+        self._next_id = FIRST_LIST_ID
+
+    def create(self, name: str, country_code: str) -> tuple[str, SandboxList | None]:
+        """The API code for this create, and the new list when it is OK."""
+        name = name.strip()
+        country_code = country_code.strip().upper()
+        if not name:
+            return "ERR_101", None
+        if not country_code:
+            return "ERR_102", None
+        if country_code not in _country_names():
+            return "ERR_103", None
+        key = name_key(name)
+        with self._lock:
+            if key in self._by_key:
+                return "ERR_104", None
+            created = SandboxList(
+                list_contact_id=str(self._next_id),
+                name=name,
+                country_code=country_code,
+                creation_date=time.strftime("%Y-%m-%d %H:%M:%S"),
+            )
+            self._next_id += 1
+            self._by_key[key] = created
+        return "OK", created
+
+    def lists(self) -> list[SandboxList]:
+        with self._lock:
+            return list(self._by_key.values())
+
+
+def load_lists_file(path: Path | str) -> list[tuple[str, str]]:
+    """Pre-existing lists for `sandbox --lists FILE`: a CSV of name,country (header optional)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror or exc}") from exc
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    countries = _country_names()
+    lists: list[tuple[str, str]] = []
+    first_line: dict[str, int] = {}
+    header_seen = False
+    try:
+        for row in reader:
+            cells = [cell.strip() for cell in row]
+            if not any(cells):
+                continue
+            where = f"{path} line {reader.line_num}"
+            if len(cells) < 2:
+                raise ConfigError(f"{where}: expected two columns, name,country")
+            name, country = cells[0], cells[1].upper()
+            if country not in countries:
+                if not lists and not header_seen:
+                    header_seen = True  # the first row names the columns
+                    continue
+                raise ConfigError(f"{where}: {cells[1]!r} is not an ISO 3166 alpha-2 code")
+            header_seen = True
+            if not name:
+                raise ConfigError(f"{where}: empty list name")
+            key = name_key(name)
+            if key in first_line:
+                raise ConfigError(f"{where}: list {name!r} already on line {first_line[key]}")
+            first_line[key] = reader.line_num
+            lists.append((name, country))
+    except csv.Error as exc:
+        raise ConfigError(f"{path} line {reader.line_num}: {exc}") from exc
+    return lists
