@@ -189,8 +189,9 @@ def _resolve(
     ctx: click.Context, job: Path | None, cli_values: dict[str, Any], *, require_input: bool = True
 ) -> Any:
     """Job file + command line + environment → one options object; masks its secrets."""
+    from importer.credentials import secrets_of
+    from importer.jobfile import load_job_file, resolve_options
     from importer.logs import configure_logging
-    from importer.options import load_job_file, resolve_options, secrets_of
 
     given = {key: value for key, value in cli_values.items() if value is not None}
     job_values = load_job_file(job) if job is not None else {}

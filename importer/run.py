@@ -121,7 +121,7 @@ def open_api(
     the job; its account is new every time, hence a scope of its own.
     """
     from importer.client import AvoSmsClient, RetryPolicy
-    from importer.options import load_credentials
+    from importer.credentials import load_credentials
     from importer.throttle import OutageBreaker, Throttle
 
     credentials = load_credentials(options, env.environ)

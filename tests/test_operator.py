@@ -10,7 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from importer.options import resolve_options
+from importer.jobfile import resolve_options
 from importer.records import RESULT_COLUMNS
 from importer.run import Environment, run
 from importer.sandbox import DEMO_ID, DEMO_KEY, FaultPlan, SandboxServer

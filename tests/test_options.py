@@ -1,4 +1,7 @@
-"""Job files, option precedence, base URLs and credentials (importer.options)."""
+"""Job files, option precedence, base URLs and credentials.
+
+(importer.options, importer.jobfile and importer.credentials.)
+"""
 
 from __future__ import annotations
 
@@ -15,17 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from importer.credentials import load_credentials, secrets_of
 from importer.errors import ConfigError, ExitCode
-from importer.options import (
-    DEFAULT_BASE_URL,
-    JOB_KEYS,
-    JobOptions,
-    check_base_url,
-    load_credentials,
-    load_job_file,
-    resolve_options,
-    secrets_of,
-)
+from importer.jobfile import load_job_file, resolve_options
+from importer.options import DEFAULT_BASE_URL, JOB_KEYS, JobOptions, check_base_url
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS = ROOT / "jobs"

@@ -1,0 +1,96 @@
+"""The account's id and key: from the environment or from a private credentials file.
+
+The API key is never an option: it is never taken from a job file or the command line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from importer.errors import ConfigError
+from importer.jobfile import _canonical, _compose, _pairs, _read_yaml, _scalar_text, _unknown_key
+from importer.options import ENV_ID, ENV_KEY, SANDBOX
+
+if TYPE_CHECKING:
+    from importer.client import Credentials
+    from importer.options import JobOptions
+
+
+# --------------------------------------------------------------------------- credentials
+
+
+def load_credentials(options: JobOptions, environ: Mapping[str, str]) -> Credentials:
+    """The account's id and key: environment first, then the credentials file.
+
+    With `base_url: sandbox` the built-in sandbox's demo account is used unless a credentials
+    file is given: real credentials from the environment are never sent to a test server.
+    """
+    from importer.client import Credentials
+
+    env_id = environ.get(ENV_ID, "").strip()
+    env_key = environ.get(ENV_KEY, "").strip()
+    if options.base_url == SANDBOX:
+        if options.credentials_file is not None:
+            return _credentials_from_file(options.credentials_file)
+        from importer.sandbox import DEMO_ID, DEMO_KEY
+
+        return Credentials(DEMO_ID, DEMO_KEY)
+    if env_id and env_key:
+        return Credentials(env_id, env_key)
+    if options.credentials_file is not None:
+        return _credentials_from_file(options.credentials_file)
+    if env_id or env_key:
+        missing = ENV_KEY if env_id else ENV_ID
+        present = ENV_ID if env_id else ENV_KEY
+        raise ConfigError(f"{present} is set but {missing} is not: set both")
+    raise ConfigError(
+        f"no credentials: set {ENV_ID} and {ENV_KEY}, or credentials_file: in the job file"
+    )
+
+
+def secrets_of(options: JobOptions, environ: Mapping[str, str]) -> list[str]:
+    """Every key this job could know, for masking in logs and messages; never raises.
+
+    A credentials file that would be refused is still read here: its key must be masked too.
+    """
+    secrets = [environ.get(ENV_KEY, "").strip()]
+    if options.credentials_file is not None:
+        with contextlib.suppress(ConfigError, OSError, ImportError):
+            secrets.append(_credentials_from_file(options.credentials_file, private=False).key)
+    return [secret for secret in dict.fromkeys(secrets) if secret]
+
+
+def _credentials_from_file(path: Path, *, private: bool = True) -> Credentials:
+    """`id:` and `key:` from a YAML file that only its owner can read."""
+    from importer.client import Credentials
+
+    text = _read_yaml(path, "credentials file")
+    if private and os.name == "posix":
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRGRP | stat.S_IROTH):
+            raise ConfigError(f"{path} is readable by other users; run: chmod 600 {path}")
+    root = _compose(text, path)
+    if root is None:
+        raise ConfigError(f"{path}: the credentials file is empty; it needs `id:` and `key:`")
+    found: dict[str, str] = {}
+    for written, line, node in _pairs(root, path, "credentials file"):
+        name = _canonical(written)
+        if name not in ("id", "key"):
+            raise ConfigError(
+                f"{path}: line {line}: {_unknown_key(written, ['id', 'key'])}; "
+                "a credentials file holds only id: and key:"
+            )
+        value = _scalar_text(node)  # as written: a key of digits keeps its leading zeros
+        if value is None or not value.strip():
+            raise ConfigError(f'{path}: line {line}: "{written}" must be text')
+        found[name] = value.strip()
+    missing = [name for name in ("id", "key") if name not in found]
+    if missing:
+        names = " and ".join(f"`{name}:`" for name in missing)
+        raise ConfigError(f"{path}: the credentials file has no {names}")
+    return Credentials(found["id"], found["key"])
