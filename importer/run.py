@@ -300,7 +300,11 @@ def _plan(
     scope: str,
     options: JobOptions,
 ) -> AccountDirectory:
-    """Mark rows known to the journal or the account as ``exists``; the rest become pending."""
+    """Mark rows whose list already exists as ``exists``; the rest become pending.
+
+    The account is the truth (a list deleted there since an earlier run is created again);
+    with ``--no-reconcile`` the journal's record of earlier runs on this account stands in.
+    """
     from importer.reconcile import AccountDirectory, KnownList, mark_existing
 
     frame.loc[frame["outcome"] == Outcome.PLANNED, ["outcome", "code", "message"]] = [
@@ -308,14 +312,17 @@ def _plan(
         LocalCode.NOT_SENT.value,
         "not sent: the run stopped before this row",
     ]
-    from_journal = {
-        key: KnownList(item.list_contact_id, item.country_code, f"created by run {item.run_id}")
-        for key, item in journal.known_lists(account=scope).items()
-    }
-    mark_existing(frame, from_journal)
     directory = AccountDirectory(client.fetch_lists)
     if options.reconcile:
         mark_existing(frame, directory.load(client.fetch_lists()))
+    else:
+        recorded = {
+            key: KnownList(
+                item.list_contact_id, item.country_code, f"recorded by run {item.run_id}"
+            )
+            for key, item in journal.known_lists(account=scope).items()
+        }
+        mark_existing(frame, recorded)
     return directory
 
 

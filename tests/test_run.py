@@ -196,3 +196,16 @@ def test_backoff_options_reach_the_retry_policy(cli, api_env, tmp_path, monkeypa
     assert result.exit_code == 1
     assert (policies[0].backoff_initial, policies[0].backoff_max) == (0.01, 0.02)
     assert read_results(tmp_path / "out.csv")[0]["attempts"] == "3"
+
+
+def test_without_reconcile_the_journal_stands_in_for_the_account(cli, api_env, tmp_path):
+    source = write_csv(tmp_path / "in.csv", [("A", "FR"), ("B", "DE")])
+    assert cli("run", source, "-o", "first.csv").exit_code == 0
+    creates = sum(api_env.stats.create_requests.values())
+    second = cli("run", source, "-o", "second.csv", "--no-reconcile")
+    assert second.exit_code == 0, second.stderr
+    assert sum(api_env.stats.create_requests.values()) == creates
+    assert api_env.stats.list_requests == 1  # the first run's reconcile only
+    rows = read_results(tmp_path / "second.csv")
+    assert {row["outcome"] for row in rows} == {"exists"}
+    assert all("recorded by run 1" in row["message"] for row in rows)
