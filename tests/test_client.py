@@ -245,6 +245,15 @@ def test_garbled_answers_are_row_failures_never_crashes(
     assert all(a.attempts == 2 and a.message.startswith("the API answered") for a in answers)
 
 
+def run_in_threads(count: int, work: Callable[[int], None]) -> None:
+    """Run ``work(worker_number)`` in ``count`` threads at once and wait for them all."""
+    workers = [threading.Thread(target=work, args=(number,)) for number in range(count)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+
+
 def test_workers_share_one_pool(client_for: Callable[..., AvoSmsClient]) -> None:
     with SandboxServer(faults=FaultPlan(latency=0.05)) as server:
         client = client_for(server.url, pool_size=16)
@@ -254,11 +263,7 @@ def test_workers_share_one_pool(client_for: Callable[..., AvoSmsClient]) -> None
             for n in range(4):
                 answers.append(client.create_list(f"W{worker}-{n}", "FR"))
 
-        workers = [threading.Thread(target=work, args=(w,)) for w in range(16)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(timeout=60)
+        run_in_threads(16, work)
         stats = server.stats
         assert len(answers) == 64 and {a.code for a in answers} == {"OK"}
         assert set(stats.created.values()) == {1}
@@ -274,11 +279,7 @@ def test_the_rate_limit_holds_at_the_server(client_for: Callable[..., AvoSmsClie
             for n in range(6):
                 client.create_list(f"R{worker}-{n}", "FR")
 
-        workers = [threading.Thread(target=work, args=(w,)) for w in range(8)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(timeout=60)
+        run_in_threads(8, work)
         assert server.stats.requests_total == 48
         assert server.stats.max_requests_per_second <= 21
 
@@ -295,11 +296,7 @@ def test_the_sandbox_rate_limit_slows_every_worker_down(
             for n in range(5):
                 answers.append(client.create_list(f"T{worker}-{n}", "FR"))
 
-        workers = [threading.Thread(target=work, args=(w,)) for w in range(4)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(timeout=60)
+        run_in_threads(4, work)
         assert server.stats.throttled > 0
         assert set(server.stats.created.values()) == {1}
     assert len(answers) == 20 and {a.code for a in answers} == {"OK"}
