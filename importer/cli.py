@@ -129,6 +129,11 @@ api_options = _options(
         help="Longest wait between two retries, in seconds [default: 30].",
     ),
 )
+state_option = click.option(
+    "--state",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Journal database [default: .avosms-import/state.db].",
+)
 send_options = _options(
     click.option("--workers", type=int, help="Requests in parallel [default: 4]."),
     click.option("--rate", type=float, help="Requests per second, 0 = unlimited [default: 10]."),
@@ -137,10 +142,12 @@ send_options = _options(
         type=float,
         help="Stop after this many seconds of nothing but failures [default: 300].",
     ),
+    state_option,
     click.option(
-        "--state",
-        type=click.Path(path_type=Path, dir_okay=False),
-        help="Journal database [default: .avosms-import/state.db].",
+        "--keep-runs",
+        type=int,
+        help="Runs whose rows the journal keeps; older runs keep only their counts "
+        "(0 = all) [default: 30].",
     ),
     click.option(
         "--reconcile/--no-reconcile",
@@ -321,11 +328,7 @@ def lists_command(ctx: click.Context, job: Path | None, output: Path, **values: 
 
 @main.command("runs")
 @job_option
-@click.option(
-    "--state",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Journal database [default: .avosms-import/state.db].",
-)
+@state_option
 @debug_option
 @click.pass_context
 def runs_command(ctx: click.Context, job: Path | None, state: Path | None) -> None:
@@ -360,11 +363,7 @@ def _run_line(info: Any) -> str:
 @main.command("results")
 @click.argument("run_id", type=int)
 @job_option
-@click.option(
-    "--state",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Journal database [default: .avosms-import/state.db].",
-)
+@state_option
 @click.option(
     "-o",
     "--output",

@@ -389,6 +389,32 @@ class Journal:
             live = self._live_counts([run_id]) if records[0][6] is None else {}
         return _run_info(records[0], live.get(run_id, {}))
 
+    def prune(self, *, keep_runs: int) -> list[int]:
+        """Forget the rows of every run but the newest ``keep_runs``; return the runs pruned.
+
+        A nightly job records every row each night, so without this the journal grows by the
+        size of the file every night. The runs themselves (when, input, counts, exit code)
+        stay listed; each run records all its rows again, so what `known_lists` needs for the
+        next run survives. ``keep_runs`` 0 keeps everything.
+        """
+        if keep_runs <= 0:
+            return []
+        with self._guard:
+            pruned = [
+                run_id
+                for (run_id,) in self._read(
+                    "SELECT id FROM runs WHERE id NOT IN (SELECT id FROM runs ORDER BY id DESC "
+                    'LIMIT ?) AND EXISTS (SELECT 1 FROM "rows" WHERE run_id = runs.id) '
+                    "ORDER BY id",
+                    (keep_runs,),
+                )
+            ]
+            if pruned:
+                marks = ", ".join("?" for _ in pruned)
+                with self._transaction("prune old runs' rows") as connection:
+                    connection.execute(f'DELETE FROM "rows" WHERE run_id IN ({marks})', pruned)
+        return pruned
+
     def _live_counts(self, run_ids: list[int]) -> dict[int, dict[str, int]]:
         """Counts per outcome straight from the rows, for runs that never recorded theirs."""
         counts: dict[int, dict[str, int]] = {}
@@ -477,6 +503,11 @@ class Journal:
         records = self._read(
             f'SELECT {names} FROM "rows" WHERE run_id = ? ORDER BY "row"', (run_id,)
         )
+        if not records and any(info.counts.values()):
+            raise errors.JournalError(
+                f"{self.path}: the rows of run {run_id} were pruned (only the newest runs keep "
+                "theirs, see keep_runs); its counts are in `avosms-import runs`"
+            )
         frame = pd.DataFrame.from_records(records, columns=list(RESULT_COLUMNS))
         frame = frame.astype(
             {name: ("int64" if name in _INT_FIELDS else str) for name in RESULT_COLUMNS}

@@ -313,6 +313,14 @@ JOB_KEYS: dict[str, KeySpec] = {
         "a file path",
         _path,
     ),
+    "keep_runs": KeySpec(
+        "whole number",
+        "How many of the newest runs keep their rows in the journal (older runs stay listed "
+        "with their counts); 0 keeps everything.",
+        30,
+        "a whole number ≥ 0",
+        _whole(0),
+    ),
     "reconcile": KeySpec(
         "true/false",
         "Fetch the account's lists first, so lists that already exist come back `exists` "
@@ -411,6 +419,7 @@ class JobOptions:
     rate: float = 10.0
     max_outage: float = 300.0
     state: Path = Path(".avosms-import/state.db")
+    keep_runs: int = 30
     reconcile: bool = True
     check_account: bool = False
     max_rows: int = 1_000_000

@@ -223,6 +223,7 @@ def run(options: JobOptions, env: Environment) -> JobResult:
             )
             exit_code = ExitCode.STOPPED if stopped_by else exit_code_for(frame)
             journal.finish_run(run_id, counts=summary.counts, exit_code=int(exit_code))
+            journal.prune(keep_runs=options.keep_runs)
     finally:
         journal.close()
     try:

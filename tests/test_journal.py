@@ -541,3 +541,21 @@ def test_readers_see_committed_rows_while_a_run_writes(opened: Journal, state: P
         assert reader.run_rows(run_id)["list_contact_id"].tolist() == ["1"]
     time.sleep(0)  # readers never block the writer in WAL mode
     opened.record_rows(run_id, [record(3, "B")])
+
+
+def test_prune_keeps_the_newest_runs_rows_and_every_run_listed(tmp_path: Path) -> None:
+    with Journal.open(tmp_path / "state.db") as journal:
+        run_ids = []
+        for number in range(4):
+            run_id = journal.start_run(input_path="in.csv", input_sha256="0" * 64, options={})
+            journal.record_rows(run_id, [record(2, f"List {number}", outcome="created")])
+            journal.finish_run(run_id, counts={"created": 1}, exit_code=0)
+            run_ids.append(run_id)
+        assert journal.prune(keep_runs=2) == run_ids[:2]
+        assert journal.prune(keep_runs=2) == []
+        assert [info.run_id for info in journal.runs()] == run_ids[::-1]
+        assert journal.runs()[-1].counts == {"created": 1}
+        assert len(journal.run_rows(run_ids[-1])) == 1
+        with pytest.raises(errors.JournalError, match=f"rows of run {run_ids[0]} were pruned"):
+            journal.run_rows(run_ids[0])
+        assert journal.prune(keep_runs=0) == []

@@ -135,3 +135,17 @@ def test_a_second_signal_stops_at_once_and_leaves_a_consistent_journal(cli, tmp_
         assert len(rows) == 50 and {row["outcome"] for row in rows} == {"pending"}
         runs = cli("runs")
         assert runs.exit_code == 0 and "exit 3" in runs.stdout
+
+
+def test_keep_runs_bounds_the_journal_but_lists_every_run(cli, api_env, tmp_path):
+    source = write_csv(tmp_path / "in.csv", [("Nightly A", "FR"), ("Nightly B", "DE")])
+    for _ in range(3):
+        assert cli("run", source, "--keep-runs", "1").exit_code == 0
+    runs = cli("runs")
+    assert runs.exit_code == 0 and len(runs.stdout.strip().splitlines()) == 3
+    pruned = cli("results", "1", "-o", "run1.csv")
+    assert pruned.exit_code == 2
+    assert "rows of run 1 were pruned" in pruned.stderr
+    kept = cli("results", "3", "-o", "run3.csv")
+    assert kept.exit_code == 0, kept.stderr
+    assert {row["outcome"] for row in read_results(tmp_path / "run3.csv")} == {"exists"}
