@@ -165,7 +165,11 @@ log_options = _options(
         help="Write the log here instead of stderr.",
     ),
     click.option(
-        "--quiet", "-q", is_flag=True, default=None, help="Log only the summary and errors."
+        "--quiet",
+        "-q",
+        is_flag=True,
+        default=None,
+        help="Only the summary and errors on stderr (a log file still gets every line).",
     ),
     click.option(
         "--progress/--no-progress", default=None, help="Progress bar on a terminal [default: on]."

@@ -88,7 +88,8 @@ def configure_logging(
 ) -> logging.Logger:
     """Route the importer's log to stderr or a file, in text or JSON, with secrets masked.
 
-    ``quiet`` keeps only the summary (INFO records flagged ``summary=True``) and errors.
+    ``quiet`` keeps only the summary (INFO records flagged ``summary=True``) and errors on
+    stderr; a log file always gets every line, since that is what it is read for.
     """
     logger = logging.getLogger(LOGGER_NAME)
     for old in list(logger.handlers):
@@ -105,7 +106,7 @@ def configure_logging(
         text_formatter = ConsoleFormatter()
     handler.setFormatter(JsonFormatter() if log_format == "json" else text_formatter)
     handler.addFilter(SecretFilter(secrets))
-    if quiet:
+    if quiet and log_file is None:
         handler.addFilter(_summary_or_error)
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)

@@ -360,7 +360,7 @@ JOB_KEYS: dict[str, KeySpec] = {
     ),
     "quiet": KeySpec(
         "true/false",
-        "Log only the summary line and errors.",
+        "Only the summary line and errors on stderr; a log file still gets every line.",
         False,
         "true or false",
         _flag,

@@ -418,7 +418,7 @@ def _log_problem_rows(frame: pd.DataFrame, run_id: int | None, options: JobOptio
     A log for schedulers (a log file, or JSON) gets every row. A person reading stderr gets the
     first `CONSOLE_PROBLEM_ROWS` and a pointer to the results file, which has them all.
     """
-    if options.quiet:
+    if options.quiet and options.log_file is None:
         return
     problems = frame[frame["outcome"].isin([Outcome.INVALID, Outcome.FAILED])]
     for_people = options.log_file is None and options.log_format == "text"
