@@ -264,9 +264,12 @@ ACCOUNT_LIST_COLUMNS = (
 
 def rebuild_results(state: Path, run_id: int, output: Path) -> JobResult:
     """Rewrite a past run's results file from the journal, even if that run was killed."""
+    from importer.errors import JournalError
     from importer.journal import Journal
     from importer.results import RunSummary
 
+    if not state.exists():
+        raise JournalError(f"{state}: no journal here; give --state, or run a job first")
     journal = Journal.open(state)
     try:
         info = journal.run_info(run_id)

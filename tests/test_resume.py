@@ -149,3 +149,13 @@ def test_keep_runs_bounds_the_journal_but_lists_every_run(cli, api_env, tmp_path
     kept = cli("results", "3", "-o", "run3.csv")
     assert kept.exit_code == 0, kept.stderr
     assert {row["outcome"] for row in read_results(tmp_path / "run3.csv")} == {"exists"}
+
+
+def test_results_without_a_journal_says_so_and_creates_nothing(cli, tmp_path):
+    result = cli("results", "1", "-o", "out.csv", "--state", "missing.db")
+    assert result.exit_code == 2
+    assert (
+        result.stderr.strip()
+        == "avosms-import: missing.db: no journal here; give --state, or run a job first"
+    )
+    assert not (tmp_path / "missing.db").exists()
