@@ -209,9 +209,12 @@ def run(options: JobOptions, env: Environment) -> JobResult:
                 stopped_by = error
                 if not recorded:  # stopped while planning: every row is still to be sent
                     journal.record_frame(run_id, frame)
-            if stop.event.is_set() and stopped_by is None:
+            if stop.event.is_set() and (stopped_by is None or isinstance(stopped_by, Interrupted)):
+                # One message for the operator, not a worker's note about the row it dropped.
+                pending = int((frame["outcome"] == Outcome.PENDING).sum())
                 stopped_by = Interrupted(
-                    "interrupted by a signal: the rest of the rows are pending"
+                    f"interrupted by a signal: {pending} rows left pending; "
+                    "run the same command again to finish them"
                 )
             summary = _summarize(
                 frame,

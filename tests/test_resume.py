@@ -70,7 +70,7 @@ def test_sigterm_leaves_pending_rows_and_the_next_run_finishes_them(tmp_path):
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)
         assert process.returncode == 3, stderr
-        assert "SIGTERM" in stderr and "pending" in stderr
+        assert "SIGTERM" in stderr and "rows left pending; run the same command again" in stderr
         rows = read_results(tmp_path / "out.csv")
         assert len(rows) == 200
         assert "pending" in {row["outcome"] for row in rows}
