@@ -80,9 +80,9 @@ def existing_message(item: KnownList, row_country: str) -> str:
 class AccountDirectory:
     """The account's lists by name, re-read when rows answered "name not available" (ERR_104).
 
-    Only the sending loop's own thread uses it, between batches of answers: workers never wait
-    on a re-read. Re-reads are spaced by ``interval`` seconds, and one re-read settles every
-    ERR_104 answered before it started.
+    The sending loop runs one re-read at a time, off its own thread, and reads the result when
+    it is done: workers never wait on it. Re-reads are spaced by ``interval`` seconds, and one
+    re-read settles every ERR_104 answered before it started.
     """
 
     def __init__(
@@ -112,11 +112,16 @@ class AccountDirectory:
         return max(0.0, self.fetched_at + self._interval - self._clock())
 
     def refresh(self) -> float:
-        """Re-read the account's lists now; return when the re-read started."""
+        """Re-read the account's lists now; return when the re-read started.
+
+        A failed re-read counts for the spacing too, so a failing API is not asked again at once.
+        """
         started = self._clock()
-        self._index = account_index(self._fetch())
-        self.fetched_at = started
-        self.fetches += 1
+        try:
+            self._index = account_index(self._fetch())
+            self.fetches += 1
+        finally:
+            self.fetched_at = started
         return started
 
     def get(self, key: str) -> KnownList | None:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from importer.errors import RunStopped
+from importer.errors import CredentialsRefused, OutageDetected, RunStopped
 from importer.records import Outcome
 
 if TYPE_CHECKING:
@@ -139,6 +139,8 @@ class Sender:
         #: Rows answered ERR_104, waiting for an account re-read that started after the answer.
         self.taken: dict[int, Answered] = {}
         self.fatal: RunStopped | None = None
+        self._rereader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="avosms-reread")
+        self._reread: Future[float] | None = None
 
     def send(self, todo: list[int]) -> None:
         """Create the lists of the rows at ``todo`` (frame index), then apply the outcomes."""
@@ -170,9 +172,12 @@ class Sender:
             if self.fatal is None:
                 self._settle_taken(final=True)
         except KeyboardInterrupt:
-            # A second signal: stop at once; rows still in flight stay pending.
+            # A second signal: stop at once. Answers already in are kept; the rest stay pending.
             self.stop.event.set()
             self.stop.abandoned = True
+            for future, index in in_flight.items():
+                if future.done() and not future.cancelled():
+                    self._collect(index, future)
             pool.shutdown(wait=False, cancel_futures=True)
         except BaseException:
             # A bug: stop the workers' retries rather than leave them running behind us.
@@ -180,6 +185,7 @@ class Sender:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         finally:
+            self._rereader.shutdown(wait=False, cancel_futures=True)
             _apply(self.frame, self.updates)
             self._flush()
         if self.fatal is not None:
@@ -206,26 +212,37 @@ class Sender:
             self._finish(index, answered.update)
 
     def _settle_taken(self, *, final: bool) -> None:
-        """Match ERR_104 rows to the account's lists, re-reading it when a re-read is due.
+        """Match ERR_104 rows to the account's lists once a re-read started after their answer.
 
         An ERR_104 may answer our own earlier attempt whose answer was lost: only a re-read
-        that started after that answer arrived is sure to list it.
+        that started after that answer arrived is sure to list it. Re-reads run on a thread of
+        their own, spaced by the directory's interval, so the loop keeps journaling meanwhile;
+        the last one, when every row is sent, runs here.
         """
-        if not self.taken or self.stop.abandoned:
+        if self._reread is not None and (self._reread.done() or final):
+            reread, self._reread = self._reread, None
+            self._match_taken(lambda: reread.result())
+        if not self.taken or self.stop.abandoned or self._reread is not None:
             return
-        wait_seconds = self.directory.wait_before_refresh()
-        if wait_seconds > 0 and not final:
-            return
-        time.sleep(wait_seconds)
+        if final:
+            if not self.stop.event.wait(self.directory.wait_before_refresh()):
+                self._match_taken(self.directory.refresh)
+        elif self.directory.wait_before_refresh() == 0:
+            self._reread = self._rereader.submit(self.directory.refresh)
+
+    def _match_taken(self, reread: Callable[[], float]) -> None:
+        """Run or collect one re-read; settle the rows it can vouch for."""
         try:
-            started = self.directory.refresh()
+            started = reread()
+        except (CredentialsRefused, OutageDetected) as error:
+            self.fatal = self.fatal or error
+            return
         except RunStopped:
-            return  # the rows stay pending; the next run's reconcile matches them
+            return  # unreachable or stopping: the rows stay pending, the next run matches them
         for index, answered in list(self.taken.items()):
-            if answered.answered_at > started:
-                continue
-            del self.taken[index]
-            self._finish(index, self._matched(index, answered.update))
+            if answered.answered_at <= started:
+                del self.taken[index]
+                self._finish(index, self._matched(index, answered.update))
 
     def _matched(self, index: int, taken: RowUpdate) -> RowUpdate:
         from importer.reconcile import existing_message
