@@ -20,9 +20,6 @@ from importer.errors import ExitCode, ImporterError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Exit code for an unexpected error (a bug): distinct from the documented 0–3.
-INTERNAL_ERROR = 4
-
 
 class ImporterGroup(click.Group):
     """Turns every `ImporterError` into one line on stderr and its exit code, in one place."""
@@ -40,7 +37,7 @@ class ImporterGroup(click.Group):
             _fail(
                 ctx,
                 f"internal error: {type(error).__name__}: {error} (run with --debug for details)",
-                INTERNAL_ERROR,
+                ExitCode.INTERNAL,
             )
 
 
@@ -239,7 +236,8 @@ def _report(result: Any) -> None:
     if any(isinstance(handler, logging.FileHandler) for handler in logger.handlers):
         click.echo(line, err=True)
     if result.stopped_by is not None:
-        click.echo(f"avosms-import: {result.stopped_by}", err=True)
+        secrets = click.get_current_context().meta.get("secrets", ())
+        click.echo(f"avosms-import: {_mask(str(result.stopped_by), secrets)}", err=True)
     if getattr(result, "abandoned", False):
         # A second signal: journal and results are written; don't wait for requests in flight.
         logging.shutdown()
@@ -281,11 +279,12 @@ def run(ctx: click.Context, job: Path | None, **values: Any) -> None:
 @click.option(
     "--check-account",
     is_flag=True,
+    default=None,
     help="Also read the account's lists (read-only) and mark rows that already exist.",
 )
 @log_options
 @click.pass_context
-def validate(ctx: click.Context, job: Path | None, check_account: bool, **values: Any) -> None:
+def validate(ctx: click.Context, job: Path | None, **values: Any) -> None:
     """Check INPUT and write the plan, without creating anything.
 
     Every row that would be sent gets outcome 'planned'; with --check-account, rows whose list
@@ -300,7 +299,7 @@ def validate(ctx: click.Context, job: Path | None, check_account: bool, **values
     from importer.run import validate as validate_job
 
     options = _resolve(ctx, job, values)
-    _report(validate_job(options, Environment(), check_account=check_account))
+    _report(validate_job(options, Environment()))
 
 
 @main.command("lists")

@@ -184,7 +184,7 @@ class AvoSmsClient:
         self._session = requests.Session()
         self._session.headers.update({"User-Agent": "avosms-import", "Accept": "application/json"})
         # No urllib3 retries: every retry goes through our policy and the throttle.
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(pool_size, 10), max_retries=0)
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size + 2, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
 

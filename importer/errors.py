@@ -20,6 +20,8 @@ class ExitCode(IntEnum):
     """Bad options, job file or input file: nothing was sent."""
     STOPPED = 3
     """The run stopped early (credentials refused, interrupted, outage, locked): rows pending."""
+    INTERNAL = 4
+    """An unexpected error: a bug, reported in one line (``--debug`` shows the traceback)."""
 
 
 class ImporterError(Exception):

@@ -249,7 +249,7 @@ def write_table(frame: pd.DataFrame, path: Path, *, sheet_name: str = "Sheet1") 
             workbook.save(handle)
 
 
-def check_writable(path: Path, *, results: bool = True) -> None:
+def check_writable(path: Path, *, results: bool = True, rows: int = 0) -> None:
     """Refuse, before anything is sent, an output that could not be written afterwards.
 
     Checks the format (for results files), that the folder exists or can be made, and that it
@@ -258,8 +258,11 @@ def check_writable(path: Path, *, results: bool = True) -> None:
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"{path}: is a directory; give a file name for the output")
-    if results:
-        _format_of(path)
+    if results and _format_of(path) == ".xlsx" and rows >= XLSX_MAX_ROWS:
+        raise ConfigError(
+            f"{path}: {rows} rows do not fit in one .xlsx sheet ({XLSX_MAX_ROWS - 1} at most); "
+            "write the results as .csv"
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -96,16 +96,16 @@ def load_rows(options: JobOptions) -> tuple[SourceTable, pd.DataFrame]:
     return replace(source, frame=source.frame.iloc[0:0]), frame
 
 
-def output_path(options: JobOptions, env: Environment) -> Path:
+def output_path(options: JobOptions, env: Environment, *, rows: int) -> Path:
     """Where the results go: ``--output``, else ``<input stem>.results.csv`` here.
 
-    Checked writable (with the report's path) before anything is sent.
+    Checked writable for ``rows`` rows (with the report's path) before anything is sent.
     """
     from importer.results import check_writable
 
     assert options.input is not None
     output = options.output or env.cwd / f"{options.input.stem}.results.csv"
-    check_writable(output)
+    check_writable(output, rows=rows)
     if options.report is not None:
         check_writable(options.report, results=False)
     return output
@@ -161,12 +161,12 @@ def _api_url(options: JobOptions) -> Iterator[tuple[str, str]]:
 # --------------------------------------------------------------------------- commands
 
 
-def validate(options: JobOptions, env: Environment, *, check_account: bool = False) -> JobResult:
+def validate(options: JobOptions, env: Environment) -> JobResult:
     """Read, prepare and write the plan; with ``check_account`` mark lists that already exist."""
     started = datetime.now(UTC)
     source, frame = load_rows(options)
-    output = output_path(options, env)
-    if check_account:
+    output = output_path(options, env, rows=len(frame))
+    if options.check_account:
         from importer.reconcile import account_index, mark_existing
 
         with open_api(options, env) as (client, _scope):
@@ -184,60 +184,87 @@ def run(options: JobOptions, env: Environment) -> JobResult:
 
     started = datetime.now(UTC)
     source, frame = load_rows(options)
-    output = output_path(options, env)
+    output = output_path(options, env, rows=len(frame))
     stop = StopSignal()
     journal = Journal.open(options.state)
-    try:
-        with (
-            journal.lock(),
-            stop.installed(env.handle_signals),
-            open_api(options, env, stop.event) as (client, scope),
-        ):
-            run_id = journal.start_run(
-                input_path=str(options.input),
-                input_sha256=source.sha256,
-                options=_parameters(options) | {"account": scope},
-            )
-            stopped_by: ImporterError | None = None
-            recorded = False
-            try:
-                directory = _plan(frame, journal, client, scope, options)
-                journal.record_frame(run_id, frame)
-                recorded = True
-                _send(frame, client, directory, journal, run_id, options, env, stop)
-            except RunStopped as error:
-                stopped_by = error
-                if not recorded:  # stopped while planning: every row is still to be sent
-                    journal.record_frame(run_id, frame)
-            if stop.event.is_set() and (stopped_by is None or isinstance(stopped_by, Interrupted)):
-                # One message for the operator, not a worker's note about the row it dropped.
-                pending = int((frame["outcome"] == Outcome.PENDING).sum())
-                stopped_by = Interrupted(
-                    f"interrupted by a signal: {pending} rows left pending; "
-                    "run the same command again to finish them"
+    # The handlers stay installed until the results are written: a signal never leaves a
+    # finished journal without its results file.
+    with stop.installed(env.handle_signals):
+        try:
+            with journal.lock(), open_api(options, env, stop.event) as (client, scope):
+                run_id = journal.start_run(
+                    input_path=str(options.input),
+                    input_sha256=source.sha256,
+                    options=options.as_parameters() | {"account": scope},
                 )
-            summary = _summarize(
-                frame,
-                source,
-                options,
-                started,
-                run_id=run_id,
-                throttled_seconds=client.throttled_seconds,
-            )
-            exit_code = ExitCode.STOPPED if stopped_by else exit_code_for(frame)
-            journal.finish_run(run_id, counts=summary.counts, exit_code=int(exit_code))
-            journal.prune(keep_runs=options.keep_runs)
-    finally:
-        journal.close()
-    try:
-        _write_outputs(frame, output, summary, options)
-    except OSError as error:
-        raise OutputError(
-            f"{output}: could not write the results ({error.strerror or error}); every row is "
-            f"in the journal: avosms-import results {run_id} -o FILE --state {options.state}"
-        ) from None
+                try:
+                    stopped_by = _plan_and_send(
+                        frame, journal, client, scope, run_id, options, env, stop
+                    )
+                except ImporterError as error:
+                    # Lists may exist by now: never the "nothing was sent" exit code 2.
+                    raise OutputError(
+                        f"{error}; lists may have been created: fix this, then run the same "
+                        "command again (re-runs are safe)"
+                    ) from None
+                summary = _summarize(
+                    frame,
+                    source,
+                    options,
+                    started,
+                    run_id=run_id,
+                    throttled_seconds=client.throttled_seconds,
+                )
+                exit_code = ExitCode.STOPPED if stopped_by else exit_code_for(frame)
+                journal.finish_run(run_id, counts=summary.counts, exit_code=int(exit_code))
+                journal.prune(keep_runs=options.keep_runs)
+        finally:
+            journal.close()
+        try:
+            _write_outputs(frame, output, summary, options)
+        except OSError as error:
+            raise OutputError(
+                f"{output}: could not write the results ({error.strerror or error}); every row "
+                f"is in the journal: avosms-import results {run_id} -o FILE --state {options.state}"
+            ) from None
     _log_problem_rows(frame, run_id, options)
     return JobResult(frame, summary, output, exit_code, stopped_by, abandoned=stop.abandoned)
+
+
+def _plan_and_send(
+    frame: pd.DataFrame,
+    journal: Journal,
+    client: AvoSmsClient,
+    scope: str,
+    run_id: int,
+    options: JobOptions,
+    env: Environment,
+    stop: StopSignal,
+) -> RunStopped | None:
+    """Plan, journal every row, send; return why the run stopped early, if it did."""
+    stopped_by: RunStopped | None = None
+    recorded = False
+    try:
+        directory = _plan(frame, journal, client, scope, options)
+        journal.record_frame(run_id, frame)
+        recorded = True
+        _send(frame, client, directory, journal, run_id, options, env, stop)
+    except RunStopped as error:
+        stopped_by = error
+        if not recorded:  # stopped while planning: every row is still to be sent
+            journal.record_frame(run_id, frame)
+    pending = int((frame["outcome"] == Outcome.PENDING).sum())
+    if (
+        stop.event.is_set()
+        and pending
+        and (stopped_by is None or isinstance(stopped_by, Interrupted))
+    ):
+        # One message for the operator, not a worker's note about the row it dropped.
+        stopped_by = Interrupted(
+            f"interrupted by a signal: {pending} rows left pending; "
+            "run the same command again to finish them"
+        )
+    return stopped_by
 
 
 def export_account_lists(options: JobOptions, env: Environment, output: Path) -> int:
@@ -269,7 +296,7 @@ def rebuild_results(state: Path, run_id: int, output: Path) -> JobResult:
     """Rewrite a past run's results file from the journal, even if that run was killed."""
     from importer.errors import JournalError
     from importer.journal import Journal
-    from importer.results import RunSummary
+    from importer.results import RunSummary, tally
 
     if not state.exists():
         raise JournalError(f"{state}: no journal here; give --state, or run a job first")
@@ -279,6 +306,7 @@ def rebuild_results(state: Path, run_id: int, output: Path) -> JobResult:
         frame = journal.run_rows(run_id)
     finally:
         journal.close()
+    counts, code_counts = tally(frame)
     summary = RunSummary(
         run_id=run_id,
         input_path=info.input_path,
@@ -288,13 +316,14 @@ def rebuild_results(state: Path, run_id: int, output: Path) -> JobResult:
         sheet=None,
         started_at=info.started_at,
         ended_at=info.ended_at or info.started_at,
-        counts=_counts(frame["outcome"]),
-        code_counts=_counts(frame["code"]),
+        counts=counts,
+        code_counts=code_counts,
         throttled_seconds=0.0,
         parameters={key: str(value) for key, value in info.options.items()},
     )
     _write_outputs(frame, output, summary, None)
-    return JobResult(frame, summary, output, exit_code_for(frame))
+    # The command did what was asked: exit 0. The run's own outcome is in the summary line.
+    return JobResult(frame, summary, output, ExitCode.OK)
 
 
 # --------------------------------------------------------------------------- plan and send
@@ -371,15 +400,6 @@ def exit_code_for(frame: pd.DataFrame) -> ExitCode:
     return ExitCode.ROWS_FAILED
 
 
-def _counts(column: pd.Series) -> dict[str, int]:
-    return {str(key): int(value) for key, value in column.value_counts(sort=False).items()}
-
-
-def _parameters(options: JobOptions) -> dict[str, Any]:
-    """The options worth recording with a run (never a secret: options hold none)."""
-    return {key: str(value) for key, value in asdict(options).items() if value is not None}
-
-
 def _summarize(
     frame: pd.DataFrame,
     source: SourceTable,
@@ -389,8 +409,9 @@ def _summarize(
     run_id: int | None,
     throttled_seconds: float = 0.0,
 ) -> RunSummary:
-    from importer.results import RunSummary
+    from importer.results import RunSummary, tally
 
+    counts, code_counts = tally(frame)
     return RunSummary(
         run_id=run_id,
         input_path=str(options.input),
@@ -400,10 +421,10 @@ def _summarize(
         sheet=source.sheet,
         started_at=started,
         ended_at=datetime.now(UTC),
-        counts=_counts(frame["outcome"]),
-        code_counts=_counts(frame["code"][frame["code"] != ""]),
+        counts=counts,
+        code_counts=code_counts,
         throttled_seconds=throttled_seconds,
-        parameters={key: str(value) for key, value in _parameters(options).items()},
+        parameters=options.as_parameters(),
     )
 
 

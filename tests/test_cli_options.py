@@ -555,7 +555,7 @@ def test_runs_and_results_read_the_journal_given_by_state(cli, api_env, tmp_path
     assert "1 created" in line and "1 invalid" in line
 
     rebuilt = cli("results", "1", "--state", "j.db", "-o", "again.json")
-    assert rebuilt.exit_code == 1, rebuilt.stderr
+    assert rebuilt.exit_code == 0, rebuilt.stderr  # written; the run itself had exit 1
     rows = json.loads((tmp_path / "again.json").read_text(encoding="utf-8"))["rows"]
     assert [row["outcome"] for row in rows] == ["created", "invalid"]
     assert rows[0]["list_contact_id"] == read_results(tmp_path / "out.csv")[0]["list_contact_id"]

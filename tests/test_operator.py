@@ -409,3 +409,26 @@ def test_quiet_with_a_log_file_keeps_every_line_in_the_file(cli, api_env, tmp_pa
     lines = [json.loads(line) for line in (tmp_path / "run.log").read_text().splitlines()]
     assert [line["row"] for line in lines if line["level"] == "WARNING"] == [8, 9, 14]
     assert lines[-1]["level"] == "INFO" and lines[-1]["counts"]["created"] == 8
+
+
+def test_check_account_in_a_job_file_reads_the_account(cli, api_env, tmp_path):
+    job = tmp_path / "plan.yaml"
+    job.write_text(f"input: {SAMPLE_DATA / 'lists.csv'}\ncheck_account: true\noutput: plan.csv\n")
+    result = cli("validate", "--job", job)
+    assert result.exit_code == 1, result.stderr
+    assert api_env.stats.list_requests == 1 and api_env.stats.create_requests.total() == 0
+
+
+def test_an_xlsx_too_large_for_one_sheet_is_refused_before_sending(
+    cli, api_env, tmp_path, monkeypatch
+):
+    from importer import results
+
+    monkeypatch.setattr(results, "XLSX_MAX_ROWS", 10)
+    result = cli("run", SAMPLE_DATA / "lists.csv", "-o", "out.xlsx")
+    assert result.exit_code == 2
+    assert (
+        "do not fit in one .xlsx sheet" in result.stderr
+        and "write the results as .csv" in result.stderr
+    )
+    assert api_env.stats.requests_total == 0
