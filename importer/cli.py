@@ -85,92 +85,65 @@ job_option = click.option(
     type=click.Path(path_type=Path, dir_okay=False),
     help="YAML job file; command-line options win over its keys.",
 )
-output_option = click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Results file: .csv, .xlsx or .json [default: <input stem>.results.csv here].",
-)
+
+
+def job_key_option(*flags: str, **settings: Any) -> Callable[[F], F]:
+    """A click option for a job-file key: its help and default come from the one schema.
+
+    The option's keyword is the key's name (``--max-outage`` → ``max_outage``), so the job
+    file, the command line and the README describe each setting in the same words.
+    """
+    from importer.options import JOB_KEYS
+
+    long_flag = next(flag for flag in flags if flag.startswith("--"))
+    name = long_flag.split("/")[0].removeprefix("--").replace("-", "_")
+    spec = JOB_KEYS[name]
+    default = spec.default
+    if isinstance(default, bool):
+        shown = "on" if default else "off"
+    elif isinstance(default, float):
+        shown = f"{default:g}"
+    else:
+        shown = "" if default is None else str(default)
+    text = spec.description.replace("`", "")
+    settings.setdefault("default", None)
+    return click.option(
+        *flags, name, help=f"{text} [default: {shown}]" if shown else text, **settings
+    )
+
+
+_FILE = click.Path(path_type=Path, dir_okay=False)
+
+output_option = job_key_option("-o", "--output", type=_FILE)
 input_options = _options(
-    click.option("--sheet", help="Sheet to read in an Excel/ODS file [default: the first]."),
-    click.option("--name-column", help="Header of the list-name column, if not recognised."),
-    click.option("--country-column", help="Header of the country column, if not recognised."),
-    click.option(
-        "--default-country", metavar="ISO2", help="Country for rows whose country cell is empty."
-    ),
-    click.option("--max-rows", type=int, help="Refuse inputs with more rows [default: 1000000]."),
-    click.option(
-        "--report",
-        type=click.Path(path_type=Path, dir_okay=False),
-        help="Also write an HTML report.",
-    ),
+    job_key_option("--sheet"),
+    job_key_option("--name-column"),
+    job_key_option("--country-column"),
+    job_key_option("--default-country", metavar="ISO2"),
+    job_key_option("--max-rows", type=int),
+    job_key_option("--report", type=_FILE),
 )
 api_options = _options(
-    click.option(
-        "--base-url",
-        help="API address, or 'sandbox' for the built-in one [env AVOSMS_BASE_URL; "
-        "default https://api.avosms.com].",
-    ),
-    click.option("--timeout", type=float, help="Seconds to wait for one answer [default: 30]."),
-    click.option(
-        "--max-attempts", type=int, help="Attempts per request, retries included [default: 5]."
-    ),
-    click.option(
-        "--backoff-initial",
-        type=float,
-        help="First wait before a retry, in seconds; later ones double [default: 0.5].",
-    ),
-    click.option(
-        "--backoff-max",
-        type=float,
-        help="Longest wait between two retries, in seconds [default: 30].",
-    ),
+    job_key_option("--base-url"),
+    job_key_option("--timeout", type=float),
+    job_key_option("--max-attempts", type=int),
+    job_key_option("--backoff-initial", type=float),
+    job_key_option("--backoff-max", type=float),
 )
-state_option = click.option(
-    "--state",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Journal database [default: .avosms-import/state.db].",
-)
+state_option = job_key_option("--state", type=_FILE)
 send_options = _options(
-    click.option("--workers", type=int, help="Requests in parallel [default: 4]."),
-    click.option("--rate", type=float, help="Requests per second, 0 = unlimited [default: 10]."),
-    click.option(
-        "--max-outage",
-        type=float,
-        help="Stop after this many seconds of nothing but failures [default: 300].",
-    ),
+    job_key_option("--workers", type=int),
+    job_key_option("--rate", type=float),
+    job_key_option("--max-outage", type=float),
     state_option,
-    click.option(
-        "--keep-runs",
-        type=int,
-        help="Runs whose rows the journal keeps; older runs keep only their counts "
-        "(0 = all) [default: 30].",
-    ),
-    click.option(
-        "--reconcile/--no-reconcile",
-        default=None,
-        help="Read the account's lists first [default: on].",
-    ),
+    job_key_option("--keep-runs", type=int),
+    job_key_option("--reconcile/--no-reconcile"),
 )
 log_options = _options(
-    click.option(
-        "--log-format", type=click.Choice(["text", "json"]), help="Log lines as text or JSON."
-    ),
-    click.option(
-        "--log-file",
-        type=click.Path(path_type=Path, dir_okay=False),
-        help="Write the log here instead of stderr.",
-    ),
-    click.option(
-        "--quiet",
-        "-q",
-        is_flag=True,
-        default=None,
-        help="Only the summary and errors on stderr (a log file still gets every line).",
-    ),
-    click.option(
-        "--progress/--no-progress", default=None, help="Progress bar on a terminal [default: on]."
-    ),
+    job_key_option("--log-format", type=click.Choice(["text", "json"])),
+    job_key_option("--log-file", type=_FILE),
+    job_key_option("--quiet", "-q", is_flag=True),
+    job_key_option("--progress/--no-progress"),
     debug_option,
 )
 
@@ -276,12 +249,7 @@ def run(ctx: click.Context, job: Path | None, **values: Any) -> None:
 @main.command()
 @click.argument("input", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @job_input_options
-@click.option(
-    "--check-account",
-    is_flag=True,
-    default=None,
-    help="Also read the account's lists (read-only) and mark rows that already exist.",
-)
+@job_key_option("--check-account", is_flag=True)
 @log_options
 @click.pass_context
 def validate(ctx: click.Context, job: Path | None, **values: Any) -> None:
