@@ -94,13 +94,9 @@ def _log_format(value: object) -> str:
 def _country(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _Invalid
-    try:
-        from importer.normalize import country_code_for
-    except ImportError:  # pragma: no cover - normalize is part of the package
-        text = value.strip().upper()
-        if len(text) == 2 and text.isascii() and text.isalpha():
-            return text
-        raise _Invalid from None
+    # Imported here: normalize brings pandas, and options is loaded by `--help`.
+    from importer.normalize import country_code_for
+
     code = country_code_for(value)
     if not code:
         raise _Invalid
