@@ -30,9 +30,11 @@ import pycountry
 
 from importer import errors
 from importer.records import RESULT_COLUMNS, LocalCode, Outcome
+from importer.text import drop_invisible, drop_invisible_array
 
 __all__ = [
     "COUNTRY_ALIASES",
+    "NOT_ISO_COUNTRIES",
     "country_code_for",
     "fold_country",
     "name_key",
@@ -85,7 +87,11 @@ def _as_text_array(values: pd.Series | pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def _normalize_array(array: pa.Array) -> pa.Array:
-    """NFC, every whitespace run (NBSP, tabs…) as one space, no space at either end."""
+    """No invisible characters, NFC, every whitespace run (NBSP, tabs…) as one space, trimmed.
+
+    Invisible characters go first: a zero-width space between two spaces leaves one space.
+    """
+    array = drop_invisible_array(array)
     needs_fix = pc.match_substring_regex(array, pattern=_RE2_NEEDS_SPACE_FIX)
     if pc.any(needs_fix).as_py():
         fixed = pc.replace_substring_regex(
@@ -262,6 +268,15 @@ COUNTRY_ALIASES: dict[str, str] = {
     "Hellas": "GR",
     "Hrvatska": "HR",
     "Nippon": "JP",
+    # The EU's own code for Greece (Eurostat, EU documents); ISO 3166 says GR.
+    "EL": "GR",
+}
+
+#: Codes and names in common use that ISO 3166-1 does not assign: never guessed, always said.
+NOT_ISO_COUNTRIES: dict[str, str] = {
+    "XK": "Kosovo",
+    "Kosovo": "Kosovo",
+    "Kosova": "Kosovo",
 }
 
 # Words that carry nothing when telling countries apart: "The Gambia", "Republic of the
@@ -281,7 +296,7 @@ def fold_country(text: str) -> str:
     small words (`the`, `of`, `and`, `de`, `la`, `et`…) left out unless nothing else is
     left, so `LA` stays Laos.
     """
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    decomposed = unicodedata.normalize("NFKD", drop_invisible(text).casefold())
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     words = _NOT_WORD.sub(" ", _DOTS.sub("", bare.translate(_LIGATURES))).split()
     if len(words) > 1:
@@ -349,6 +364,11 @@ def _country_table() -> _CountryTable:
     return _CountryTable(codes, ambiguous)
 
 
+@cache
+def _not_iso() -> dict[str, str]:
+    return {fold_country(value): name for value, name in NOT_ISO_COUNTRIES.items()}
+
+
 def _quote(value: str, limit: int = 60) -> str:
     shown = " ".join(value.split())
     if len(shown) > limit:
@@ -366,6 +386,12 @@ def _resolve(value: str) -> tuple[str | None, str]:
     code = table.codes.get(key)
     if code is not None:
         return code, ""
+    territory = _not_iso().get(key)
+    if territory is not None:
+        return None, (
+            f"country {_quote(value)} is not an ISO 3166 country ({territory} has no ISO code, "
+            "and AvoSMS takes ISO codes only): choose another country, or leave the row out"
+        )
     choices = table.ambiguous.get(key)
     if choices:
         return None, (

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from importer.errors import InputError
+from importer.text import drop_invisible
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -102,7 +103,7 @@ class _Columns:
 
 def header_key(text: str) -> str:
     """Compare headers ignoring case, spaces, accents and punctuation: `Nom de la liste`."""
-    decomposed = unicodedata.normalize("NFKD", text).casefold()
+    decomposed = unicodedata.normalize("NFKD", drop_invisible(text)).casefold()
     return "".join(ch for ch in decomposed if ch.isalnum())
 
 
