@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from importer.encodings import choose_8bit
 from importer.errors import InputError
 from importer.read import (
     _OLE,
@@ -55,7 +56,8 @@ class _Malformed(Exception):
 
 
 def _line_of(data: bytes, offset: int) -> int:
-    return data.count(b"\n", 0, offset) + 1
+    # Old Mac files end lines with CR alone; CRLF counts once either way.
+    return max(data.count(b"\n", 0, offset), data.count(b"\r", 0, offset)) + 1
 
 
 def read_csv(label: str, data: bytes, want: _Wanted) -> _Table:
@@ -128,20 +130,13 @@ def _decode_whole(label: str, data: bytes) -> tuple[bytes, str]:
             f"{label}: mixes UTF-8 with another encoding (first bad byte at {where}); "
             "save it again as CSV UTF-8"
         )
-    try:
-        decoded = data.decode("cp1252")
-    except UnicodeDecodeError as error:
-        where = f"line {_line_of(data, error.start)}, byte 0x{data[error.start]:02x}"
+    verdict = choose_8bit(data)
+    if verdict.encoding is None or verdict.text is None:
         raise InputError(
-            f"{label}: text is neither UTF-8 nor Windows-1252 (at {where}); "
-            "save it again as CSV UTF-8"
-        ) from None
-    if not _plausible_cp1252(data, high):
-        raise InputError(
-            f"{label}: text is not UTF-8 and does not read as Windows-1252 either "
-            f"(first odd byte at {where}); save it again as CSV UTF-8"
+            f"{label}: text is not UTF-8, and its 8-bit encoding cannot be told for sure "
+            f"({verdict.why}; first non-ASCII byte at {where}); save it again as CSV UTF-8"
         )
-    return decoded.encode("utf-8"), "cp1252"
+    return verdict.text.encode("utf-8"), verdict.encoding
 
 
 def _mostly_utf8(data: bytes, high: np.ndarray) -> bool:
@@ -152,24 +147,6 @@ def _mostly_utf8(data: bytes, high: np.ndarray) -> bool:
     """
     sequences = len(data.decode("utf-8", errors="ignore")) - (len(data) - len(high))
     return 4 * sequences >= len(high)
-
-
-def _plausible_cp1252(data: bytes, high: np.ndarray) -> bool:
-    """Ask charset-normalizer whether the first lines holding non-ASCII bytes read as cp1252."""
-    import charset_normalizer
-    import numpy as np
-
-    lines: list[bytes] = []
-    index = size = 0
-    while index < len(high) and size < _SNIFF_BYTES:
-        offset = int(high[index])
-        end = data.find(b"\n", offset)
-        end = len(data) if end < 0 else end
-        lines.append(data[data.rfind(b"\n", 0, offset) + 1 : end])
-        size += len(lines[-1])
-        index = int(np.searchsorted(high, end))
-    sample = b"\n".join(lines)[:_SNIFF_BYTES]
-    return charset_normalizer.from_bytes(sample, cp_isolation=["cp1252"]).best() is not None
 
 
 def _sniff(
