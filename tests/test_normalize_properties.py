@@ -11,11 +11,13 @@ from hypothesis import strategies as st
 
 from importer.normalize import name_key, normalize_names, prepare
 from importer.records import RESULT_COLUMNS
+from importer.text import JOINERS, drop_invisible, invisible_characters
 
 # Any Unicode text arrow can hold (no lone surrogates), with whitespace and combining marks
 # made frequent, since that is where normalization can go wrong.
 awkward = st.sampled_from(
     [" ", "  ", "\t", "\n", "\u00a0", "\u202f", "\u3000", "\u0301", "\u0308", "ß", "ẞ", "İ", "ς"]
+    + ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200e", "\u202e"]
 )
 any_char = st.characters(exclude_categories=["Cs"])
 texts = st.lists(st.one_of(any_char, awkward), max_size=20).map("".join)
@@ -23,7 +25,7 @@ text_lists = st.lists(texts, max_size=30)
 
 
 def reference_normalize(text: str) -> str:
-    return unicodedata.normalize("NFC", " ".join(text.split()))
+    return unicodedata.normalize("NFC", " ".join(drop_invisible(text).split()))
 
 
 @settings(deadline=None)  # arrow and pandas per example: timing varies on a busy machine
@@ -101,3 +103,36 @@ def test_prepare_dedupes_one_row_per_key(
         first_row = first_rows[duplicate["name_key"]]
         assert duplicate["message"].startswith(f"same list as row {first_row}")
         assert duplicate["code"] == "DUPLICATE"
+
+
+#: Format characters that are never kept (the joiners are, between two visible characters).
+invisible = st.sampled_from([ch for ch in invisible_characters() if ch not in JOINERS])
+
+
+@settings(deadline=None)
+@given(st.lists(st.tuples(texts, st.lists(st.tuples(st.integers(0, 20), invisible), max_size=4))))
+def test_inserting_invisible_characters_changes_neither_name_nor_key(
+    cases: list[tuple[str, list[tuple[int, str]]]],
+) -> None:
+    plain = [text for text, _ in cases]
+    spoiled = []
+    for text, insertions in cases:
+        for at, ch in insertions:
+            text = text[:at] + ch + text[at:]
+        spoiled.append(text)
+    assert normalize_names(pd.Series(spoiled, dtype="str")).tolist() == normalize_names(
+        pd.Series(plain, dtype="str")
+    ).tolist()
+    assert name_key(pd.Series(spoiled, dtype="str")).tolist() == name_key(
+        pd.Series(plain, dtype="str")
+    ).tolist()
+
+
+@given(st.text(st.sampled_from(["a", "é", "👩", "💻", " ", "\u200d", "\u200c", "\u200b"])))
+def test_joiners_stay_only_between_two_visible_characters(text: str) -> None:
+    cleaned = drop_invisible(text)
+    assert not set(cleaned) - set("aé👩💻 \u200d\u200c")
+    for at, ch in enumerate(cleaned):
+        if ch in JOINERS:
+            assert 0 < at < len(cleaned) - 1
+            assert cleaned[at - 1] not in " \u200d\u200c" and cleaned[at + 1] not in " \u200d\u200c"
