@@ -68,6 +68,9 @@ COUNTRY_ALIASES: tuple[str, ...] = (
     "pays iso",
 )
 
+#: How many non-blank rows are searched for the header (titles and notes may stand above it).
+HEADER_SEARCH_ROWS = 20
+
 #: Read through calamine; any other file is read as delimited text.
 WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
 
@@ -89,6 +92,15 @@ class SourceTable:
     sheet: str | None
     name_header: str
     country_header: str | None
+    header_row: int
+    """The sheet row of the header (1 unless titles or blank rows stand above it)."""
+
+    def parameters(self) -> dict[str, str]:
+        """What was detected, for the results' parameters: encoding, header row if not 1."""
+        found = {"encoding": self.encoding} if self.encoding else {}
+        if self.header_row != 1:
+            found["header_row"] = str(self.header_row)
+        return found
 
 
 @dataclass(frozen=True)
@@ -151,6 +163,7 @@ def read_table(
         sheet=table.sheet,
         name_header=table.columns.name_header,
         country_header=table.columns.country_header,
+        header_row=table.first_row - 1,
     )
 
 
@@ -211,12 +224,15 @@ def _show_all(texts: Sequence[str], limit: int = 20) -> str:
 
 def _match_columns(label: str, header: Sequence[str], want: _Wanted) -> _Columns:
     """Find the name and country columns by alias, or by the names the operator gave."""
-    found = [(index, text.strip()) for index, text in enumerate(header) if text.strip()]
+    found = [(i, drop_invisible(text).strip()) for i, text in enumerate(header) if text.strip()]
+    found = [(index, text) for index, text in found if text]
     shown = _show_all([text for _, text in found])
     name = _find(label, found, shown, want.name_column, _NAME_KEYS, "list name", "--name-column")
     if name is None:
         hint = "; name it with --name-column" if want.name_column is None else ""
-        raise InputError(f"{label}: no column for the list name; columns found: {shown}{hint}")
+        raise InputError(
+            f"{label}: no column for the list name; columns found: {shown}{hint}{_looked_for()}"
+        )
     country = _find(
         label, found, shown, want.country_column, _COUNTRY_KEYS, "country", "--country-column"
     )
@@ -226,7 +242,9 @@ def _match_columns(label: str, header: Sequence[str], want: _Wanted) -> _Columns
             if want.country_column is None
             else ""
         )
-        raise InputError(f"{label}: no column for the country; columns found: {shown}{hint}")
+        raise InputError(
+            f"{label}: no column for the country; columns found: {shown}{hint}{_looked_for()}"
+        )
     if country is not None and country[0] == name[0]:
         raise InputError(
             f"{label}: column {_show(name[1])} cannot hold both the list name and the country"
@@ -236,6 +254,15 @@ def _match_columns(label: str, header: Sequence[str], want: _Wanted) -> _Columns
         country=None if country is None else country[0],
         name_header=name[1],
         country_header=None if country is None else country[1],
+    )
+
+
+def _looked_for() -> str:
+    names = ", ".join(NAME_ALIASES[:3] + NAME_ALIASES[10:12])
+    countries = ", ".join(COUNTRY_ALIASES[:2] + COUNTRY_ALIASES[9:11])
+    return (
+        f" (headers looked for in the first {HEADER_SEARCH_ROWS} non-blank rows: "
+        f"{names}… for the name, {countries}… for the country)"
     )
 
 
@@ -267,14 +294,34 @@ def _find(
     return hits[0] if hits else None
 
 
-def _roles(header: Sequence[str], want: _Wanted) -> int:
-    """How many of the two wanted columns this header row offers."""
+def _roles(header: Sequence[str], want: _Wanted) -> tuple[bool, bool]:
+    """Whether this row offers the name column, and the country column."""
     keys = {header_key(cell) for cell in header}
-    wanted = [
-        {header_key(want.name_column)} if want.name_column else _NAME_KEYS,
-        {header_key(want.country_column)} if want.country_column else _COUNTRY_KEYS,
-    ]
-    return sum(bool(keys & role) for role in wanted)
+    name = {header_key(want.name_column)} if want.name_column else _NAME_KEYS
+    country = {header_key(want.country_column)} if want.country_column else _COUNTRY_KEYS
+    return bool(keys & name), bool(keys & country)
+
+
+def is_filled(cells: Sequence[str]) -> bool:
+    """Whether a row holds anything but blanks."""
+    return any(cell.strip() for cell in cells)
+
+
+def find_header(records: Sequence[Sequence[str]], want: _Wanted) -> tuple[int, bool] | None:
+    """The header's index among `records`, and whether it offers every column needed.
+
+    The header is the first of the first :data:`HEADER_SEARCH_ROWS` non-blank rows that holds
+    the name column, and the country column unless a default country stands in for it; titles,
+    notes and blank rows above it are skipped. When no row qualifies, the first non-blank row
+    is the header (and its columns are reported as not found). None when every row is blank.
+    """
+    filled = [i for i, cells in enumerate(records) if is_filled(cells)][:HEADER_SEARCH_ROWS]
+    country_needed = want.country_required or want.country_column is not None
+    for index in filled:
+        name, country = _roles(records[index], want)
+        if name and (country or not country_needed):
+            return index, True
+    return (filled[0], False) if filled else None
 
 
 # --- shared ending -------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from importer.errors import InputError
 from importer.read import (
     _OLE,
     _ZIP,
+    HEADER_SEARCH_ROWS,
     _brief,
     _Columns,
     _match_columns,
@@ -25,6 +26,8 @@ from importer.read import (
     _show,
     _Table,
     _Wanted,
+    find_header,
+    is_filled,
 )
 
 if TYPE_CHECKING:
@@ -164,19 +167,19 @@ def _sniff(
                 )
         end = newline + 1
     sample = text[:end].decode("utf-8", errors="replace")
-    lines = io.StringIO(sample, newline="").readlines()[: _SNIFF_RECORDS * 2]
-    best: tuple[tuple[int, float, int], str, int, list[str]] | None = None
+    lines = io.StringIO(sample, newline="").readlines()[: (_SNIFF_RECORDS + HEADER_SEARCH_ROWS) * 2]
+    best: tuple[tuple[bool, int, float, int], str, int, list[str]] | None = None
     for order, delimiter in enumerate(candidates):
-        records = list(_records(lines, delimiter))[:_SNIFF_RECORDS]
-        filled = [(i, cells) for i, cells in enumerate(records) if any(c.strip() for c in cells)]
-        if not filled:
+        records = list(_records(lines, delimiter))[: _SNIFF_RECORDS + HEADER_SEARCH_ROWS]
+        found = find_header(records, want)
+        if found is None:
             continue
-        index, header = filled[0]
+        index, complete = found
+        header = records[index]
         width = len(header)
-        rest = [cells for _, cells in filled[1:]]
+        rest = [cells for cells in records[index + 1 :] if is_filled(cells)][:_SNIFF_RECORDS]
         regular = sum(len(cells) == width for cells in rest) / len(rest) if rest else 1.0
-        roles = _roles(header, want)
-        score = (roles, regular if width > 1 else 0.0, -order)
+        score = (complete, sum(_roles(header, want)), regular if width > 1 else 0.0, -order)
         if best is None or score > best[0]:
             best = (score, delimiter, index, header)
     if best is None:

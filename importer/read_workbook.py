@@ -10,7 +10,18 @@ import io
 from typing import Any
 
 from importer.errors import InputError
-from importer.read import _OLE, _ZIP, _brief, _match_columns, _show, _show_all, _Table, _Wanted
+from importer.read import (
+    _OLE,
+    _ZIP,
+    HEADER_SEARCH_ROWS,
+    _brief,
+    _match_columns,
+    _show,
+    _show_all,
+    _Table,
+    _Wanted,
+    find_header,
+)
 
 
 def read_workbook(label: str, suffix: str, data: bytes, sheet: str | None, want: _Wanted) -> _Table:
@@ -33,13 +44,12 @@ def read_workbook(label: str, suffix: str, data: bytes, sheet: str | None, want:
             raise InputError(
                 f"{label}: sheet {_show(chosen)} cannot be read ({_brief(error)})"
             ) from None
-    header_index = next(
-        (i for i, cells in enumerate(grid) if any(_is_filled(cell) for cell in cells)), None
-    )
-    if header_index is None:
+    top = [[cell_text(cell) for cell in cells] for cells in _top_rows(grid)]
+    found = find_header(top, want)
+    if found is None:
         raise InputError(f"{label}: sheet {_show(chosen)} is empty")
-    header = [cell_text(cell) for cell in grid[header_index]]
-    columns = _match_columns(label, header, want)
+    header_index = found[0]
+    columns = _match_columns(label, top[header_index], want)
     body = grid[header_index + 1 :]
     names = pa.array(_column_text(body, columns.name), pa.string())
     countries = (
@@ -106,8 +116,14 @@ def _choose_sheet(label: str, workbook: Any, sheet: str | None) -> str:
     raise InputError(f"{label}: no sheet named {_show(sheet)}; sheets: {_show_all(names)}")
 
 
-def _is_filled(cell: object) -> bool:
-    return not isinstance(cell, str) or bool(cell.strip())
+def _top_rows(grid: list[list[Any]]) -> list[list[Any]]:
+    """The rows up to the last one the header may be on: the first 20 that are not blank."""
+    filled = 0
+    for index, cells in enumerate(grid):
+        filled += any(not isinstance(cell, str) or cell.strip() for cell in cells)
+        if filled == HEADER_SEARCH_ROWS:
+            return grid[: index + 1]
+    return grid
 
 
 def _column_text(body: list[list[Any]], index: int) -> list[str]:

@@ -179,6 +179,8 @@ def summary_line(summary: RunSummary) -> str:
         line += ": " + ", ".join(parts)
     if summary.throttled_seconds > 0:
         line += f", {format_duration(summary.throttled_seconds)} throttled"
+    if "header_row" in summary.parameters:
+        line += f" (header on row {summary.parameters['header_row']})"
     return line
 
 

@@ -195,7 +195,7 @@ def run(options: JobOptions, env: Environment) -> JobResult:
                 run_id = journal.start_run(
                     input_path=str(options.input),
                     input_sha256=source.sha256,
-                    options=options.as_parameters() | {"account": scope},
+                    options=options.as_parameters() | source.parameters() | {"account": scope},
                 )
                 try:
                     stopped_by = _plan_and_send(
@@ -424,7 +424,7 @@ def _summarize(
         counts=counts,
         code_counts=code_counts,
         throttled_seconds=throttled_seconds,
-        parameters=options.as_parameters(),
+        parameters=options.as_parameters() | source.parameters(),
     )
 
 
