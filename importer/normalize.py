@@ -18,7 +18,7 @@ import gettext
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 import pycountry
 
 from importer import errors
+from importer.cells import CellFact
 from importer.records import RESULT_COLUMNS, LocalCode, Outcome
 from importer.text import drop_invisible, drop_invisible_array
 
@@ -484,18 +485,62 @@ def _duplicate_messages(first_rows: np.ndarray, here: pa.Array, there: pa.Array)
 _OUTCOME_TOKENS = pa.array([Outcome.PLANNED, Outcome.INVALID, Outcome.DUPLICATE], _ARROW_TEXT)
 _PLANNED, _INVALID, _DUPLICATE = range(3)
 _CODE_TOKENS = pa.array(
-    ["", CODE_EMPTY_NAME, CODE_EMPTY_COUNTRY, CODE_UNKNOWN_COUNTRY, LocalCode.DUPLICATE],
+    [
+        "",
+        CODE_EMPTY_NAME,
+        CODE_EMPTY_COUNTRY,
+        CODE_UNKNOWN_COUNTRY,
+        LocalCode.DUPLICATE,
+        LocalCode.BAD_CELL,
+    ],
     _ARROW_TEXT,
 )
+_BAD_CELL = 5
+
+#: The columns of a list row that must hold what their cell shows (a contact adds its phone).
+REQUIRED_CELLS = ("list_name", "country")
 
 
-def prepare(source: pd.DataFrame, *, default_country: str | None = None) -> pd.DataFrame:
+def _cell_positions(rows: np.ndarray, cells: Sequence[CellFact]) -> dict[int, list[CellFact]]:
+    """Position in the frame -> the facts about that row's cells."""
+    found: dict[int, list[CellFact]] = defaultdict(list)
+    if not cells or len(rows) == 0:
+        return found
+    at = np.searchsorted(rows, [fact.row for fact in cells])
+    for position, fact in zip(at.tolist(), cells, strict=True):
+        if position < len(rows) and rows[position] == fact.row:
+            found[position].append(fact)
+    return found
+
+
+def _refuses(fact: CellFact) -> bool:
+    """A cell that cannot be used, in a column the row cannot do without."""
+    return not fact.usable and fact.column in REQUIRED_CELLS
+
+
+def _say_cells(frame: pd.DataFrame, facts: dict[int, list[CellFact]]) -> None:
+    """Each refused cell's message replaces its row's; a warning is added to the row's."""
+    for position, row_facts in facts.items():
+        refused = [fact.message() for fact in row_facts if _refuses(fact)]
+        warned = [fact.message() for fact in row_facts if not _refuses(fact)]
+        said = frame.at[position, "message"] if not refused else ""
+        frame.at[position, "message"] = "; ".join(filter(None, [*refused, said, *warned]))
+
+
+def prepare(
+    source: pd.DataFrame,
+    *,
+    default_country: str | None = None,
+    cells: Sequence[CellFact] = (),
+) -> pd.DataFrame:
     """Every row's plan: `planned`, or `invalid` with the API's code, or `duplicate`.
 
     Takes read.py's frame (`row`, `list_name`, `country`) and returns RESULT_COLUMNS plus
     `name_key`, one row per input row, in input order (index 0..n-1). The first valid row of
-    a name wins; an invalid row never claims a name. Raises errors.ConfigError when
-    `default_country` itself is not a country.
+    a name wins; an invalid row never claims a name. `cells` are the reader's facts about
+    workbook cells: one that cannot be used makes its row `invalid` with ``BAD_CELL`` and its
+    message (never "empty"); a usable one adds a warning to the row's message. Raises
+    errors.ConfigError when `default_country` itself is not a country.
     """
     default_code = _default_code(default_country)
     rows = np.asarray(source["row"], dtype=np.int64)
@@ -512,13 +557,17 @@ def prepare(source: pd.DataFrame, *, default_country: str | None = None) -> pd.D
     empty_name = pc.equal(names, "").to_numpy(zero_copy_only=False)
     unknown = pc.is_null(codes).to_numpy(zero_copy_only=False)
     empty_country = pc.fill_null(pc.equal(codes, ""), False).to_numpy(zero_copy_only=False)
-    valid = ~(empty_name | unknown | empty_country)
+    facts = _cell_positions(rows, cells)
+    bad_cell = np.zeros(count, dtype=bool)
+    bad_cell[[p for p, found in facts.items() if any(map(_refuses, found))]] = True
+    valid = ~(empty_name | unknown | empty_country | bad_cell)
 
     outcome = np.where(valid, _PLANNED, _INVALID).astype(np.int8)
     code = np.zeros(count, dtype=np.int8)  # positions in _CODE_TOKENS
     code[unknown] = 3
     code[empty_country] = 2
     code[empty_name] = 1
+    code[bad_cell] = _BAD_CELL
 
     invalid_at = np.flatnonzero(~valid)
     take_invalid = pa.array(invalid_at)
@@ -548,7 +597,7 @@ def prepare(source: pd.DataFrame, *, default_country: str | None = None) -> pd.D
         pa.concat_arrays([invalid_texts, duplicate_texts]).take(pa.array(order)),
     )
 
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "row": rows,
             "list_name": _to_series(list_names),
@@ -564,3 +613,5 @@ def prepare(source: pd.DataFrame, *, default_country: str | None = None) -> pd.D
         },
         columns=[*RESULT_COLUMNS, "name_key"],
     )
+    _say_cells(frame, facts)
+    return frame

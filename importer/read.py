@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
+from importer.cells import CellFact
 from importer.errors import InputError
 from importer.text import drop_invisible
 
@@ -94,6 +95,8 @@ class SourceTable:
     country_header: str | None
     header_row: int
     """The sheet row of the header (1 unless titles or blank rows stand above it)."""
+    cells: tuple[CellFact, ...] = ()
+    """Cells of the wanted columns that are not (or may not be) what the sheet shows."""
 
     def parameters(self) -> dict[str, str]:
         """What was detected, for the results' parameters: encoding, header row if not 1."""
@@ -164,6 +167,7 @@ def read_table(
         name_header=table.columns.name_header,
         country_header=table.columns.country_header,
         header_row=table.first_row - 1,
+        cells=table.cells,
     )
 
 
@@ -187,6 +191,7 @@ class _Table:
     encoding: str | None = None
     delimiter: str | None = None
     sheet: str | None = None
+    cells: tuple[CellFact, ...] = ()
 
 
 def _read_bytes(label: str, path: Path) -> bytes:

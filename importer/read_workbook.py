@@ -5,10 +5,10 @@ Cells come back as Python objects; :func:`cell_text` writes each as the operator
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 from typing import Any
 
+from importer.cells import cell_text
 from importer.errors import InputError
 from importer.read import (
     _OLE,
@@ -22,6 +22,7 @@ from importer.read import (
     _Wanted,
     find_header,
 )
+from importer.read_cells import Suspect, review_cells
 
 
 def read_workbook(label: str, suffix: str, data: bytes, sheet: str | None, want: _Wanted) -> _Table:
@@ -51,19 +52,49 @@ def read_workbook(label: str, suffix: str, data: bytes, sheet: str | None, want:
     header_index = found[0]
     columns = _match_columns(label, top[header_index], want)
     body = grid[header_index + 1 :]
-    names = pa.array(_column_text(body, columns.name), pa.string())
-    countries = (
-        None
-        if columns.country is None
-        else pa.array(_column_text(body, columns.country), pa.string())
-    )
+    wanted = {"list_name": columns.name}
+    if columns.country is not None:
+        wanted["country"] = columns.country
+    texts = {role: _column_text(body, index) for role, index in wanted.items()}
+    suspects = _suspects(body, wanted, texts)
+    review = review_cells(suffix, data, chosen, header_index + 2, suspects)
+    for (position, index), shown in review.texts.items():
+        texts["list_name" if index == columns.name else "country"][position] = shown
+    for fact in review.facts:
+        if fact.sent_as is not None:
+            texts[fact.column][fact.row - header_index - 2] = fact.sent_as
     return _Table(
         first_row=header_index + 2,
-        names=names,
-        countries=countries,
+        names=pa.array(texts["list_name"], pa.string()),
+        countries=None if columns.country is None else pa.array(texts["country"], pa.string()),
         columns=columns,
         sheet=chosen,
+        cells=tuple(review.facts),
     )
+
+
+def _suspects(
+    body: list[list[Any]], wanted: dict[str, int], texts: dict[str, list[str]]
+) -> list[Suspect]:
+    """Cells that may not be what they show: not text, or empty in a row that is not blank."""
+    import numpy as np
+
+    found = []
+    filled = np.zeros(len(body), dtype=bool)
+    empties = {}
+    for role in wanted:
+        column = np.array(texts[role], dtype=object)
+        empty = column == ""
+        filled |= ~empty
+        empties[role] = empty
+    for role, index in wanted.items():
+        for position in np.flatnonzero(empties[role] & filled):
+            found.append(Suspect(int(position), index, role, ""))
+        for position, cells in enumerate(body):
+            value = cells[index] if index < len(cells) else ""
+            if type(value) is not str:
+                found.append(Suspect(position, index, role, value))
+    return sorted(found, key=lambda suspect: (suspect.index, suspect.column))
 
 
 def _check_workbook_bytes(label: str, suffix: str, data: bytes) -> None:
@@ -132,25 +163,3 @@ def _column_text(body: list[list[Any]], index: int) -> list[str]:
         cell if type(cell) is str else cell_text(cell)
         for cell in (cells[index] if index < len(cells) else "" for cells in body)
     ]
-
-
-def cell_text(cell: object) -> str:
-    """A workbook cell as the operator reads it: 2024 not 2024.0, dates in ISO form."""
-    if isinstance(cell, str):
-        return cell
-    if isinstance(cell, bool):
-        return "TRUE" if cell else "FALSE"
-    if isinstance(cell, int):
-        return str(cell)
-    if isinstance(cell, float):
-        # 15 significant digits is what a spreadsheet shows: 0.1+0.2 reads 0.3.
-        return format(cell, ".15g")
-    if isinstance(cell, dt.datetime):
-        if cell.time() == dt.time():
-            return cell.date().isoformat()
-        return cell.isoformat(sep=" ")
-    if isinstance(cell, dt.date | dt.time):
-        return cell.isoformat()
-    if cell is None:
-        return ""
-    return str(cell)

@@ -44,6 +44,7 @@ class LocalCode(StrEnum):
     BAD_ANSWER = "BAD_ANSWER"
     NOT_SENT = "NOT_SENT"
     THROTTLED = "HTTP_429"
+    BAD_CELL = "BAD_CELL"
 
 
 def http_code(status: int) -> str:

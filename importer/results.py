@@ -55,6 +55,10 @@ CODE_EXPLANATIONS: dict[str, str] = {
     "HTTP_4xx": "The AvoSMS server refused the request (HTTP 4xx).",
     "NOT_SENT": "Not sent because the run stopped first; the next run sends it.",
     "DUPLICATE": "Same list name as an earlier row of the file (ignoring case); sent only once.",
+    "BAD_CELL": (
+        "A workbook cell is not the text it shows (a formula without its value, an error, a "
+        "date or a formatted number); the message names the cell. Not sent."
+    ),
 }
 
 #: Said of a code this version does not know.

@@ -91,7 +91,14 @@ def load_rows(options: JobOptions) -> tuple[SourceTable, pd.DataFrame]:
         max_rows=options.max_rows,
         country_required=options.default_country is None,
     )
-    frame = prepare(source.frame, default_country=options.default_country)
+    frame = prepare(source.frame, default_country=options.default_country, cells=source.cells)
+    warned = [fact for fact in source.cells if fact.usable]
+    for fact in warned[:CONSOLE_PROBLEM_ROWS]:
+        log.warning("row %d: %s", fact.row, fact.message())
+    if len(warned) > CONSOLE_PROBLEM_ROWS:
+        log.warning(
+            "… and %d more such cells: see the results file", len(warned) - CONSOLE_PROBLEM_ROWS
+        )
     # Keep the source's description, not its cells: prepare copied what it needs.
     return replace(source, frame=source.frame.iloc[0:0]), frame
 

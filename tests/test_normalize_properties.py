@@ -16,8 +16,11 @@ from importer.text import JOINERS, drop_invisible, invisible_characters
 # Any Unicode text arrow can hold (no lone surrogates), with whitespace and combining marks
 # made frequent, since that is where normalization can go wrong.
 awkward = st.sampled_from(
-    [" ", "  ", "\t", "\n", "\u00a0", "\u202f", "\u3000", "\u0301", "\u0308", "ß", "ẞ", "İ", "ς"]
-    + ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200e", "\u202e"]
+    [
+        *(" ", "  ", "\t", "\n", "\u00a0", "\u202f", "\u3000", "\u0301", "\u0308"),
+        *("ß", "ẞ", "İ", "ς"),
+        *("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200e", "\u202e"),
+    ]
 )
 any_char = st.characters(exclude_categories=["Cs"])
 texts = st.lists(st.one_of(any_char, awkward), max_size=20).map("".join)
@@ -120,12 +123,14 @@ def test_inserting_invisible_characters_changes_neither_name_nor_key(
         for at, ch in insertions:
             text = text[:at] + ch + text[at:]
         spoiled.append(text)
-    assert normalize_names(pd.Series(spoiled, dtype="str")).tolist() == normalize_names(
-        pd.Series(plain, dtype="str")
-    ).tolist()
-    assert name_key(pd.Series(spoiled, dtype="str")).tolist() == name_key(
-        pd.Series(plain, dtype="str")
-    ).tolist()
+    assert (
+        normalize_names(pd.Series(spoiled, dtype="str")).tolist()
+        == normalize_names(pd.Series(plain, dtype="str")).tolist()
+    )
+    assert (
+        name_key(pd.Series(spoiled, dtype="str")).tolist()
+        == name_key(pd.Series(plain, dtype="str")).tolist()
+    )
 
 
 @given(st.text(st.sampled_from(["a", "é", "👩", "💻", " ", "\u200d", "\u200c", "\u200b"])))

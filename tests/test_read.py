@@ -18,10 +18,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from importer.cells import cell_text
 from importer.errors import ExitCode, InputError
 from importer.read import SourceTable, header_key, read_table
 from importer.read_csv import MAX_LINE_BYTES
-from importer.read_workbook import cell_text
 
 DATA = Path(__file__).parent / "data"
 GOOD = DATA / "good"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.conftest import ROOT, read_results
 
 GOOD = ROOT / "tests" / "data" / "good"
@@ -42,13 +40,24 @@ def test_none_null_na_and_numbers_are_data_not_missing_values(cli, api_env, tmp_
     assert rows[0]["list_name"] == "None" and rows[0]["country"] == "NA"
 
 
-@pytest.mark.parametrize("workbook", ["numbers.xlsx", "numbers.ods"])
-def test_workbook_numbers_and_dates_keep_their_displayed_text(cli, api_env, tmp_path, workbook):
-    result = cli("run", GOOD / workbook, "-o", "out.csv")
+def test_xlsx_numbers_and_iso_dates_keep_their_displayed_text(cli, api_env, tmp_path):
+    result = cli("run", GOOD / "numbers.xlsx", "-o", "out.csv")
     assert result.exit_code == 0, result.stderr
     names = created_names(api_env)
-    assert {"2024", "007", "2024-01-15"} <= set(names)
+    # The date cell is formatted yyyy-mm-dd: the sheet shows exactly that text.
+    assert {"2024", "007", "2024-01-15", "0.5"} <= set(names)
     assert "2024.0" not in names
+
+
+def test_ods_numbers_are_sent_as_general_with_a_warning_and_dates_refused(cli, api_env, tmp_path):
+    result = cli("run", GOOD / "numbers.ods", "-o", "out.csv")
+    assert result.exit_code == 1, result.stderr
+    assert "cell A2 holds the number 2024, sent as 2024" in result.stderr
+    assert created_names(api_env) == {"2024": "FR", "007": "BE"}
+    rows = {row["row"]: row for row in read_results(tmp_path / "out.csv")}
+    assert rows["2"]["outcome"] == "created"
+    assert (rows["5"]["outcome"], rows["5"]["code"]) == ("invalid", "BAD_CELL")
+    assert "cell A5 holds a date" in rows["5"]["message"]
 
 
 def test_a_french_excel_export_in_cp1252_with_semicolons(cli, api_env, tmp_path):

@@ -1,0 +1,156 @@
+"""Workbook cells that are not what they show: the facts found about them, and their text.
+
+A spreadsheet cell can hold something other than the text a person reads in it: a formula
+saved without its computed value, an error (`#N/A`), a date Excel made of `MAR1`, a number
+shown as `12%`. Readers report each such cell as a :class:`CellFact` (row, cell address,
+column, kind of trap); every kind of import decides what a fact means for its row: in a
+required column the row is `invalid` (``BAD_CELL``), in an optional one the field is left out.
+The facts are data, never parsed strings; :meth:`CellFact.message` says them in words.
+
+:func:`displayed_text` derives what the sheet shows from a number format when that is
+reliable whatever the reader's locale (General, integers, zero-padded integers, whole
+percentages, ISO dates); otherwise the cell is a fact and nothing is guessed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+
+__all__ = ["CellFact", "CellTrap", "cell_address", "cell_text", "displayed_text"]
+
+
+class CellTrap(StrEnum):
+    """What is wrong with a cell."""
+
+    FORMULA_WITHOUT_VALUE = "formula_without_value"
+    ERROR = "error"
+    DATE = "date"
+    TIME = "time"
+    FORMATTED_NUMBER = "formatted_number"
+    UNKNOWN_FORMAT = "unknown_format"
+    """A number in a workbook whose formats cannot be read (.xls, .ods): sent as General."""
+
+
+@dataclass(frozen=True)
+class CellFact:
+    """One cell of a wanted column that is not (or may not be) what the sheet shows."""
+
+    row: int
+    """The sheet's row number (1 = the first row of the sheet)."""
+    cell: str
+    """The cell's address, e.g. ``A3``."""
+    column: str
+    """The column's role in the row: ``list_name``, ``country`` (a kind's field name)."""
+    trap: CellTrap
+    detail: str
+    """The formula, the error, the stored value or the number format, as found."""
+    sent_as: str | None = None
+    """The text used instead, when the cell is still usable (a warning, not a refusal)."""
+
+    @property
+    def usable(self) -> bool:
+        """Whether the row may still use the cell's text (`sent_as`), with a warning."""
+        return self.sent_as is not None
+
+    def message(self) -> str:
+        """What is wrong with the cell and what to do, in one sentence."""
+        where = f"cell {self.cell}"
+        if self.trap is CellTrap.FORMULA_WITHOUT_VALUE:
+            return (
+                f"{where} holds a formula with no computed value ({_cut(self.detail)}): open and "
+                "save the file in Excel or LibreOffice so the value is stored"
+            )
+        if self.trap is CellTrap.ERROR:
+            return f"{where} holds the error {self.detail}: fix the formula, then save again"
+        if self.trap in (CellTrap.DATE, CellTrap.TIME):
+            return (
+                f"{where} holds a {self.trap.value} ({self.detail}), not text: the spreadsheet "
+                "likely converted what was typed; format the column as text and type it again"
+            )
+        if self.trap is CellTrap.FORMATTED_NUMBER:
+            return (
+                f"{where} holds a number shown with the format {_cut(self.detail)}, which "
+                "cannot be read back reliably: format the column as text and type it again"
+            )
+        return (
+            f"{where} holds the number {self.detail}, sent as {self.sent_as} (as Excel's "
+            "General format shows it); if the sheet shows it otherwise, format the column as text"
+        )
+
+
+def _cut(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def cell_address(row: int, column: int) -> str:
+    """`A1`-style address of a 1-based row and a 0-based column index."""
+    letters = ""
+    column += 1
+    while column:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return f"{letters}{row}"
+
+
+# Formats whose display is the same in every locale: no separators, no month names.
+_ZERO_PADDED = re.compile(r"0+")
+_WHOLE_PERCENT = re.compile(r"0+%")
+_ISO_DATE = "yyyy-mm-dd"
+_ISO_DATETIMES = ("yyyy-mm-dd h:mm:ss", "yyyy-mm-dd hh:mm:ss", "yyyy-mm-dd hh:mm")
+
+
+def _whole(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def displayed_text(value: object, number_format: str) -> str | None:
+    """The text a workbook shows for a number, date or time under `number_format`.
+
+    None when the display depends on the reader's locale or on a format this function does
+    not read: then the caller reports the cell rather than guess.
+    """
+    fmt = number_format.strip().lower()
+    if isinstance(value, dt.datetime | dt.date | dt.time | dt.timedelta):
+        if isinstance(value, dt.datetime) and fmt in _ISO_DATETIMES:
+            return value.strftime("%Y-%m-%d %H:%M:%S" if fmt.endswith("ss") else "%Y-%m-%d %H:%M")
+        if isinstance(value, dt.date) and fmt == _ISO_DATE:
+            return value.strftime("%Y-%m-%d")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return cell_text(value)
+    if fmt in ("general", "@", ""):
+        return cell_text(value)
+    number = Decimal(repr(value))
+    if _ZERO_PADDED.fullmatch(fmt):
+        whole = _whole(number)
+        return ("-" if whole < 0 else "") + str(abs(whole)).zfill(len(fmt))
+    if _WHOLE_PERCENT.fullmatch(fmt):
+        whole = _whole(number * 100)
+        return ("-" if whole < 0 else "") + str(abs(whole)).zfill(len(fmt) - 1) + "%"
+    return None
+
+
+def cell_text(cell: object) -> str:
+    """A workbook cell as the operator reads it: 2024 not 2024.0, dates in ISO form."""
+    if isinstance(cell, str):
+        return cell
+    if isinstance(cell, bool):
+        return "TRUE" if cell else "FALSE"
+    if isinstance(cell, int):
+        return str(cell)
+    if isinstance(cell, float):
+        # 15 significant digits is what a spreadsheet shows: 0.1+0.2 reads 0.3.
+        return format(cell, ".15g")
+    if isinstance(cell, dt.datetime):
+        if cell.time() == dt.time():
+            return cell.date().isoformat()
+        return cell.isoformat(sep=" ")
+    if isinstance(cell, dt.date | dt.time):
+        return cell.isoformat()
+    if cell is None:
+        return ""
+    return str(cell)

@@ -1,0 +1,156 @@
+"""Find the workbook cells of the wanted columns that are not what the sheet shows.
+
+calamine gives every cell's stored value fast, but not its number format, and it shows an
+error cell or a formula saved without its value as an empty cell. So only the suspect cells
+(a number, a date or a time; an empty cell in a row that is not blank) are looked at again:
+in .xlsx/.xlsm through openpyxl, which reads the number formats, errors and formulas of just
+the rows that hold them; in .xls/.xlsb/.ods, whose formats no dependency reads, dates and times
+are still caught (calamine types them) and a number is kept as Excel's General format shows
+it, with a warning naming the cell.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from importer.cells import CellFact, CellTrap, cell_address, cell_text, displayed_text
+
+#: Workbooks whose number formats, errors and formulas openpyxl reads.
+STYLED_SUFFIXES = frozenset({".xlsx", ".xlsm"})
+
+
+@dataclass(frozen=True)
+class Suspect:
+    """A cell worth a second look: its place in the body, column and stored value."""
+
+    index: int  # position in the body (the rows below the header)
+    column: int  # 0-based column index
+    role: str
+    value: Any
+
+
+@dataclass
+class CellReview:
+    """What the second look found: facts, and the displayed text of cells that have one."""
+
+    facts: list[CellFact]
+    texts: dict[tuple[int, int], str]  # (body index, column) -> the text the sheet shows
+
+
+def review_cells(
+    suffix: str, data: bytes, sheet: str, first_row: int, suspects: Sequence[Suspect]
+) -> CellReview:
+    """Facts about the suspect cells; `first_row` is the sheet row of body index 0."""
+    review = CellReview([], {})
+    if not suspects:
+        return review
+    looks = _openpyxl_cells(data, sheet, first_row, suspects) if suffix in STYLED_SUFFIXES else None
+    for suspect in suspects:
+        row = first_row + suspect.index
+        look = None if looks is None else looks.get((row, suspect.column))
+        found = _judge(suspect.value, look)
+        if isinstance(found, str):
+            review.texts[(suspect.index, suspect.column)] = found
+        elif found is not None:
+            trap, detail, sent_as = found
+            address = cell_address(row, suspect.column)
+            review.facts.append(CellFact(row, address, suspect.role, trap, detail, sent_as))
+    return review
+
+
+def _judge(value: object, look: _Look | None) -> str | tuple[CellTrap, str, str | None] | None:
+    """The text the sheet shows, or a fact (trap, detail, text sent), or None: nothing wrong."""
+    if type(value) is str:  # empty to calamine: an error, a formula without value, or empty
+        if look is not None and look.data_type == "e":
+            return CellTrap.ERROR, str(look.value), None
+        if look is not None and look.formula:
+            return CellTrap.FORMULA_WITHOUT_VALUE, look.formula, None
+        return None
+    trap = _date_or_time(value)
+    if look is not None:
+        shown = displayed_text(value, look.number_format)
+        if shown is not None:
+            return shown
+        if trap is not None:
+            return trap, f"{cell_text(value)}, shown as {look.number_format}", None
+        return CellTrap.FORMATTED_NUMBER, look.number_format, None
+    if trap is not None:
+        return trap, cell_text(value), None
+    if isinstance(value, bool):
+        return None
+    return CellTrap.UNKNOWN_FORMAT, cell_text(value), cell_text(value)
+
+
+def _date_or_time(value: object) -> CellTrap | None:
+    if isinstance(value, dt.date):
+        return CellTrap.DATE
+    if isinstance(value, dt.time | dt.timedelta):
+        return CellTrap.TIME
+    return None
+
+
+@dataclass(frozen=True)
+class _Look:
+    value: object
+    data_type: str
+    number_format: str
+    formula: str | None
+
+
+def _openpyxl_cells(
+    data: bytes, sheet: str, first_row: int, suspects: Sequence[Suspect]
+) -> dict[tuple[int, int], _Look] | None:
+    """The suspect cells as openpyxl reads them (values, errors, formats, formulas).
+
+    Only the rows from the first suspect to the last are parsed. None when openpyxl cannot
+    read the workbook: then the cells are judged as in a workbook without formats.
+    """
+    rows = [first_row + s.index for s in suspects]
+    columns = [s.column for s in suspects]
+    bounds = {
+        "min_row": min(rows),
+        "max_row": max(rows),
+        "min_col": min(columns) + 1,
+        "max_col": max(columns) + 1,
+    }
+    wanted = set(zip(rows, columns, strict=True))
+    try:
+        values = _scan(data, sheet, bounds, wanted, data_only=True)
+        # Formulas are read only where a cell still looks empty: a second, bounded pass.
+        empty = {key for key, (value, _, _) in values.items() if value is None}
+        formulas = _scan(data, sheet, bounds, empty, data_only=False) if empty else {}
+    except Exception:  # openpyxl raises many kinds on workbooks calamine reads fine
+        return None
+    looks = {}
+    for key, (value, data_type, number_format) in values.items():
+        formula = formulas.get(key, (None, "", ""))
+        text = formula[0] if formula[1] == "f" else None
+        looks[key] = _Look(value, data_type, number_format, None if text is None else str(text))
+    return looks
+
+
+def _scan(
+    data: bytes,
+    sheet: str,
+    bounds: dict[str, int],
+    wanted: set[tuple[int, int]],
+    *,
+    data_only: bool,
+) -> dict[tuple[int, int], tuple[object, str, str]]:
+    import openpyxl
+
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=data_only)
+    try:
+        found = {}
+        cells = book[sheet].iter_rows(**bounds)
+        for row, line in enumerate(cells, start=bounds["min_row"]):
+            for column, cell in enumerate(line, start=bounds["min_col"] - 1):
+                if (row, column) in wanted:
+                    found[(row, column)] = (cell.value, cell.data_type, cell.number_format)
+        return found
+    finally:
+        book.close()
