@@ -297,7 +297,7 @@ def fold_country(text: str) -> str:
     small words (`the`, `of`, `and`, `de`, `la`, `et`…) left out unless nothing else is
     left, so `LA` stays Laos.
     """
-    decomposed = unicodedata.normalize("NFKD", drop_invisible(text).casefold())
+    decomposed = unicodedata.normalize("NFKD", drop_invisible(text, keep_joiners=False).casefold())
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     words = _NOT_WORD.sub(" ", _DOTS.sub("", bare.translate(_LIGATURES))).split()
     if len(words) > 1:
@@ -523,7 +523,7 @@ def _say_cells(frame: pd.DataFrame, facts: dict[int, list[CellFact]]) -> None:
     for position, row_facts in facts.items():
         refused = [fact.message() for fact in row_facts if _refuses(fact)]
         warned = [fact.message() for fact in row_facts if not _refuses(fact)]
-        said = frame.at[position, "message"] if not refused else ""
+        said = "" if refused else str(frame.at[position, "message"])
         frame.at[position, "message"] = "; ".join(filter(None, [*refused, said, *warned]))
 
 

@@ -118,8 +118,8 @@ class _Columns:
 
 def header_key(text: str) -> str:
     """Compare headers ignoring case, spaces, accents and punctuation: `Nom de la liste`."""
-    decomposed = unicodedata.normalize("NFKD", drop_invisible(text)).casefold()
-    return "".join(ch for ch in decomposed if ch.isalnum())
+    decomposed = unicodedata.normalize("NFKD", drop_invisible(text, keep_joiners=False))
+    return "".join(ch for ch in decomposed.casefold() if ch.isalnum())
 
 
 _NAME_KEYS = frozenset(map(header_key, NAME_ALIASES))

@@ -88,8 +88,8 @@ def _suspects(
         filled |= ~empty
         empties[role] = empty
     for role, index in wanted.items():
-        for position in np.flatnonzero(empties[role] & filled):
-            found.append(Suspect(int(position), index, role, ""))
+        for empty_at in np.flatnonzero(empties[role] & filled).tolist():
+            found.append(Suspect(empty_at, index, role, ""))
         for position, cells in enumerate(body):
             value = cells[index] if index < len(cells) else ""
             if type(value) is not str:

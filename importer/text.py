@@ -66,17 +66,19 @@ def _keep(match: re.Match[str]) -> str:
     return ""
 
 
-def drop_invisible(text: str) -> str:
+def drop_invisible(text: str, *, keep_joiners: bool = True) -> str:
     """`text` without format characters (Cf); joiners stay between two visible characters.
 
     Other format characters go first, so a zero-width space next to a joiner changes nothing:
-    inserting any Cf character but U+200C/U+200D never changes the result.
+    inserting any Cf character but U+200C/U+200D never changes the result. Codes and other
+    text that never holds an emoji or a Persian or Indic word pass `keep_joiners=False`.
     """
     pattern = _pattern()
     if not pattern.search(text):
         return text
-    others = "".join(ch for ch in text if ch in JOINERS or unicodedata.category(ch) != "Cf")
-    return pattern.sub(_keep, others)
+    kept = JOINERS if keep_joiners else frozenset()
+    others = "".join(ch for ch in text if ch in kept or unicodedata.category(ch) != "Cf")
+    return pattern.sub(_keep, others) if keep_joiners else others
 
 
 def drop_invisible_array(values: pa.Array) -> pa.Array:
