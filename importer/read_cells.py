@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,9 +48,13 @@ def review_cells(
 ) -> CellReview:
     """Facts about the suspect cells; `first_row` is the sheet row of body index 0."""
     review = CellReview([], {})
+    styled = suffix in STYLED_SUFFIXES
+    if styled and not _may_hide_values(data, sheet):
+        # No formula and no error cell anywhere: an empty cell is just empty.
+        suspects = [suspect for suspect in suspects if type(suspect.value) is not str]
     if not suspects:
         return review
-    looks = _openpyxl_cells(data, sheet, first_row, suspects) if suffix in STYLED_SUFFIXES else None
+    looks = _openpyxl_cells(data, sheet, first_row, suspects) if styled else None
     for suspect in suspects:
         row = first_row + suspect.index
         look = None if looks is None else looks.get((row, suspect.column))
@@ -83,6 +89,39 @@ def _judge(value: object, look: _Look | None) -> str | tuple[CellTrap, str, str 
     if isinstance(value, bool):
         return None
     return CellTrap.UNKNOWN_FORMAT, cell_text(value), cell_text(value)
+
+
+# A formula (`<f>`, `<x:f t="shared"/>`) or an error cell (`t="e"`) in a sheet's XML.
+_HIDING = re.compile(rb'<(?:\w+:)?f[\s>/]|\st="e"')
+_RELATIONSHIPS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+def _may_hide_values(data: bytes, sheet: str) -> bool:
+    """Whether the sheet's XML holds a formula or an error cell: one streamed scan.
+
+    True whenever the sheet's part cannot be found, so that the careful path is taken.
+    """
+    import xml.etree.ElementTree as ET
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            book = ET.fromstring(archive.read("xl/workbook.xml"))
+            rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+            ids = {e.get(_RELATIONSHIPS) for e in book.iter() if e.get("name") == sheet}
+            targets = [e.get("Target", "") for e in rels.iter() if e.get("Id") in ids]
+            if len(targets) != 1:
+                return True
+            target = targets[0]
+            part = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            with archive.open(part) as stream:
+                tail = b""
+                while chunk := stream.read(1 << 20):
+                    if _HIDING.search(tail + chunk):
+                        return True
+                    tail = chunk[-16:]
+    except (KeyError, OSError, zipfile.BadZipFile, ET.ParseError):
+        return True
+    return False
 
 
 def _date_or_time(value: object) -> CellTrap | None:
