@@ -82,7 +82,7 @@ def _evidence(contexts: list[bytes], encoding: str) -> tuple[int, int]:
     """(proof, doubt): distinct non-ASCII characters in places real words never put them."""
     proof = doubt = 0
     for context in contexts:
-        before, ch, after = context.decode(encoding)
+        before, ch, after = tuple(context.decode(encoding))
         if unicodedata.category(ch) == "Cc":
             proof += 1  # C1 control codes: ISO-8859-15 reading Windows-1252 bytes
             continue
