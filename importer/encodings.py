@@ -33,7 +33,7 @@ LABELS = {
 _RARE_LETTERS = frozenset("šžŠŽ")
 # Characters that never touch a letter in real text: the florin sign, daggers, bullets,
 # spacing accents (`ƒquipe`, `cafˇ`, `Z˚rich`).
-_NEVER_BY_LETTERS = frozenset("ƒ†‡•˚ˇ˘˙˛˝¸¨¯´¶§¤")
+_NEVER_BY_LETTERS = frozenset("ƒ†‡•˚ˇ˘˙˛˝¸¨¯´¶§¤¼½¾ˆ˜")
 # Opening quotes: never right after a letter (`Caf‚`, `N„mes`).
 _OPENING_QUOTES = frozenset("‚„")
 # Non-letters that do occur between two letters: apostrophes, hyphens, middle dot, soft hyphen.
@@ -59,8 +59,13 @@ class EncodingVerdict:
     why: str
 
 
+def _letter(ch: str) -> bool:
+    """A letter of a word: not a modifier such as `ˆ` or `˜`, which stand alone."""
+    return ch.isalpha() and unicodedata.category(ch) != "Lm"
+
+
 def _is_lower(ch: str) -> bool:
-    return ch.isalpha() and ch.islower()
+    return _letter(ch) and ch.islower()
 
 
 def _contexts(data: bytes) -> list[bytes]:
@@ -86,15 +91,15 @@ def _evidence(contexts: list[bytes], encoding: str) -> tuple[int, int]:
         if unicodedata.category(ch) == "Cc":
             proof += 1  # C1 control codes: ISO-8859-15 reading Windows-1252 bytes
             continue
-        inside = before.isalpha() and after.isalpha()
+        inside = _letter(before) and _letter(after)
         if (
-            (ch in _NEVER_BY_LETTERS and (before.isalpha() or after.isalpha()))
-            or (ch in _OPENING_QUOTES and before.isalpha())
+            (ch in _NEVER_BY_LETTERS and (_letter(before) or _letter(after)))
+            or (ch in _OPENING_QUOTES and _letter(before))
             # `AbonnŽs`, `ZŸrich`, `CÏur`: an upper-case letter after a lower-case one, or
             # inside a word going on in lower case.
-            or (ch.isupper() and (_is_lower(before) or (before.isalpha() and _is_lower(after))))
+            or (ch.isupper() and (_is_lower(before) or (_letter(before) and _is_lower(after))))
             # a symbol between two letters: `N”mes`, `c½ur`
-            or (not ch.isalpha() and ch not in _WORD_JOINERS and inside)
+            or (not _letter(ch) and ch not in _WORD_JOINERS and inside)
         ):
             proof += 1
         elif ch in _RARE_LETTERS and inside:
