@@ -94,7 +94,7 @@ def load_rows(options: JobOptions) -> tuple[SourceTable, pd.DataFrame]:
     frame = prepare(source.frame, default_country=options.default_country, cells=source.cells)
     warned = [fact for fact in source.cells if fact.usable]
     for fact in warned[:CONSOLE_PROBLEM_ROWS]:
-        log.warning("row %d: %s", fact.row, fact.message())
+        log.warning("row %d: %s", fact.row, fact.message(), extra={"row": fact.row})
     if len(warned) > CONSOLE_PROBLEM_ROWS:
         log.warning(
             "… and %d more such cells: see the results file", len(warned) - CONSOLE_PROBLEM_ROWS
