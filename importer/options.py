@@ -95,7 +95,7 @@ def _country(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _Invalid
     # Imported here: normalize brings pandas, and options is loaded by `--help`.
-    from importer.normalize import country_code_for
+    from importer.countries import country_code_for
 
     code = country_code_for(value)
     if not code:
