@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,7 +48,8 @@ def review_cells(
     """Facts about the suspect cells; `first_row` is the sheet row of body index 0."""
     review = CellReview([], {})
     styled = suffix in STYLED_SUFFIXES
-    if styled and not _may_hide_values(data, sheet):
+    empty = any(type(suspect.value) is str for suspect in suspects)
+    if styled and empty and not _may_hide_values(data, sheet):
         # No formula and no error cell anywhere: an empty cell is just empty.
         suspects = [suspect for suspect in suspects if type(suspect.value) is not str]
     if not suspects:
@@ -91,8 +91,10 @@ def _judge(value: object, look: _Look | None) -> str | tuple[CellTrap, str, str 
     return CellTrap.UNKNOWN_FORMAT, cell_text(value), cell_text(value)
 
 
-# A formula (`<f>`, `<x:f t="shared"/>`) or an error cell (`t="e"`) in a sheet's XML.
-_HIDING = re.compile(rb'<(?:\w+:)?f[\s>/]|\st="e"')
+# A formula (its end tag `</f>` or `</x:f>`: a sheet with shared formulas holds at least one) or
+# an error cell (`t="e"`) in a sheet's XML. Plain byte searches, many times faster than a
+# regular expression on a big sheet; a chance match elsewhere only costs a needless second look.
+_HIDING = (b"f>", b't="e"')
 _RELATIONSHIPS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
 
@@ -116,7 +118,8 @@ def _may_hide_values(data: bytes, sheet: str) -> bool:
             with archive.open(part) as stream:
                 tail = b""
                 while chunk := stream.read(1 << 20):
-                    if _HIDING.search(tail + chunk):
+                    window = tail + chunk
+                    if any(mark in window for mark in _HIDING):
                         return True
                     tail = chunk[-16:]
     except (KeyError, OSError, zipfile.BadZipFile, ET.ParseError):

@@ -55,46 +55,50 @@ def read_workbook(label: str, suffix: str, data: bytes, sheet: str | None, want:
     wanted = {"list_name": columns.name}
     if columns.country is not None:
         wanted["country"] = columns.country
-    texts = {role: _column_text(body, index) for role, index in wanted.items()}
-    suspects = _suspects(body, wanted, texts)
+    texts: dict[str, list[str]] = {}
+    suspects: list[Suspect] = []
+    for role, index in wanted.items():
+        texts[role], odd = _column_text(body, index)
+        suspects += [Suspect(position, index, role, value) for position, value in odd]
+    arrays = {role: pa.array(values, pa.string()) for role, values in texts.items()}
+    suspects += _empty_in_filled_rows(arrays, wanted)
+    suspects.sort(key=lambda suspect: (suspect.index, suspect.column))
     review = review_cells(suffix, data, chosen, header_index + 2, suspects)
+    changed = set()
     for (position, index), shown in review.texts.items():
-        texts["list_name" if index == columns.name else "country"][position] = shown
+        role = "list_name" if index == columns.name else "country"
+        texts[role][position] = shown
+        changed.add(role)
     for fact in review.facts:
         if fact.sent_as is not None:
             texts[fact.column][fact.row - header_index - 2] = fact.sent_as
+            changed.add(fact.column)
+    for role in changed:
+        arrays[role] = pa.array(texts[role], pa.string())
     return _Table(
         first_row=header_index + 2,
-        names=pa.array(texts["list_name"], pa.string()),
-        countries=None if columns.country is None else pa.array(texts["country"], pa.string()),
+        names=arrays["list_name"],
+        countries=arrays.get("country"),
         columns=columns,
         sheet=chosen,
         cells=tuple(review.facts),
     )
 
 
-def _suspects(
-    body: list[list[Any]], wanted: dict[str, int], texts: dict[str, list[str]]
-) -> list[Suspect]:
-    """Cells that may not be what they show: not text, or empty in a row that is not blank."""
+def _empty_in_filled_rows(arrays: dict[str, Any], wanted: dict[str, int]) -> list[Suspect]:
+    """Empty cells of rows that are not blank: calamine shows errors and lost formulas so."""
     import numpy as np
+    import pyarrow.compute as pc
 
-    found = []
-    filled = np.zeros(len(body), dtype=bool)
-    empties = {}
-    for role in wanted:
-        column = np.array(texts[role], dtype=object)
-        empty = column == ""
-        filled |= ~empty
-        empties[role] = empty
-    for role, index in wanted.items():
-        for empty_at in np.flatnonzero(empties[role] & filled).tolist():
-            found.append(Suspect(empty_at, index, role, ""))
-        for position, cells in enumerate(body):
-            value = cells[index] if index < len(cells) else ""
-            if type(value) is not str:
-                found.append(Suspect(position, index, role, value))
-    return sorted(found, key=lambda suspect: (suspect.index, suspect.column))
+    empties = {
+        role: pc.equal(array, "").to_numpy(zero_copy_only=False) for role, array in arrays.items()
+    }
+    filled = ~np.logical_and.reduce(list(empties.values()))
+    return [
+        Suspect(position, wanted[role], role, "")
+        for role, empty in empties.items()
+        for position in np.flatnonzero(empty & filled).tolist()
+    ]
 
 
 def _check_workbook_bytes(label: str, suffix: str, data: bytes) -> None:
@@ -157,9 +161,11 @@ def _top_rows(grid: list[list[Any]]) -> list[list[Any]]:
     return grid
 
 
-def _column_text(body: list[list[Any]], index: int) -> list[str]:
+def _column_text(body: list[list[Any]], index: int) -> tuple[list[str], list[tuple[int, Any]]]:
+    """A column as text, and the cells that were not text (position, value) for a second look."""
     # calamine hands over Python objects: one pass per column is the vector operation here.
-    return [
-        cell if type(cell) is str else cell_text(cell)
-        for cell in (cells[index] if index < len(cells) else "" for cells in body)
-    ]
+    values = [cells[index] if index < len(cells) else "" for cells in body]
+    odd = [(position, value) for position, value in enumerate(values) if type(value) is not str]
+    for position, value in odd:
+        values[position] = cell_text(value)
+    return values, odd
