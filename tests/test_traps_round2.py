@@ -120,6 +120,7 @@ def test_title_rows_above_the_header_of_a_workbook(cli, api_env, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert "header on row 3" in result.stderr
     assert created_names(api_env) == {"Clients Marseille": "FR", "Prospects Liège": "BE"}
+    assert sent(api_env) == {"clients marseille", "prospects liège"}
     rows = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["rows"]
     assert [row["row"] for row in rows] == [4, 5]
     assert parameters(tmp_path)["header_row"] == "3"
@@ -135,9 +136,20 @@ def test_title_notes_and_blank_lines_above_a_csv_header(cli, api_env, tmp_path):
     result = cli("run", source, "-o", "out.json")
     assert result.exit_code == 0, result.stderr
     assert created_names(api_env) == {"Clients Lyon": "FR", "Clients Gand": "BE"}
+    assert sent(api_env) == {"clients lyon", "clients gand"}
     rows = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["rows"]
     assert [row["row"] for row in rows] == [6, 8]
     assert parameters(tmp_path)["header_row"] == "5"
+
+
+def test_a_header_on_the_first_row_is_not_mentioned(cli, api_env, tmp_path):
+    source = tmp_path / "lists.csv"
+    source.write_text("name,country\nA,FR\n", encoding="utf-8")
+    result = cli("run", source, "-o", "out.json")
+    assert result.exit_code == 0, result.stderr
+    assert "header on row" not in result.stderr
+    assert "header_row" not in parameters(tmp_path)
+    assert parameters(tmp_path)["encoding"] == "utf-8"
 
 
 def test_a_header_found_by_the_given_column_names_below_a_title(cli, api_env, tmp_path):
@@ -262,6 +274,7 @@ def test_no_break_and_zero_width_spaces_in_headers_and_values(cli, api_env, tmp_
     result = cli("run", TRAPS / "f15_nbsp_zero_width_header_and_values.csv", "-o", "out.csv")
     assert result.exit_code == 0, result.stderr
     assert created_names(api_env) == {"Clients Paris": "FR", "VIP": "BE", "Prospects Lyon": "FR"}
+    assert sent(api_env) == {"clients paris", "vip", "prospects lyon"}
     rows = results(tmp_path)
     assert (rows[3]["outcome"], rows[3]["message"]) == ("duplicate", "same list as row 2")
 
@@ -287,6 +300,7 @@ def test_other_invisible_characters_and_the_joiners_that_stay(cli, api_env, tmp_
         "می\u200cخواهم": "IR",
         "Fin": "DE",
     }
+    assert len(api_env.stats.create_requests) == 5  # the duplicate was not sent
     assert results(tmp_path)[3]["outcome"] == "duplicate"
 
 
