@@ -4,9 +4,10 @@ calamine gives every cell's stored value fast, but not its number format, and it
 error cell or a formula saved without its value as an empty cell. So only the suspect cells
 (a number, a date or a time; an empty cell in a row that is not blank) are looked at again:
 in .xlsx/.xlsm through openpyxl, which reads the number formats, errors and formulas of just
-the rows that hold them; in .xls/.xlsb/.ods, whose formats no dependency reads, dates and times
-are still caught (calamine types them) and a number is kept as Excel's General format shows
-it, with a warning naming the cell.
+the rows that hold them; in .ods, which keeps the text each cell shows, from that text, its
+error marks and formulas; in .xls/.xlsb, whose formats no dependency reads, dates and times are
+still caught (calamine types them) and a number is kept as Excel's General format shows it,
+with a warning naming the cell.
 """
 
 from __future__ import annotations
@@ -54,7 +55,11 @@ def review_cells(
         suspects = [suspect for suspect in suspects if type(suspect.value) is not str]
     if not suspects:
         return review
-    looks = _openpyxl_cells(data, sheet, first_row, suspects) if styled else None
+    looks = None
+    if styled:
+        looks = _openpyxl_cells(data, sheet, first_row, suspects)
+    elif suffix == ".ods":
+        looks = _ods_cells(data, sheet, {(first_row + s.index, s.column) for s in suspects})
     for suspect in suspects:
         row = first_row + suspect.index
         look = None if looks is None else looks.get((row, suspect.column))
@@ -77,6 +82,12 @@ def _judge(value: object, look: _Look | None) -> str | tuple[CellTrap, str, str 
             return CellTrap.FORMULA_WITHOUT_VALUE, look.formula, None
         return None
     trap = _date_or_time(value)
+    if look is not None and look.data_type == "e":  # an ODS error reads as a number
+        return CellTrap.ERROR, look.shown or str(look.value), None
+    if look is not None and look.shown is not None:  # ODS keeps the text it shows
+        if trap is not None:
+            return trap, f"{cell_text(value)}, shown as {look.shown}", None
+        return look.shown if look.shown else None
     if look is not None:
         shown = displayed_text(value, look.number_format)
         if shown is not None:
@@ -137,10 +148,82 @@ def _date_or_time(value: object) -> CellTrap | None:
 
 @dataclass(frozen=True)
 class _Look:
+    """A cell as a second reader sees it."""
+
     value: object
-    data_type: str
+    data_type: str  # "e" for an error
     number_format: str
     formula: str | None
+    shown: str | None = None  # the text the sheet shows, where the file keeps it (ODS)
+
+
+_ODS_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+_ODS_OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
+_ODS_TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
+_ODS_CALCEXT = "{urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0}"
+_ODS_CELLS = (f"{_ODS_TABLE}table-cell", f"{_ODS_TABLE}covered-table-cell")
+
+
+def _ods_cells(
+    data: bytes, sheet: str, wanted: set[tuple[int, int]]
+) -> dict[tuple[int, int], _Look] | None:
+    """The wanted cells (sheet row, column) of an ODS sheet: shown text, errors, formulas.
+
+    OpenDocument keeps the text each cell shows beside its value, so nothing is derived.
+    None when the file cannot be read this way.
+    """
+    import xml.etree.ElementTree as ET
+
+    last = max(row for row, _ in wanted)
+    looks: dict[tuple[int, int], _Look] = {}
+    row, inside = 1, False
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open("content.xml") as xml:
+            for event, element in ET.iterparse(xml, events=("start", "end")):
+                tag = element.tag
+                if tag == f"{_ODS_TABLE}table":
+                    if event == "start":
+                        inside = element.get(f"{_ODS_TABLE}name") == sheet
+                    elif inside:
+                        break
+                elif not inside or event == "start" or tag != f"{_ODS_TABLE}table-row":
+                    continue
+                else:
+                    repeat = int(element.get(f"{_ODS_TABLE}number-rows-repeated", "1"))
+                    for offset in range(min(repeat, last + 1 - row)):
+                        _ods_row(element, row + offset, wanted, looks)
+                    row += repeat
+                    element.clear()
+                    if row > last:
+                        break
+    except (KeyError, OSError, ValueError, zipfile.BadZipFile, ET.ParseError):
+        return None
+    return looks
+
+
+def _ods_row(
+    element: Any, row: int, wanted: set[tuple[int, int]], looks: dict[tuple[int, int], _Look]
+) -> None:
+    column = 0
+    for cell in element:
+        if cell.tag not in _ODS_CELLS:
+            continue
+        repeat = int(cell.get(f"{_ODS_TABLE}number-columns-repeated", "1"))
+        hits = [(row, c) for c in range(column, column + repeat) if (row, c) in wanted]
+        if hits:
+            kind = cell.get(f"{_ODS_OFFICE}value-type")
+            error = cell.get(f"{_ODS_CALCEXT}value-type") == "error"
+            formula = cell.get(f"{_ODS_TABLE}formula")
+            shown = "\n".join("".join(p.itertext()) for p in cell.iter(f"{_ODS_TEXT}p"))
+            look = _Look(
+                shown,
+                "e" if error else "",
+                "",
+                formula if formula and kind is None else None,
+                shown if kind is not None else None,
+            )
+            looks.update(dict.fromkeys(hits, look))
+        column += repeat
 
 
 def _openpyxl_cells(

@@ -15,6 +15,7 @@ import openpyxl
 import pytest
 
 from tests.conftest import ROOT, read_results
+from tests.data.make_fixtures import ods_number, ods_text, write_ods_rows
 from tests.test_traps import created_names
 
 TRAPS = ROOT / "tests" / "data" / "traps"
@@ -265,6 +266,33 @@ def test_percentages_times_and_formatted_numbers(cli, api_env, tmp_path):
     assert "cell A6 holds a number shown with the format #,##0.00" in rows[6]["message"]
     assert "cell A7 holds a date" in rows[7]["message"]
     assert {rows[r]["code"] for r in (3, 4, 6, 7)} == {"BAD_CELL"}
+
+
+def test_ods_errors_formulas_and_the_text_a_number_shows(cli, api_env, tmp_path):
+    error = (
+        '<table:table-cell table:formula="of:=1/0" office:value-type="float" office:value="0"'
+        ' calcext:value-type="error"><text:p>#DIV/0!</text:p></table:table-cell>'
+    )
+    lost = '<table:table-cell table:formula="of:=UPPER(&quot;lille&quot;)"/>'
+    source = tmp_path / "lists.ods"
+    write_ods_rows(
+        source,
+        [
+            ods_text("Nom") + ods_text("Pays"),
+            error + ods_text("FR"),
+            lost + ods_text("FR"),
+            ods_number("0.12", "12%", kind="percentage") + ods_text("FR"),
+            ods_number("1234.5", "1 234,50 €", kind="currency") + ods_text("BE"),
+        ],
+    )
+    result = cli("run", source, "-o", "out.csv")
+    assert result.exit_code == 1, result.stderr
+    rows = results(tmp_path)
+    assert rows[2]["message"].startswith("cell A2 holds the error #DIV/0!")
+    assert rows[3]["message"].startswith("cell A3 holds a formula with no computed value")
+    assert {rows[2]["code"], rows[3]["code"]} == {"BAD_CELL"}
+    assert created_names(api_env) == {"12%": "FR", "1 234,50 €": "BE"}
+    assert sent(api_env) == {"12%", "1 234,50 €"}
 
 
 # --- 4. invisible characters -------------------------------------------------------------------

@@ -76,20 +76,23 @@ def write_numbers_xlsx(path: Path) -> None:
     book.save(path)
 
 
+def ods_text(value: str) -> str:
+    """An ODS text cell."""
+    return (
+        f'<table:table-cell office:value-type="string"><text:p>{value}</text:p></table:table-cell>'
+    )
+
+
+def ods_number(value: str, shown: str | None = None, kind: str = "float") -> str:
+    """An ODS number cell (`kind` float or percentage) showing `shown`."""
+    return (
+        f'<table:table-cell office:value-type="{kind}" office:value="{value}">'
+        f"<text:p>{shown or value}</text:p></table:table-cell>"
+    )
+
+
 def write_ods(path: Path) -> None:
     """An OpenDocument sheet written by hand: no ODS writer is among the dependencies."""
-
-    def text(value: str) -> str:
-        return (
-            '<table:table-cell office:value-type="string">'
-            f"<text:p>{value}</text:p></table:table-cell>"
-        )
-
-    def number(value: str) -> str:
-        return (
-            f'<table:table-cell office:value-type="float" office:value="{value}">'
-            f"<text:p>{value}</text:p></table:table-cell>"
-        )
 
     def date(value: str) -> str:
         return (
@@ -97,20 +100,29 @@ def write_ods(path: Path) -> None:
             f"<text:p>{value}</text:p></table:table-cell>"
         )
 
-    rows = [
-        text("Nom") + text("Pays"),
-        number("2024") + text("FR"),
-        text("007") + text("Belgique"),
-        "<table:table-cell/><table:table-cell/>",
-        date("2024-01-15") + text("NA"),
-    ]
+    write_ods_rows(
+        path,
+        [
+            ods_text("Nom") + ods_text("Pays"),
+            ods_number("2024") + ods_text("FR"),
+            ods_text("007") + ods_text("Belgique"),
+            "<table:table-cell/><table:table-cell/>",
+            date("2024-01-15") + ods_text("NA"),
+        ],
+    )
+
+
+def write_ods_rows(path: Path, rows: list[str], sheet: str = "Listes") -> None:
+    """An ODS workbook of one sheet whose rows are the given cells' XML."""
     body = "".join(f"<table:table-row>{cells}</table:table-row>" for cells in rows)
     content = (
         '<?xml version="1.0" encoding="UTF-8"?>'
         '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
         ' xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
-        ' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
-        '<office:body><office:spreadsheet><table:table table:name="Listes">'
+        ' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+        ' xmlns:calcext="urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0"'
+        ' office:version="1.2">'
+        f'<office:body><office:spreadsheet><table:table table:name="{sheet}">'
         f"{body}</table:table></office:spreadsheet></office:body></office:document-content>"
     )
     manifest = (
