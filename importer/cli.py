@@ -167,7 +167,12 @@ def main() -> None:
 
 
 def _resolve(
-    ctx: click.Context, job: Path | None, cli_values: dict[str, Any], *, require_input: bool = True
+    ctx: click.Context,
+    job: Path | None,
+    cli_values: dict[str, Any],
+    *,
+    require_input: bool = True,
+    uses_api: bool = True,
 ) -> Any:
     """Job file + command line + environment → one options object; masks its secrets."""
     from importer.credentials import secrets_of
@@ -182,6 +187,7 @@ def _resolve(
         environ=os.environ,
         job_dir=job.parent if job is not None else None,
         require_input=require_input,
+        uses_api=uses_api,
     )
     secrets = tuple(secrets_of(options, os.environ))
     ctx.meta["secrets"] = secrets
@@ -311,7 +317,7 @@ def runs_command(ctx: click.Context, job: Path | None, state: Path | None) -> No
     """
     from importer.run import past_runs
 
-    options = _resolve(ctx, job, {"state": state}, require_input=False)
+    options = _resolve(ctx, job, {"state": state}, require_input=False, uses_api=False)
     runs = past_runs(options.state)
     if not runs:
         click.echo(f"no runs recorded in {options.state}", err=True)
@@ -355,7 +361,7 @@ def results_command(
     """
     from importer.run import rebuild_results
 
-    options = _resolve(ctx, job, {"state": state}, require_input=False)
+    options = _resolve(ctx, job, {"state": state}, require_input=False, uses_api=False)
     result = rebuild_results(options.state, run_id, output)
     _report(result)
 
@@ -424,7 +430,28 @@ def results_command(
     default=None,
     help="Retry-After value sent with 429 answers (seconds or HTTP date).",
 )
+@click.option(
+    "--slow-answer-rate",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Share of creates processed and answered only after --hang-seconds.",
+)
+@click.option(
+    "--hang-seconds",
+    default=3.0,
+    show_default=True,
+    type=float,
+    help="How long a timeout or slow-answer fault waits.",
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the fault draws.")
+@click.option(
+    "--name-rule",
+    type=click.Choice(["importer", "strict"]),
+    default="importer",
+    show_default=True,
+    help="How the account compares list names: the importer's rule, or case and spaces exact.",
+)
 @click.option(
     "--lists",
     "lists_file",
@@ -432,7 +459,9 @@ def results_command(
     help="CSV of name,country lists the account starts with.",
 )
 @debug_option
-def sandbox_command(host: str, port: int, lists_file: Path | None, **faults: Any) -> None:
+def sandbox_command(
+    host: str, port: int, lists_file: Path | None, name_rule: str, **faults: Any
+) -> None:
     """Serve the built-in AvoSMS sandbox on loopback, for demos and tests.
 
     It speaks the list endpoints with demo credentials (id demo@example.com, key
@@ -444,15 +473,17 @@ def sandbox_command(host: str, port: int, lists_file: Path | None, **faults: Any
       AVOSMS_ID=demo@example.com AVOSMS_KEY=demo-key-0000 \\
         avosms-import run lists.csv --base-url http://127.0.0.1:8765
     """
-    from importer.sandbox import FaultPlan, load_lists_file, run_sandbox
+    from importer.sandbox import FaultPlan, NameRule, load_lists_file, run_sandbox
 
-    existing = load_lists_file(lists_file) if lists_file is not None else []
+    rule = NameRule(name_rule)
+    existing = load_lists_file(lists_file, rule) if lists_file is not None else []
     run_sandbox(
         host,
         port,
         FaultPlan(**faults),
         existing,
         ready=lambda url: click.echo(f"sandbox listening on {url} (Ctrl-C to stop)", err=True),
+        name_rule=rule,
     )
 
 

@@ -49,6 +49,10 @@ LISTS_PATH = "/v1/contact/list"
 #: hundred bytes per list).
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
+#: Seconds a server is assumed to go on working, at least, on a request we stopped waiting for:
+#: an account re-read settles a timed-out attempt only once max(timeout, this) has passed.
+LATE_PROCESSING_GRACE = 3.0
+
 _KNOWN_CODE = re.compile(r"OK|ERR_[19]\d\d")
 
 #: What the create endpoint's ERR_1xx codes mean, in the operator's words.
@@ -115,12 +119,20 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class CreateAnswer:
-    """What became of one create request, after its retries."""
+    """What became of one create request, after its retries.
+
+    ``uncertain`` counts the attempts that may have been processed without our learning what
+    they did (see `may_have_been_processed`); ``settle_delay`` is how long after the final
+    answer the server may still be working on one of them (when one timed out: the timeout,
+    and at least `LATE_PROCESSING_GRACE`).
+    """
 
     code: str
     list_contact_id: str
     message: str
     attempts: int
+    uncertain: int = 0
+    settle_delay: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -147,6 +159,18 @@ class _Reply:
     message: str
     payload: dict[str, Any] | None = None
     retry_after: float | None = None
+    #: The request provably never reached the server (connection refused, name not resolved).
+    unreached: bool = False
+
+
+def may_have_been_processed(code: str, *, unreached: bool = False) -> bool:
+    """Whether an attempt that ended with `code` may have acted on the account unseen.
+
+    Not when it provably never reached the server (`unreached`), nor when its answer says what
+    happened (``OK``, ``ERR_1xx``), nor when the server refused it (HTTP 429 or another 4xx).
+    Every other failure (ERR_9xx, 5xx, timeout, cut connection, garbled answer) may have been.
+    """
+    return not (unreached or code == "OK" or code.startswith(("ERR_1", "HTTP_4")))
 
 
 class AvoSmsClient:
@@ -218,16 +242,19 @@ class AvoSmsClient:
         trips, errors.Interrupted when `stop` was set before anything was sent.
         """
         form = {"listContactName": name, "listContactCountryCode": country_code}
-        reply, attempts = self._call(CREATE_PATH, form, f"create list {name!r}")
+        fates = _Fates()
+        reply, attempts = self._call(CREATE_PATH, form, f"create list {name!r}", fates)
+        delay = max(self._timeout, LATE_PROCESSING_GRACE) if fates.timed_out else 0.0
         if reply.code == "OK":
             list_id = _text((reply.payload or {}).get("list_contact_id"))
-            return CreateAnswer("OK", list_id, "created", attempts)
+            return CreateAnswer("OK", list_id, "created", attempts, fates.uncertain, delay)
         if reply.code.startswith("ERR_1"):
             message = CREATE_CODE_MESSAGES.get(
                 reply.code, f"the API refused the request ({reply.code})"
             )
-            return CreateAnswer(reply.code, "", message, attempts)
-        return CreateAnswer(reply.code, "", self._final_message(reply, attempts), attempts)
+            return CreateAnswer(reply.code, "", message, attempts, fates.uncertain, delay)
+        message = self._final_message(reply, attempts)
+        return CreateAnswer(reply.code, "", message, attempts, fates.uncertain, delay)
 
     def fetch_lists(self) -> list[AccountList]:
         """Every contact list on the account (`[]` for an empty account).
@@ -250,7 +277,15 @@ class AvoSmsClient:
 
     # -- one call, with its retries -------------------------------------------------------
 
-    def _call(self, path: str, fields: Mapping[str, str], what: str) -> tuple[_Reply, int]:
+    def _call(
+        self, path: str, fields: Mapping[str, str], what: str, fates: _Fates | None = None
+    ) -> tuple[_Reply, int]:
+        """One request with its retries: the last reply and how many attempts were sent.
+
+        `fates` counts the attempts that may have been processed unseen; a `RunStopped`
+        raised after such an attempt carries that count (``uncertain_attempts``).
+        """
+        fates = fates if fates is not None else _Fates()
         form = {"id": self._credentials.id, "key": self._credentials.key, **fields}
         parse = _parse_lists if path == LISTS_PATH else _parse_create
         sent = 0
@@ -264,7 +299,7 @@ class AvoSmsClient:
                 return last  # the stop condition ends the retries with the last failure
             self._check_breaker()
             sent += 1
-            last = self._exchange(path, form, parse)
+            last = self._exchange(path, form, parse, fates)
             return last
 
         stops: list[stop_base] = [stop_after_attempt(self._retry.max_attempts)]
@@ -281,11 +316,20 @@ class AvoSmsClient:
             retry_error_callback=lambda state: _outcome(state),
             reraise=True,
         )
-        reply: _Reply = retrying(attempt)
+        try:
+            reply: _Reply = retrying(attempt)
+        except errors.RunStopped as error:
+            error.uncertain_attempts = fates.uncertain
+            error.last_code = last.code if last is not None else ""
+            raise
         return reply, sent
 
     def _exchange(
-        self, path: str, form: Mapping[str, str], parse: Callable[[dict[str, Any]], str | None]
+        self,
+        path: str,
+        form: Mapping[str, str],
+        parse: Callable[[dict[str, Any]], str | None],
+        fates: _Fates,
     ) -> _Reply:
         """Send one request and classify its answer; only ERR_100 and the breaker raise."""
         try:
@@ -315,6 +359,7 @@ class AvoSmsClient:
         key = self._credentials.key
         if key and key in reply.message:  # a server quoting our request back, say
             reply = replace(reply, message=reply.message.replace(key, "***"))
+        fates.note(reply)
         self._observe(reply)
         if reply.code == "ERR_100":
             raise errors.CredentialsRefused(
@@ -326,7 +371,12 @@ class AvoSmsClient:
         if isinstance(error, requests.Timeout) or _caused_by(error, ReadTimeoutError):
             return _Reply(LocalCode.TIMEOUT.value, f"no answer within {self._timeout:g} s")
         reason = _connection_reason(error)
-        return _Reply(LocalCode.CONNECTION.value, f"the connection failed ({reason})")
+        unreached = _caused_by(error, ConnectionRefusedError) or _caused_by(
+            error, NameResolutionError
+        )
+        return _Reply(
+            LocalCode.CONNECTION.value, f"the connection failed ({reason})", unreached=unreached
+        )
 
     def _observe(self, reply: _Reply) -> None:
         """Feed one attempt's outcome to the breaker and the throttle's rate adaptation."""
@@ -395,6 +445,19 @@ class AvoSmsClient:
             self._retry.max_attempts,
             state.upcoming_sleep,
         )
+
+
+@dataclass
+class _Fates:
+    """What one request's attempts may have done on the account without our knowing."""
+
+    uncertain: int = 0
+    timed_out: bool = False
+
+    def note(self, reply: _Reply) -> None:
+        if may_have_been_processed(reply.code, unreached=reply.unreached):
+            self.uncertain += 1
+            self.timed_out = self.timed_out or reply.code == LocalCode.TIMEOUT.value
 
 
 def _outcome(state: RetryCallState) -> _Reply:

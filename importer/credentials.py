@@ -23,27 +23,30 @@ if TYPE_CHECKING:
 
 # --------------------------------------------------------------------------- credentials
 
+#: Shorter keys are refused before anything is sent: no real key is this short, and masking a
+#: key of a letter or two in every message would garble them (`countr[REDACTED]`).
+MIN_KEY_LENGTH = 8
+
 
 def load_credentials(options: JobOptions, environ: Mapping[str, str]) -> Credentials:
     """The account's id and key: environment first, then the credentials file.
 
-    With `base_url: sandbox` the built-in sandbox's demo account is used unless a credentials
-    file is given: real credentials from the environment are never sent to a test server.
+    With `base_url: sandbox` the built-in sandbox's demo account is always used: real
+    credentials, from the environment or a credentials file, are never sent to a test server.
     """
     from importer.client import Credentials
 
     env_id = environ.get(ENV_ID, "").strip()
     env_key = environ.get(ENV_KEY, "").strip()
     if options.base_url == SANDBOX:
-        if options.credentials_file is not None:
-            return _credentials_from_file(options.credentials_file)
         from importer.sandbox import DEMO_ID, DEMO_KEY
 
         return Credentials(DEMO_ID, DEMO_KEY)
     if env_id and env_key:
-        return Credentials(env_id, env_key)
+        return _plausible(Credentials(env_id, env_key), ENV_KEY)
     if options.credentials_file is not None:
-        return _credentials_from_file(options.credentials_file)
+        path = options.credentials_file
+        return _plausible(_credentials_from_file(path), f"the key of {path}")
     if env_id or env_key:
         missing = ENV_KEY if env_id else ENV_ID
         present = ENV_ID if env_id else ENV_KEY
@@ -53,16 +56,30 @@ def load_credentials(options: JobOptions, environ: Mapping[str, str]) -> Credent
     )
 
 
+def _plausible(credentials: Credentials, where: str) -> Credentials:
+    """The credentials, unless the key is too short to be real (`MIN_KEY_LENGTH`)."""
+    length = len(credentials.key)
+    if length < MIN_KEY_LENGTH:
+        plural = "character" if length == 1 else "characters"
+        raise ConfigError(
+            f"{where}: the API key is {length} {plural} long, too short to be an AvoSMS key "
+            f"(at least {MIN_KEY_LENGTH}); copy it again from the customer area"
+        )
+    return credentials
+
+
 def secrets_of(options: JobOptions, environ: Mapping[str, str]) -> list[str]:
     """Every key this job could know, for masking in logs and messages; never raises.
 
     A credentials file that would be refused is still read here: its key must be masked too.
+    A key shorter than `MIN_KEY_LENGTH` is not masked (masking it would garble every message):
+    it is refused before anything is sent, so it never travels.
     """
     secrets = [environ.get(ENV_KEY, "").strip()]
     if options.credentials_file is not None:
         with contextlib.suppress(ConfigError, OSError, ImportError):
             secrets.append(_credentials_from_file(options.credentials_file, private=False).key)
-    return [secret for secret in dict.fromkeys(secrets) if secret]
+    return [secret for secret in dict.fromkeys(secrets) if len(secret) >= MIN_KEY_LENGTH]
 
 
 def _credentials_from_file(path: Path, *, private: bool = True) -> Credentials:

@@ -25,21 +25,36 @@ class ExitCode(IntEnum):
 
 
 class ImporterError(Exception):
-    """Base of every error the importer reports as one line."""
+    """Base of every error the importer reports as one line.
 
-    exit_code: ExitCode = ExitCode.USAGE
+    The default exit code is the conservative one (3, "run the same command again"): only a
+    class that knows nothing was sent says so (`InputError`, `ConfigError`, `JournalError`
+    raised before a run starts).
+    """
+
+    exit_code: ExitCode = ExitCode.STOPPED
 
 
 class InputError(ImporterError):
     """The input file cannot be read or does not hold the expected columns."""
 
+    exit_code = ExitCode.USAGE
+
 
 class ConfigError(ImporterError):
     """An option, the job file or the credentials are missing or wrong."""
 
+    exit_code = ExitCode.USAGE
+
 
 class JournalError(ImporterError):
-    """The state database cannot be used (wrong version, corrupt, unwritable)."""
+    """The state database cannot be used (wrong version, corrupt, unwritable).
+
+    Exit 2 only because a journal is opened before anything is sent; once a run has started,
+    `importer.run` reports any error as `OutputError` (exit 3).
+    """
+
+    exit_code = ExitCode.USAGE
 
 
 class OutputError(ImporterError):
@@ -55,9 +70,15 @@ class RunLocked(ImporterError):
 
 
 class RunStopped(ImporterError):
-    """The run stopped before every row was sent; the rest is pending and resumable."""
+    """The run stopped before every row was sent; the rest is pending and resumable.
+
+    Raised for one row's request, ``uncertain_attempts`` counts the attempts already sent for
+    it that may have been processed (its fate is then unknown), ``last_code`` the last answer.
+    """
 
     exit_code = ExitCode.STOPPED
+    uncertain_attempts: int = 0
+    last_code: str = ""
 
 
 class CredentialsRefused(RunStopped):

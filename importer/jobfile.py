@@ -315,24 +315,22 @@ def resolve_options(
     environ: Mapping[str, str],
     job_dir: Path | None,
     require_input: bool = True,
+    uses_api: bool = True,
 ) -> JobOptions:
     """The options of one command: command line > job file > environment > defaults.
 
     `cli` holds option names (the `JobOptions` fields; `None` = not given). Paths from the job
     file are taken relative to `job_dir` (by default the job file's folder); paths from the
     command line stay relative to the working directory. `require_input=False` is for commands
-    without an input (`lists`).
+    without an input (`lists`). The environment's base URL is read (and checked) only when it
+    is the value in force: not when the job file or the command line gives one, and never for
+    a command that does not talk to the API (`uses_api=False`: `runs`, `results`).
     """
     job_file = job if isinstance(job, JobFile) else None
     if job_dir is None and job_file is not None:
         job_dir = job_file.source.parent
     values: dict[str, object] = {}
     origins: dict[str, str] = {}
-
-    env_url = environ.get(ENV_BASE_URL, "").strip()
-    if env_url:
-        values["base_url"] = _check_value("base_url", env_url, "", ENV_BASE_URL)
-        origins["base_url"] = ENV_BASE_URL
 
     for raw_key, value in job.items():
         name = _canonical(raw_key)
@@ -365,6 +363,11 @@ def resolve_options(
             continue
         values[name] = _check_value(name, value, "", flag)
         origins[name] = flag
+
+    env_url = environ.get(ENV_BASE_URL, "").strip()
+    if uses_api and env_url and "base_url" not in values:
+        values["base_url"] = _check_value("base_url", env_url, "", ENV_BASE_URL)
+        origins["base_url"] = ENV_BASE_URL
 
     options = JobOptions(**values)  # type: ignore[arg-type]
     if require_input:

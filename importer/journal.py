@@ -129,6 +129,12 @@ _KNOWN_LISTS_SQL = (
 _ACCOUNT_RUNS = (
     "AND +run_id IN (SELECT id FROM runs WHERE json_extract(options_json, '$.account') = ?)"
 )
+_INTERRUPTED_CREATIONS_SQL = (
+    'SELECT name_key, max(run_id) FROM "rows" WHERE run_id IN ('
+    "SELECT id FROM runs WHERE id < ? AND (ended_at IS NULL OR exit_code = 3) "
+    "AND json_extract(options_json, '$.account') = ?) "
+    "AND (outcome = 'created' OR (outcome = 'pending' AND attempts > 0)) GROUP BY name_key"
+)
 _RUN_COLUMNS_SQL = (
     "id, started_at, ended_at, input_path, input_sha256, options_json, counts_json, exit_code, "
     "pid, host, tool_version"
@@ -534,6 +540,16 @@ class Journal:
                 moment = moments[updated_at] = datetime.fromisoformat(updated_at)
             known[name_key] = KnownList(list_contact_id, country_code, run_id, moment)
         return known
+
+    def interrupted_creations(self, *, account: str, before_run: int) -> dict[str, int]:
+        """name_key → the run before `before_run` that created it, or may have, and was stopped.
+
+        Runs on `account` that did not finish (killed) or exited 3 (stopped) count; their rows
+        `created`, or `pending` after a request went out (an answer never received). The
+        latest such run wins.
+        """
+        records = self._read(_INTERRUPTED_CREATIONS_SQL, (before_run, account))
+        return {name_key: run_id for name_key, run_id in records}
 
 
 def _run_info(record: tuple[Any, ...], live_counts: dict[str, int]) -> RunInfo:

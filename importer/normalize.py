@@ -192,8 +192,18 @@ def normalize_names(names: pd.Series) -> pd.Series:
 
 
 def name_key(names: pd.Series) -> pd.Series:
-    """The dedupe key: the normalized name, casefolded. Equal keys are the same list."""
+    """The importer's one rule for "same list name": equal keys are the same list.
+
+    The key is the normalized name (`normalize_names`) casefolded. Deduplication (`prepare`),
+    reconciliation with the account and ERR_104 matching (`importer.reconcile`) and the
+    sandbox's "importer" comparison model all use it; change the rule here and only here.
+    """
     return _to_series(_key_array(_normalize_array(_as_text_array(names))), names.index)
+
+
+def same_name_key(name: str) -> str:
+    """`name_key` for one name (the sandbox compares names one request at a time)."""
+    return str(_key_array(_normalize_array(pa.array([name], _ARROW_TEXT)))[0].as_py())
 
 
 # --------------------------------------------------------------------------- countries

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
 from importer.client import AccountList
-from importer.normalize import name_key, normalize_names
-from importer.records import Outcome
+from importer.normalize import name_key
+from importer.records import LocalCode, Outcome
 
 #: Seconds between two account re-reads triggered by ERR_104 answers.
 REFETCH_INTERVAL = 3.0
@@ -30,18 +30,46 @@ class KnownList:
     list_contact_id: str
     country_code: str
     source: str
+    #: Its name as the account spells it ("" when not known).
+    name: str = ""
+    #: Other lists of the account whose names are the same by our rule: (id, name) each.
+    others: tuple[tuple[str, str], ...] = ()
 
 
 def account_index(lists: Iterable[AccountList]) -> dict[str, KnownList]:
-    """The account's lists keyed the way rows are deduplicated (normalized, case-insensitive)."""
+    """The account's lists keyed by the one "same list name" rule (`normalize.name_key`).
+
+    Two lists whose names are the same by that rule (``Paris``, ``PARIS``) share a key: the
+    first is kept with the others in `KnownList.others`, so a row of that name is ambiguous.
+    """
     lists = list(lists)
     if not lists:
         return {}
-    keys = name_key(normalize_names(pd.Series([item.name for item in lists], dtype="str")))
-    return {
-        key: KnownList(item.list_contact_id, item.country_code.upper(), "the account")
-        for key, item in zip(keys.tolist(), lists, strict=True)
-    }
+    keys = name_key(pd.Series([item.name for item in lists], dtype="str"))
+    index: dict[str, KnownList] = {}
+    for key, item in zip(keys.tolist(), lists, strict=True):
+        first = index.get(key)
+        if first is None:
+            index[key] = KnownList(
+                item.list_contact_id, item.country_code.upper(), "the account", item.name
+            )
+        else:
+            other = ((item.list_contact_id, item.name),)
+            index[key] = replace(first, others=first.others + other)
+    return index
+
+
+def ambiguous_update(item: KnownList) -> tuple[str, str]:
+    """The code and message of a row whose name matches several of the account's lists."""
+    shown = ", ".join(
+        f"{name!r} (list id {list_id})"
+        for list_id, name in ((item.list_contact_id, item.name), *item.others)
+    )
+    message = (
+        f"ambiguous: the account has {len(item.others) + 1} lists with this name: {shown}; "
+        "not sent: rename or delete all but one, then run again"
+    )
+    return LocalCode.AMBIGUOUS_NAME.value, message
 
 
 def mark_existing(frame: pd.DataFrame, known: Mapping[str, KnownList]) -> int:
@@ -54,16 +82,20 @@ def mark_existing(frame: pd.DataFrame, known: Mapping[str, KnownList]) -> int:
         return 0
     hits = frame.loc[found, ["name_key", "country_code"]]
     matched = [known[key] for key in hits["name_key"].tolist()]
-    ids = [item.list_contact_id for item in matched]
-    messages = [
-        existing_message(item, row_country)
+    columns = ["outcome", "code", "message", "list_contact_id"]
+    frame.loc[found, columns] = [
+        _known_row(item, row_country)
         for item, row_country in zip(matched, hits["country_code"].tolist(), strict=True)
     ]
-    frame.loc[found, "outcome"] = Outcome.EXISTS.value
-    frame.loc[found, "code"] = "OK"
-    frame.loc[found, "list_contact_id"] = ids
-    frame.loc[found, "message"] = messages
     return int(found.sum())
+
+
+def _known_row(item: KnownList, row_country: str) -> tuple[str, str, str, str]:
+    """outcome, code, message and id of a row whose name is known: ``exists``, or ambiguous."""
+    if item.others:
+        code, message = ambiguous_update(item)
+        return Outcome.FAILED.value, code, message, ""
+    return Outcome.EXISTS.value, "OK", existing_message(item, row_country), item.list_contact_id
 
 
 def existing_message(item: KnownList, row_country: str) -> str:

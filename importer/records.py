@@ -45,6 +45,7 @@ class LocalCode(StrEnum):
     NOT_SENT = "NOT_SENT"
     THROTTLED = "HTTP_429"
     BAD_CELL = "BAD_CELL"
+    AMBIGUOUS_NAME = "AMBIGUOUS_NAME"
 
 
 def http_code(status: int) -> str:

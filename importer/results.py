@@ -59,6 +59,10 @@ CODE_EXPLANATIONS: dict[str, str] = {
         "A workbook cell is not the text it shows (a formula without its value, an error, a "
         "date or a formatted number); the message names the cell. Not sent."
     ),
+    "AMBIGUOUS_NAME": (
+        "Several lists on the account have this name (ignoring case and spacing); not sent. "
+        "The message names their ids: rename or delete all but one."
+    ),
 }
 
 #: Said of a code this version does not know.

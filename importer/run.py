@@ -8,17 +8,25 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import sys
 import threading
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from importer.errors import ExitCode, ImporterError, Interrupted, OutputError, RunStopped
+from importer.errors import (
+    ConfigError,
+    ExitCode,
+    ImporterError,
+    Interrupted,
+    OutputError,
+    RunStopped,
+)
 from importer.records import SUCCESS_OUTCOMES, LocalCode, Outcome
 
 if TYPE_CHECKING:
@@ -30,7 +38,7 @@ if TYPE_CHECKING:
     from importer.read import SourceTable
     from importer.reconcile import AccountDirectory
     from importer.results import RunSummary
-    from importer.send import StopSignal
+    from importer.stop import StopSignal
 
 log = logging.getLogger("importer")
 
@@ -47,6 +55,15 @@ class Environment:
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
     stderr_isatty: bool | None = None
     handle_signals: bool = True
+    #: Test-only hook: called in the main thread with the name of each step of a run's
+    #: wrap-up ("collected" after each answer, "final settle", "final flush", "finish run",
+    #: "write results"), e.g. to deliver a signal at a chosen point. None in production.
+    checkpoint: Callable[[str], None] | None = None
+
+    def reached(self, step: str) -> None:
+        """Call the test-only `checkpoint` hook, if any."""
+        if self.checkpoint is not None:
+            self.checkpoint(step)
 
     def is_terminal(self) -> bool:
         """Whether stderr is a terminal a progress bar may draw on."""
@@ -114,8 +131,25 @@ def output_path(options: JobOptions, env: Environment, *, rows: int) -> Path:
     output = options.output or env.cwd / f"{options.input.stem}.results.csv"
     check_writable(output, rows=rows)
     if options.report is not None:
+        for other, what in ((output, "the results file"), (options.input, "the input")):
+            if _same_file(options.report, other, env.cwd):
+                raise ConfigError(
+                    f"{options.report}: the report would overwrite {what}; "
+                    "give --report another file name"
+                )
         check_writable(options.report, results=False)
     return output
+
+
+def _same_file(first: Path, second: Path, cwd: Path) -> bool:
+    """Whether two paths name one file (also through links, or before either exists)."""
+    first, second = (path if path.is_absolute() else cwd / path for path in (first, second))
+    try:
+        if first.exists() and second.exists():
+            return first.samefile(second)
+    except OSError:
+        pass
+    return os.path.normcase(first.resolve()) == os.path.normcase(second.resolve())
 
 
 @contextmanager
@@ -185,17 +219,22 @@ def validate(options: JobOptions, env: Environment) -> JobResult:
 
 
 def run(options: JobOptions, env: Environment) -> JobResult:
-    """The whole job: plan against the journal and the account, send, record, report."""
+    """The whole job: plan against the journal and the account, send, record, report.
+
+    Once the run is recorded as started, requests may have been sent: every failure after that
+    point exits 3 (never 2), and the results file is still written where possible.
+    """
     from importer.journal import Journal
-    from importer.send import StopSignal
+    from importer.stop import StopSignal
 
     started = datetime.now(UTC)
     source, frame = load_rows(options)
     output = output_path(options, env, rows=len(frame))
     stop = StopSignal()
     journal = Journal.open(options.state)
-    # The handlers stay installed until the results are written: a signal never leaves a
-    # finished journal without its results file.
+    failure: str | None = None
+    # The handlers stay installed until the results are written; they only set flags, so no
+    # signal interrupts the journal or the results file half-way.
     with stop.installed(env.handle_signals):
         try:
             with journal.lock(), open_api(options, env, stop.event) as (client, scope):
@@ -204,16 +243,13 @@ def run(options: JobOptions, env: Environment) -> JobResult:
                     input_sha256=source.sha256,
                     options=options.as_parameters() | source.parameters() | {"account": scope},
                 )
+                stopped_by: RunStopped | None = None
                 try:
                     stopped_by = _plan_and_send(
                         frame, journal, client, scope, run_id, options, env, stop
                     )
                 except ImporterError as error:
-                    # Lists may exist by now: never the "nothing was sent" exit code 2.
-                    raise OutputError(
-                        f"{error}; lists may have been created: fix this, then run the same "
-                        "command again (re-runs are safe)"
-                    ) from None
+                    failure = str(error)
                 summary = _summarize(
                     frame,
                     source,
@@ -222,18 +258,33 @@ def run(options: JobOptions, env: Environment) -> JobResult:
                     run_id=run_id,
                     throttled_seconds=client.throttled_seconds,
                 )
-                exit_code = ExitCode.STOPPED if stopped_by else exit_code_for(frame)
-                journal.finish_run(run_id, counts=summary.counts, exit_code=int(exit_code))
-                journal.prune(keep_runs=options.keep_runs)
+                exit_code = (
+                    ExitCode.STOPPED if stopped_by or failure is not None else exit_code_for(frame)
+                )
+                try:
+                    env.reached("finish run")
+                    journal.finish_run(run_id, counts=summary.counts, exit_code=int(exit_code))
+                    journal.prune(keep_runs=options.keep_runs)
+                except (ImporterError, OSError, sqlite3.Error) as error:
+                    failure = failure or f"the journal could not record the run's end: {error}"
+                    exit_code = ExitCode.STOPPED
         finally:
             journal.close()
+        stop.announce()
+        env.reached("write results")
         try:
             _write_outputs(frame, output, summary, options)
         except OSError as error:
             raise OutputError(
                 f"{output}: could not write the results ({error.strerror or error}); every row "
                 f"is in the journal: avosms-import results {run_id} -o FILE --state {options.state}"
+                + (f" ({failure})" if failure else "")
             ) from None
+    if failure is not None:
+        raise OutputError(
+            f"{failure}; lists may have been created: fix this, then run the same command "
+            f"again (re-runs are safe); the results so far are in {output}"
+        )
     _log_problem_rows(frame, run_id, options)
     return JobResult(frame, summary, output, exit_code, stopped_by, abandoned=stop.abandoned)
 
@@ -252,7 +303,7 @@ def _plan_and_send(
     stopped_by: RunStopped | None = None
     recorded = False
     try:
-        directory = _plan(frame, journal, client, scope, options)
+        directory = _plan(frame, journal, client, scope, options, run_id)
         journal.record_frame(run_id, frame)
         recorded = True
         _send(frame, client, directory, journal, run_id, options, env, stop)
@@ -342,11 +393,14 @@ def _plan(
     client: AvoSmsClient,
     scope: str,
     options: JobOptions,
+    run_id: int,
 ) -> AccountDirectory:
     """Mark rows whose list already exists as ``exists``; the rest become pending.
 
     The account is the truth (a list deleted there since an earlier run is created again);
     with ``--no-reconcile`` the journal's record of earlier runs on this account stands in.
+    A list that an interrupted run created (or may have) says so: "created by run N
+    (interrupted)".
     """
     from importer.reconcile import AccountDirectory, KnownList, mark_existing
 
@@ -357,15 +411,19 @@ def _plan(
     ]
     directory = AccountDirectory(client.fetch_lists)
     if options.reconcile:
-        mark_existing(frame, directory.load(client.fetch_lists()))
+        known = directory.load(client.fetch_lists())
     else:
-        recorded = {
+        known = {
             key: KnownList(
                 item.list_contact_id, item.country_code, f"recorded by run {item.run_id}"
             )
             for key, item in journal.known_lists(account=scope).items()
         }
-        mark_existing(frame, recorded)
+    interrupted = journal.interrupted_creations(account=scope, before_run=run_id)
+    for key in interrupted.keys() & known.keys():
+        source = f"created by run {interrupted[key]} (interrupted)"
+        known[key] = replace(known[key], source=source)
+    mark_existing(frame, known)
     return directory
 
 
@@ -388,7 +446,15 @@ def _send(
     with progress_bar(len(todo), enabled=show, stream=env.stderr) as bar:
         try:
             Sender(
-                frame, client, directory, journal, run_id, stop, workers=options.workers, bar=bar
+                frame,
+                client,
+                directory,
+                journal,
+                run_id,
+                stop,
+                workers=options.workers,
+                bar=bar,
+                checkpoint=env.reached,
             ).send(todo)
         finally:
             bar.close_with(throttled=client.throttled_seconds)

@@ -1,25 +1,32 @@
 """The send stage: create every pending row's list with parallel workers, journaling as they end.
 
 Workers only talk to the API. The loop's own thread hands out rows, collects answers, writes
-the journal at least every `JOURNAL_FLUSH_INTERVAL`, and settles "name not available"
-(ERR_104) answers by re-reading the account, so no worker ever waits on bookkeeping.
+the journal at least every `JOURNAL_FLUSH_INTERVAL`, and settles the rows whose fate the answers
+leave open by re-reading the account, so no worker ever waits on bookkeeping.
+
+The truth of an outcome (README, "The results file"): `created` when this run's requests
+created the list, `exists` when they did not. An attempt *may have been processed* unless it
+provably never reached the server or was refused (`importer.client.may_have_been_processed`).
+Two kinds of answer leave a row unsettled until a re-read of the account:
+
+- ``ERR_104`` (name taken): found → ``exists`` when no earlier attempt may have been processed,
+  ``created`` (a lost answer) when one may have; not found → ``failed``.
+- a retryable failure after an attempt that may have been processed: found → ``created``,
+  not found → ``failed``. If the run is stopping, the row stays ``pending``, fate unknown.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from importer.errors import CredentialsRefused, OutageDetected, RunStopped
-from importer.records import Outcome
+from importer.records import LocalCode, Outcome
+from importer.stop import StopSignal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,7 +34,7 @@ if TYPE_CHECKING:
     from importer.client import AvoSmsClient, CreateAnswer
     from importer.journal import Journal
     from importer.progress import ProgressBar
-    from importer.reconcile import AccountDirectory
+    from importer.reconcile import AccountDirectory, KnownList
 
 log = logging.getLogger("importer")
 
@@ -40,6 +47,22 @@ NAME_TAKEN_PENDING = (
     "name already taken on the account (ERR_104), not matched to its list yet; "
     "the next run will match it"
 )
+#: A row whose request may have been processed, its answer lost, and no re-read settled it yet.
+FATE_UNKNOWN = (
+    "outcome unknown: a request for this row may have been processed but its answer was lost "
+    "({reason}); the next run settles it by reading the account's lists"
+)
+
+#: Account re-reads tried, at the end of the sending, to settle rows before giving up on them.
+FINAL_REREADS = 3
+
+#: A test-only hook: called with the name of each step of the wrap-up ("collected" after each
+#: answer, "final settle", "final flush"), e.g. to deliver a signal at a chosen point.
+Checkpoint = Callable[[str], None]
+
+
+def _no_checkpoint(step: str) -> None:
+    """The hook's default: nothing."""
 
 
 @dataclass(frozen=True)
@@ -55,57 +78,84 @@ class RowUpdate:
 
 @dataclass(frozen=True)
 class Answered:
-    """A worker's result: the row's update and when its final answer arrived."""
+    """A worker's result: the row's update, when its final answer arrived, and its fate.
+
+    ``uncertain`` counts attempts that may have been processed unseen; a re-read of the account
+    vouches for this answer once it started ``settle_delay`` seconds after ``answered_at``.
+    """
 
     update: RowUpdate
     answered_at: float
+    uncertain: int = 0
+    settle_delay: float = 0.0
+    #: The final answer in plain words (the client's message).
+    reason: str = ""
 
-
-class StopSignal:
-    """SIGINT/SIGTERM handling: the first asks for a clean stop, the second stops at once."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        #: Requests were left in flight (second signal): the process should not wait for them.
-        self.abandoned = False
-
-    @contextmanager
-    def installed(self, enabled: bool = True) -> Iterator[StopSignal]:
-        """Install the handlers for the duration of a run (main thread only)."""
-        if not enabled or threading.current_thread() is not threading.main_thread():
-            yield self
-            return
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-        for sig in previous:
-            signal.signal(sig, self._handle)
-        try:
-            yield self
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.event.is_set():
-            raise KeyboardInterrupt
-        log.warning(
-            "%s received: finishing the requests in flight, then stopping",
-            signal.Signals(signum).name,
+    @property
+    def unsettled(self) -> bool:
+        """Whether only a re-read of the account can tell this row's outcome."""
+        return self.update.outcome == Outcome.PENDING and (
+            self.update.code == "ERR_104" or self.uncertain > 0
         )
-        self.event.set()
 
 
 def row_update(
     answer: CreateAnswer, *, stopping: bool, retryable: Callable[[str], bool]
 ) -> RowUpdate:
-    """The row's state after the API's final answer to its create request."""
+    """The row's state after the API's final answer to its create request.
+
+    Rows that a re-read must settle (`Answered.unsettled`) come back ``pending`` until it does.
+    """
     if answer.code == "OK":
         return RowUpdate(Outcome.CREATED, "OK", "created", answer.list_contact_id, answer.attempts)
     if answer.code == "ERR_104":
         return RowUpdate(Outcome.PENDING, "ERR_104", NAME_TAKEN_PENDING, "", answer.attempts)
+    if retryable(answer.code) and answer.uncertain:
+        message = FATE_UNKNOWN.format(reason=answer.message)
+        return RowUpdate(Outcome.PENDING, answer.code, message, "", answer.attempts)
     if stopping and retryable(answer.code):
         message = f"not finished: the run stopped while retrying ({answer.message})"
         return RowUpdate(Outcome.PENDING, answer.code, message, "", answer.attempts)
     return RowUpdate(Outcome.FAILED, answer.code, answer.message, "", answer.attempts)
+
+
+def settled_update(answered: Answered, found: KnownList | None, country: str) -> RowUpdate:
+    """An unsettled row's outcome once a re-read of the account (`found` or not) vouches for it.
+
+    Generic over kinds: it needs only the row's final answer and what the re-read found.
+    """
+    from importer.reconcile import ambiguous_update, existing_message
+
+    update = answered.update
+    if found is not None and found.others:
+        code, message = ambiguous_update(found)
+        return RowUpdate(Outcome.FAILED, code, message, "", update.attempts)
+    if found is None:
+        if update.code == "ERR_104":
+            message = "name not available (ERR_104) and not found among the account's lists"
+        else:
+            message = f"{answered.reason}; not found on the account when re-read, so not created"
+        return RowUpdate(Outcome.FAILED, update.code, message, "", update.attempts)
+    if update.code == "ERR_104" and not answered.uncertain:
+        message = existing_message(found, country).replace(
+            "already exists", "name already taken on the account, found"
+        )
+        return RowUpdate(Outcome.EXISTS, "OK", message, found.list_contact_id, update.attempts)
+    message = (
+        f"created, list id {found.list_contact_id}: confirmed by re-reading the account "
+        "(the answer to an earlier attempt was lost)"
+    )
+    return RowUpdate(Outcome.CREATED, "OK", message, found.list_contact_id, update.attempts)
+
+
+def stopped_update(error: RunStopped, attempts: int) -> RowUpdate | None:
+    """A row whose request the run's stop cut short, when requests may have gone out for it."""
+    if not error.uncertain_attempts:
+        return None
+    reason = f"the run stopped: {error}"
+    message = FATE_UNKNOWN.format(reason=reason)
+    code = error.last_code or LocalCode.NOT_SENT.value
+    return RowUpdate(Outcome.PENDING, code, message, "", max(attempts, error.uncertain_attempts))
 
 
 class Sender:
@@ -122,6 +172,7 @@ class Sender:
         *,
         workers: int,
         bar: ProgressBar,
+        checkpoint: Checkpoint = _no_checkpoint,
     ) -> None:
         self.frame = frame
         self.client = client
@@ -131,13 +182,14 @@ class Sender:
         self.stop = stop
         self.workers = workers
         self.bar = bar
+        self.checkpoint = checkpoint
         self.names = frame["name"].tolist()
         self.countries = frame["country_code"].tolist()
         self.keys = frame["name_key"].tolist()
         self.updates: dict[int, RowUpdate] = {}
         self.unflushed: list[int] = []
-        #: Rows answered ERR_104, waiting for an account re-read that started after the answer.
-        self.taken: dict[int, Answered] = {}
+        #: Rows only a re-read can settle, waiting for one that started late enough.
+        self.unsettled: dict[int, Answered] = {}
         self.fatal: RunStopped | None = None
         self._rereader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="avosms-reread")
         self._reread: Future[float] | None = None
@@ -149,7 +201,7 @@ class Sender:
         queue = iter(todo)
         last_flush = time.monotonic()
         try:
-            while True:
+            while not self.stop.abandon.is_set():
                 # The first request goes alone: a refused key then costs one request, not N.
                 window = 2 * self.workers if self.updates else 1
                 while not self.stop.event.is_set() and not self.fatal and len(in_flight) < window:
@@ -164,21 +216,22 @@ class Sender:
                 )
                 for future in done:
                     self._collect(in_flight.pop(future), future)
-                self._settle_taken(final=False)
+                self.stop.announce()
+                self._settle(final=False)
                 if time.monotonic() - last_flush >= JOURNAL_FLUSH_INTERVAL:
                     self._flush()
                     last_flush = time.monotonic()
-            pool.shutdown(wait=True)
+            if in_flight:
+                # A second signal: stop waiting. Answers already in are kept; the rest stay pending.
+                self.stop.abandoned = True
+                for future in [future for future in in_flight if future.done()]:
+                    self._collect(in_flight.pop(future), future)
+                pool.shutdown(wait=False, cancel_futures=True)
+            else:
+                pool.shutdown(wait=True)
             if self.fatal is None:
-                self._settle_taken(final=True)
-        except KeyboardInterrupt:
-            # A second signal: stop at once. Answers already in are kept; the rest stay pending.
-            self.stop.event.set()
-            self.stop.abandoned = True
-            for future, index in in_flight.items():
-                if future.done() and not future.cancelled():
-                    self._collect(index, future)
-            pool.shutdown(wait=False, cancel_futures=True)
+                self.checkpoint("final settle")
+                self._settle(final=True)
         except BaseException:
             # A bug: stop the workers' retries rather than leave them running behind us.
             self.stop.event.set()
@@ -187,7 +240,9 @@ class Sender:
         finally:
             self._rereader.shutdown(wait=False, cancel_futures=True)
             _apply(self.frame, self.updates)
+            self.checkpoint("final flush")
             self._flush()
+            self.stop.announce()
         if self.fatal is not None:
             raise self.fatal
 
@@ -197,64 +252,80 @@ class Sender:
         update = row_update(
             answer, stopping=self.stop.event.is_set(), retryable=self.client.retry_policy.retries
         )
-        return Answered(update, time.monotonic())
+        return Answered(
+            update, time.monotonic(), answer.uncertain, answer.settle_delay, answer.message
+        )
 
     def _collect(self, index: int, future: Future[Answered]) -> None:
         try:
             answered = future.result()
         except RunStopped as error:  # credentials refused, outage, interrupted: row stays pending
             self.fatal = self.fatal or error
+            update = stopped_update(error, 0)
+            if update is not None:
+                self._record(index, update)
             return
-        if answered.update.code == "ERR_104" and answered.update.outcome == Outcome.PENDING:
-            self.taken[index] = answered
+        finally:
+            self.checkpoint("collected")
+        if answered.unsettled:
+            self.unsettled[index] = answered
             self._record(index, answered.update)
         else:
             self._finish(index, answered.update)
 
-    def _settle_taken(self, *, final: bool) -> None:
-        """Match ERR_104 rows to the account's lists once a re-read started after their answer.
+    def _settle(self, *, final: bool) -> None:
+        """Settle unsettled rows by re-reading the account, once a re-read started late enough.
 
-        An ERR_104 may answer our own earlier attempt whose answer was lost: only a re-read
-        that started after that answer arrived is sure to list it. Re-reads run on a thread of
-        their own, spaced by the directory's interval, so the loop keeps journaling meanwhile;
-        the last one, when every row is sent, runs here.
+        An answer may stand for our own earlier attempt whose answer was lost: only a re-read
+        that started after that answer arrived (and after the server could have finished an
+        attempt that timed out) is sure to list it. Re-reads run on a thread of their own,
+        spaced by the directory's interval and shared by every row, so the loop keeps
+        journaling meanwhile; the last one, when every row is sent, runs here. A failed last
+        re-read, or a stop, leaves the rows pending: the next run settles them.
         """
         if self._reread is not None and (self._reread.done() or final):
             reread, self._reread = self._reread, None
-            self._match_taken(lambda: reread.result())
-        if not self.taken or self.stop.abandoned or self._reread is not None:
+            self._match(reread.result)
+        if not self.unsettled or self.stop.event.is_set() or self._reread is not None:
             return
-        if final:
-            if not self.stop.event.wait(self.directory.wait_before_refresh()):
-                self._match_taken(self.directory.refresh)
-        elif self.directory.wait_before_refresh() == 0:
-            self._reread = self._rereader.submit(self.directory.refresh)
+        if not final:
+            if self.directory.wait_before_refresh() == 0 and self._due_by() <= time.monotonic():
+                self._reread = self._rereader.submit(self.directory.refresh)
+            return
+        failures: list[RunStopped] = []
+        while self.unsettled and self.fatal is None and len(failures) < FINAL_REREADS:
+            delay = max(self.directory.wait_before_refresh(), self._due_by() - time.monotonic())
+            if self.stop.event.wait(max(0.0, delay)):
+                return
+            self._match(self.directory.refresh, failures)
+        if self.unsettled and self.fatal is None and failures:
+            self.fatal = RunStopped(
+                f"{len(self.unsettled)} rows may have been created but their answers were lost, "
+                f"and the account could not be re-read to settle them ({failures[-1]}): they "
+                "stay pending; run the same command again"
+            )
 
-    def _match_taken(self, reread: Callable[[], float]) -> None:
-        """Run or collect one re-read; settle the rows it can vouch for."""
+    def _due_by(self) -> float:
+        """When a re-read starting then vouches for every unsettled row."""
+        pending = self.unsettled.values()
+        return max(answered.answered_at + answered.settle_delay for answered in pending)
+
+    def _match(self, reread: Callable[[], float], failures: list[RunStopped] | None = None) -> None:
+        """Run or collect one re-read; settle the rows it can vouch for; note a failure."""
         try:
             started = reread()
         except (CredentialsRefused, OutageDetected) as error:
             self.fatal = self.fatal or error
             return
-        except RunStopped:
-            return  # unreachable or stopping: the rows stay pending, the next run matches them
-        for index, answered in list(self.taken.items()):
-            if answered.answered_at <= started:
-                del self.taken[index]
-                self._finish(index, self._matched(index, answered.update))
-
-    def _matched(self, index: int, taken: RowUpdate) -> RowUpdate:
-        from importer.reconcile import existing_message
-
-        found = self.directory.get(self.keys[index])
-        if found is None:
-            message = "name not available (ERR_104) and not found among the account's lists"
-            return RowUpdate(Outcome.FAILED, "ERR_104", message, "", taken.attempts)
-        message = existing_message(found, self.countries[index]).replace(
-            "already exists", "name already taken on the account, found"
-        )
-        return RowUpdate(Outcome.EXISTS, "OK", message, found.list_contact_id, taken.attempts)
+        except RunStopped as error:  # unreachable or stopping: the rows stay pending for now
+            if failures is not None:
+                failures.append(error)
+            return
+        for index, answered in list(self.unsettled.items()):
+            if answered.answered_at + answered.settle_delay <= started:
+                del self.unsettled[index]
+                found = self.directory.get(self.keys[index])
+                self._finish(index, settled_update(answered, found, self.countries[index]))
 
     def _record(self, index: int, update: RowUpdate) -> None:
         self.updates[index] = update

@@ -178,8 +178,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 class OutageBreaker:
     """Trips when every request has failed for longer than `max_outage` seconds.
 
-    The outage is counted from the last success, or from the first failure when nothing has
-    succeeded yet. ``math.inf`` disables it. Thread-safe.
+    The outage is counted from the first failure after the last success (a long quiet spell
+    before one failure is not an outage). ``math.inf`` disables it. Thread-safe.
     """
 
     def __init__(self, max_outage: float, clock: Clock = time.monotonic) -> None:
@@ -188,9 +188,8 @@ class OutageBreaker:
         self.max_outage = max_outage
         self._clock = clock
         self._lock = threading.Lock()
-        self._last_success: float | None = None
-        self._first_failure: float | None = None
-        self._failing = False
+        #: When the current run of failures began; None while the last attempt succeeded.
+        self._failing_since: float | None = None
         self._last_code = ""
 
     def __repr__(self) -> str:
@@ -201,12 +200,10 @@ class OutageBreaker:
         with self._lock:
             now = self._clock()
             if success:
-                self._last_success = now
-                self._failing = False
+                self._failing_since = None
                 return
-            if self._first_failure is None:
-                self._first_failure = now
-            self._failing = True
+            if self._failing_since is None:
+                self._failing_since = now
             self._last_code = code
 
     @property
@@ -219,7 +216,7 @@ class OutageBreaker:
     def tripped(self) -> bool:
         """True once the outage has lasted longer than `max_outage` with no success since."""
         with self._lock:
-            return self._failing and self._outage(self._clock()) > self.max_outage
+            return self._failing_since is not None and self._outage(self._clock()) > self.max_outage
 
     def describe(self) -> str:
         """One line for the operator: how long it has been failing, and the last failure."""
@@ -232,10 +229,7 @@ class OutageBreaker:
         )
 
     def _outage(self, now: float) -> float:
-        if not self._failing:
-            return 0.0
-        since = self._last_success if self._last_success is not None else self._first_failure
-        return now - since if since is not None else 0.0
+        return now - self._failing_since if self._failing_since is not None else 0.0
 
 
 def _seconds(value: float) -> str:

@@ -288,13 +288,23 @@ def test_plain_http_to_another_machine_is_refused(cli, command, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("timeout", "outcome", "code"), [("0.2", "failed", "TIMEOUT"), ("5", "created", "OK")]
+    ("timeout", "outcome", "code", "message"),
+    [
+        ("0.2", "created", "OK", "confirmed by re-reading the account"),
+        ("5", "created", "OK", "created"),
+    ],
 )
-def test_timeout_is_the_wait_for_one_answer(cli, api_env, tmp_path, timeout, outcome, code):
-    api_env.set_faults(FaultPlan(latency=0.6))
+def test_timeout_is_the_wait_for_one_answer(
+    cli, api_env, tmp_path, timeout, outcome, code, message
+):
+    # Creates are answered after 0.6 s: a 0.2 s timeout gives up first, and the account,
+    # re-read later, shows the list the server still created.
+    api_env.set_faults(FaultPlan(slow_answer_rate=1.0, hang_seconds=0.6))
     source = write_csv(tmp_path / "in.csv", [("Slow", "FR")])
     (row,) = send(cli, source, "--timeout", timeout, "--max-attempts", "1", "--no-reconcile")
     assert (row["outcome"], row["code"]) == (outcome, code)
+    assert message in row["message"]
+    assert api_env.stats.created == {"slow": 1}
 
 
 @pytest.mark.parametrize("attempts", [1, 3])
@@ -717,6 +727,25 @@ def expect_garbage(url: str) -> None:
     assert account_names(url) == []
 
 
+def expect_slow_answer(seconds: float) -> Callable[[str], None]:
+    def check(url: str) -> None:
+        with pytest.raises(requests.Timeout):
+            create(url, timeout=seconds / 3)
+        time.sleep(seconds)
+        assert account_names(url) == ["Paris"]  # processed after the client gave up
+
+    return check
+
+
+def expect_name_rule(rule: str) -> Callable[[str], None]:
+    def check(url: str) -> None:
+        assert create(url, "Paris").json()["code"] == "OK"
+        second = create(url, "PARIS").json()["code"]
+        assert second == ("OK" if rule == "strict" else "ERR_104")
+
+    return check
+
+
 def expect_latency(url: str) -> None:
     started = time.monotonic()
     assert create(url).json()["code"] == "OK"
@@ -742,6 +771,9 @@ def expect_rate_limit(retry_after: str) -> Callable[[str], None]:
         (["--lost-answer-rate", "1"], expect_lost_answer),
         (["--garbage-rate", "1"], expect_garbage),
         (["--latency", "0.3"], expect_latency),
+        (["--slow-answer-rate", "1", "--hang-seconds", "0.6"], expect_slow_answer(0.6)),
+        (["--name-rule", "strict"], expect_name_rule("strict")),
+        (["--name-rule", "importer"], expect_name_rule("importer")),
         (["--rate-limit", "1"], expect_rate_limit("1")),
         (["--rate-limit", "1", "--retry-after", "7"], expect_rate_limit("7")),
     ],

@@ -204,7 +204,7 @@ def test_an_outage_fails_after_the_last_attempt(
             client.fetch_lists()
         total = server.stats.requests_total
     assert answer == CreateAnswer(
-        "HTTP_503", "", "the API answered HTTP 503 Service Unavailable after 3 attempts", 3
+        "HTTP_503", "", "the API answered HTTP 503 Service Unavailable after 3 attempts", 3, 3
     )
     assert str(unavailable.value) == (
         "could not fetch the account's lists: "
@@ -220,7 +220,9 @@ def test_timeouts_are_retried_then_reported(client_for: Callable[..., AvoSmsClie
     with SandboxServer(faults=faults) as server:
         client = client_for(server.url, timeout=0.3, retry=RetryPolicy(max_attempts=2))
         answer = client.create_list("Slow", "FR")
-    assert answer == CreateAnswer("TIMEOUT", "", "no answer within 0.3 s after 2 attempts", 2)
+    assert answer == CreateAnswer(
+        "TIMEOUT", "", "no answer within 0.3 s after 2 attempts", 2, uncertain=2, settle_delay=3.0
+    )
 
 
 def test_dropped_connections_are_retried_then_reported(

@@ -593,9 +593,9 @@ def test_environment_wins_over_the_file(tmp_path: Path) -> None:
 
 
 def test_credentials_from_a_private_file(tmp_path: Path) -> None:
-    path = creds_file(tmp_path, "id: me@example.com\nkey: 00123\n")
+    path = creds_file(tmp_path, "id: me@example.com\nkey: 0012345678\n")
     credentials = load_credentials(JobOptions(credentials_file=path), {})
-    assert (credentials.id, credentials.key) == ("me@example.com", "00123")
+    assert (credentials.id, credentials.key) == ("me@example.com", "0012345678")
 
 
 @pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")

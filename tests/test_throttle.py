@@ -261,12 +261,16 @@ def test_breaker_trips_after_max_outage_without_success() -> None:
     assert breaker.outage_seconds == 0
 
 
-def test_breaker_counts_from_the_last_success() -> None:
+def test_breaker_counts_from_the_first_failure_after_the_last_success() -> None:
     clock = FakeClock(start=0.0)
     breaker = OutageBreaker(60, clock)
     breaker.record(True)
-    clock.advance(50)
+    clock.advance(500)  # a long quiet spell, then one failure: not an outage
     breaker.record(False, "ERR_901")
+    assert breaker.outage_seconds == 0
+    assert not breaker.tripped
+    clock.advance(50)
+    breaker.record(False, "ERR_902")
     assert breaker.outage_seconds == 50
     clock.advance(11)
     assert breaker.tripped

@@ -1,7 +1,9 @@
 """The sandbox account: its credentials, its two endpoints and its lists.
 
-Lists are unique by trimmed, casefolded name; a lists file (`sandbox --lists FILE`) seeds them
-before the server starts.
+Lists are unique by name, compared by a `NameRule`: the API does not document how it compares
+names, so the sandbox models it explicitly, either as the importer's own rule or as a stricter
+one, and tests show the importer stays right either way. A lists file (`sandbox --lists FILE`)
+seeds the lists before the server starts.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import io
 import threading
 import time
 from dataclasses import dataclass
-from functools import cache
+from enum import StrEnum
+from functools import cache, lru_cache
 from pathlib import Path
 
 from importer.errors import ConfigError
@@ -51,15 +54,37 @@ def _country_names() -> dict[str, str]:
     return {country.alpha_2: country.name for country in pycountry.countries}
 
 
-def name_key(name: str) -> str:
-    """The sandbox's uniqueness key: trimmed and casefolded (`Paris` and ` PARIS ` collide)."""
-    return name.strip().casefold()
+class NameRule(StrEnum):
+    """How the sandbox decides that two list names are the same (an explicit model of the API).
+
+    ``importer``: the importer's own rule (`importer.normalize.same_name_key`: NFC, spaces
+    collapsed, casefolded). ``strict``: only the ends trimmed; case, spaces and Unicode forms
+    all count (`Paris`, `PARIS` and `Paris  x` are three lists).
+    """
+
+    IMPORTER = "importer"
+    STRICT = "strict"
+
+
+@lru_cache(maxsize=1 << 16)
+def _importer_key(name: str) -> str:
+    from importer.normalize import same_name_key
+
+    return same_name_key(name)
+
+
+def name_key(name: str, rule: NameRule = NameRule.IMPORTER) -> str:
+    """The sandbox's uniqueness key for `name` under `rule`."""
+    if rule is NameRule.STRICT:
+        return name.strip()
+    return _importer_key(name)
 
 
 class _Account:
     """The lists of the (single) sandbox account; check-and-insert is atomic."""
 
-    def __init__(self) -> None:
+    def __init__(self, rule: NameRule = NameRule.IMPORTER) -> None:
+        self.rule = rule
         self._lock = threading.Lock()
         self._by_key: dict[str, SandboxList] = {}
         self._next_id = FIRST_LIST_ID
@@ -74,7 +99,7 @@ class _Account:
             return "ERR_102", None
         if country_code not in _country_names():
             return "ERR_103", None
-        key = name_key(name)
+        key = name_key(name, self.rule)
         with self._lock:
             if key in self._by_key:
                 return "ERR_104", None
@@ -93,8 +118,11 @@ class _Account:
             return list(self._by_key.values())
 
 
-def load_lists_file(path: Path | str) -> list[tuple[str, str]]:
-    """Pre-existing lists for `sandbox --lists FILE`: a CSV of name,country (header optional)."""
+def load_lists_file(path: Path | str, rule: NameRule = NameRule.IMPORTER) -> list[tuple[str, str]]:
+    """Pre-existing lists for `sandbox --lists FILE`: a CSV of name,country (header optional).
+
+    Two lines whose names are the same under `rule` are refused.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -128,7 +156,7 @@ def load_lists_file(path: Path | str) -> list[tuple[str, str]]:
             header_seen = True
             if not name:
                 raise ConfigError(f"{where}: empty list name")
-            key = name_key(name)
+            key = name_key(name, rule)
             if key in first_line:
                 raise ConfigError(f"{where}: list {name!r} already on line {first_line[key]}")
             first_line[key] = reader.line_num

@@ -17,6 +17,7 @@ class Fault(StrEnum):
     DROP = "drop"
     LOST_ANSWER = "lost_answer"
     GARBAGE = "garbage"
+    SLOW_ANSWER = "slow_answer"
     FAIL_EVERYTHING = "fail_everything"
 
 
@@ -45,6 +46,9 @@ class FaultPlan:
     garbage_rate: float = 0.0
     """HTTP 200 with an HTML page, truncated JSON, JSON without `code` or the unknown code
     ERR_999X (a quarter each); nothing created."""
+    slow_answer_rate: float = 0.0
+    """Wait `hang_seconds`, then process the request and answer: a client that gave up before
+    then never learns that the list was created."""
     fail_everything: bool = False
     """Every request answers HTTP 503: an outage."""
     rate_limit: float = 0.0
@@ -53,7 +57,7 @@ class FaultPlan:
     retry_after: str | None = None
     """`Retry-After` value on 429 answers (seconds or an HTTP date); "1" when None."""
     hang_seconds: float = 3.0
-    """How long a `timeout` fault hangs."""
+    """How long a `timeout` or `slow_answer` fault hangs."""
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -76,4 +80,5 @@ class FaultPlan:
             (Fault.DROP, self.drop_rate),
             (Fault.LOST_ANSWER, self.lost_answer_rate),
             (Fault.GARBAGE, self.garbage_rate),
+            (Fault.SLOW_ANSWER, self.slow_answer_rate),
         )

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-from importer.sandbox.account import CREATE_PATH, LIST_PATH, name_key
+from importer.sandbox.account import CREATE_PATH, LIST_PATH
 from importer.sandbox.faults import Fault, FaultPlan
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ class _Handler(BaseHTTPRequestHandler):
         }
         sandbox = self.httpd.sandbox
         plan = sandbox.faults
-        key = name_key(form.get("listContactName", "")) if path == CREATE_PATH else None
+        key = sandbox.name_key(form.get("listContactName", "")) if path == CREATE_PATH else None
         throttled = sandbox.stats.arrive(path, key, plan.rate_limit, time.monotonic())
         try:
             self._answer(path, form, plan, throttled)
@@ -168,6 +168,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(504, page, "text/html; charset=utf-8", "HTTP_504")
         elif fault is Fault.DROP:
             self._drop()
+        elif fault is Fault.SLOW_ANSWER:
+            time.sleep(plan.hang_seconds)
+            self._send_json(200, sandbox.create(form))
         elif fault is Fault.LOST_ANSWER:
             sandbox.create(form)
             if variant % 2:

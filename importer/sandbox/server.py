@@ -16,6 +16,7 @@ from importer.sandbox.account import (
     _CREATE_STATUS,
     DEMO_ID,
     DEMO_KEY,
+    NameRule,
     SandboxList,
     _Account,
     _country_names,
@@ -41,14 +42,16 @@ class SandboxServer:
         faults: FaultPlan | None = None,
         accounts: Mapping[str, str] | None = None,
         existing_lists: Iterable[tuple[str, str]] = (),
+        name_rule: NameRule = NameRule.IMPORTER,
     ) -> None:
+        """`name_rule` is how the account compares list names (see `NameRule`)."""
         self.host = host
         self.port = port
         self._accounts = dict(accounts) if accounts is not None else {DEMO_ID: DEMO_KEY}
         self._faults = faults or FaultPlan()
         self._rng = random.Random(self._faults.seed)
         self._fault_lock = threading.Lock()
-        self._account = _Account()
+        self._account = _Account(name_rule)
         self.stats = SandboxStats(self._account)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -134,6 +137,10 @@ class SandboxServer:
                 u -= rate
             return None, 0
 
+    def name_key(self, name: str) -> str:
+        """The account's key for a list name, under its `NameRule` (the counters use it)."""
+        return name_key(name, self._account.rule)
+
     def authorized(self, form: Mapping[str, str]) -> bool:
         expected = self._accounts.get(form.get("id", ""))
         return expected is not None and hmac.compare_digest(
@@ -149,7 +156,7 @@ class SandboxServer:
         )
         if created is None:
             return {"code": code, "status": _CREATE_STATUS[code]}
-        self.stats.count_created(name_key(created.name))
+        self.stats.count_created(self.name_key(created.name))
         return {"code": "OK", "status": "success", "list_contact_id": created.list_contact_id}
 
     def retrieve(self, form: Mapping[str, str]) -> dict[str, Any]:
@@ -186,13 +193,19 @@ def run_sandbox(
     *,
     accounts: Mapping[str, str] | None = None,
     stop_event: threading.Event | None = None,
+    name_rule: NameRule = NameRule.IMPORTER,
 ) -> dict[str, Any]:
     """Serve until Ctrl-C, SIGTERM or `stop_event`; the final counters (`stats.snapshot()`).
 
     `ready(url)` is called once the port is open (the CLI prints the URL and credentials).
     """
     server = SandboxServer(
-        host, port, faults=faults, accounts=accounts, existing_lists=existing_lists
+        host,
+        port,
+        faults=faults,
+        accounts=accounts,
+        existing_lists=existing_lists,
+        name_rule=name_rule,
     )
     stop = stop_event or threading.Event()
     in_main_thread = threading.current_thread() is threading.main_thread()

@@ -48,13 +48,13 @@ class SandboxStats:
 
     @property
     def create_requests(self) -> Counter[str]:
-        """Create requests received, by casefolded trimmed name, whatever their answer."""
+        """Create requests received, by the account's name key, whatever their answer."""
         with self._lock:
             return Counter(self._create_requests)
 
     @property
     def created(self) -> Counter[str]:
-        """Lists really created, by casefolded trimmed name (never more than 1 each)."""
+        """Lists really created, by the account's name key (never more than 1 each)."""
         with self._lock:
             return Counter(self._created)
 
