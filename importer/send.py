@@ -148,14 +148,14 @@ def settled_update(answered: Answered, found: KnownList | None, country: str) ->
     return RowUpdate(Outcome.CREATED, "OK", message, found.list_contact_id, update.attempts)
 
 
-def stopped_update(error: RunStopped, attempts: int) -> RowUpdate | None:
-    """A row whose request the run's stop cut short, when requests may have gone out for it."""
+def stopped_update(error: RunStopped) -> RowUpdate | None:
+    """A row whose request the run's stop (an outage, say) cut short after it may have been
+    processed: pending, its fate unknown. None when nothing that may act was sent for it."""
     if not error.uncertain_attempts:
         return None
-    reason = f"the run stopped: {error}"
-    message = FATE_UNKNOWN.format(reason=reason)
+    message = FATE_UNKNOWN.format(reason=f"the run stopped: {error}")
     code = error.last_code or LocalCode.NOT_SENT.value
-    return RowUpdate(Outcome.PENDING, code, message, "", max(attempts, error.uncertain_attempts))
+    return RowUpdate(Outcome.PENDING, code, message, "", error.uncertain_attempts)
 
 
 class Sender:
@@ -261,7 +261,7 @@ class Sender:
             answered = future.result()
         except RunStopped as error:  # credentials refused, outage, interrupted: row stays pending
             self.fatal = self.fatal or error
-            update = stopped_update(error, 0)
+            update = stopped_update(error)
             if update is not None:
                 self._record(index, update)
             return

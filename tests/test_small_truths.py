@@ -1,0 +1,100 @@
+"""Smaller truths: the report's path, the base URL in force, sandbox credentials, short keys."""
+
+from __future__ import annotations
+
+import pytest
+
+from importer.credentials import load_credentials, secrets_of
+from importer.errors import ConfigError
+from importer.options import JobOptions
+from tests.conftest import SAMPLE_DATA, read_results, write_csv
+
+SAMPLE_CSV = SAMPLE_DATA / "lists.csv"
+
+
+@pytest.mark.parametrize("command", ["run", "validate"])
+@pytest.mark.parametrize("target", ["results", "input", "results, another spelling"])
+def test_a_report_over_the_results_or_the_input_is_refused_before_sending(
+    cli, api_env, tmp_path, command, target
+):
+    source = write_csv(tmp_path / "in.csv", [("Kept", "FR")])
+    before = source.read_bytes()
+    report = {
+        "results": "out.csv",
+        "input": "in.csv",
+        "results, another spelling": "./sub/../out.csv",
+    }[target]
+    (tmp_path / "sub").mkdir()
+    result = cli(command, source, "-o", "out.csv", "--report", report)
+    assert result.exit_code == 2, result.stderr
+    assert "the report would overwrite" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert api_env.stats.requests_total == 0
+    assert source.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", ["runs", "results"])
+def test_runs_and_results_never_read_the_base_url_variable(
+    cli, api_env, tmp_path, monkeypatch, command
+):
+    source = write_csv(tmp_path / "in.csv", [("Once", "FR")])
+    assert cli("run", source, "-o", "out.csv").exit_code == 0
+    monkeypatch.setenv("AVOSMS_BASE_URL", "ftp://nowhere.example")
+    args = ["runs"] if command == "runs" else ["results", "1", "-o", "again.csv"]
+    result = cli(*args)
+    assert result.exit_code == 0, result.stderr
+
+
+def test_the_base_url_variable_is_checked_only_when_in_force(cli, sandbox, monkeypatch, tmp_path):
+    monkeypatch.setenv("AVOSMS_ID", "demo@example.com")
+    monkeypatch.setenv("AVOSMS_KEY", "demo-key-0000")
+    monkeypatch.setenv("AVOSMS_BASE_URL", "http://api.example.com")  # refused if it were used
+    source = write_csv(tmp_path / "in.csv", [("Option wins", "FR")])
+    assert cli("run", source, "-o", "out.csv", "--base-url", sandbox.url).exit_code == 0
+    job = tmp_path / "job.yaml"
+    job.write_text(f"input: in.csv\nbase_url: {sandbox.url}\n", encoding="utf-8")
+    assert cli("run", "--job", job, "-o", "out2.csv").exit_code == 0
+    refused = cli("run", source, "-o", "out3.csv")
+    assert refused.exit_code == 2 and "AVOSMS_BASE_URL" in refused.stderr
+
+
+def test_the_sandbox_always_uses_the_demo_account(cli, monkeypatch, tmp_path):
+    real = tmp_path / "avosms.yaml"
+    real.write_text("id: me@example.com\nkey: a-real-key-never-sent\n", encoding="utf-8")
+    real.chmod(0o600)
+    monkeypatch.setenv("AVOSMS_ID", "me@example.com")
+    monkeypatch.setenv("AVOSMS_KEY", "another-real-key")
+    job = tmp_path / "job.yaml"
+    job.write_text(
+        "input: in.csv\nbase_url: sandbox\ncredentials_file: avosms.yaml\n", encoding="utf-8"
+    )
+    write_csv(tmp_path / "in.csv", [("Demo only", "FR")])
+    result = cli("run", "--job", job, "-o", "out.csv")
+    assert result.exit_code == 0, result.stderr
+    assert read_results(tmp_path / "out.csv")[0]["outcome"] == "created"
+    credentials = load_credentials(
+        JobOptions(base_url="sandbox", credentials_file=real), {"AVOSMS_KEY": "x" * 20}
+    )
+    assert (credentials.id, credentials.key) == ("demo@example.com", "demo-key-0000")
+
+
+@pytest.mark.parametrize("key", ["a", "e", "1234567"])
+def test_an_implausibly_short_key_is_refused_and_messages_stay_readable(
+    cli, monkeypatch, tmp_path, key
+):
+    monkeypatch.setenv("AVOSMS_ID", "me@example.com")
+    monkeypatch.setenv("AVOSMS_KEY", key)
+    source = write_csv(tmp_path / "in.csv", [("Country empty", ""), ("Fine", "FR")])
+    result = cli("run", source, "-o", "out.csv", "--base-url", "https://api.example.com")
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "too short to be an AvoSMS key" in line and "[REDACTED]" not in line
+    assert f"is {len(key)} character" in line
+    with pytest.raises(ConfigError):
+        load_credentials(JobOptions(), {"AVOSMS_ID": "me@example.com", "AVOSMS_KEY": key})
+    assert secrets_of(JobOptions(), {"AVOSMS_KEY": key}) == []
+
+
+def test_a_plausible_key_is_masked_wherever_it_appears():
+    key = "k3y-of-twelve"
+    assert secrets_of(JobOptions(), {"AVOSMS_KEY": key}) == [key]

@@ -1,0 +1,179 @@
+"""Stopping keeps every answer: signals only set flags; after a send, never exit 2."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from importer.errors import ExitCode, ImporterError, JournalError
+from importer.jobfile import resolve_options
+from importer.journal import Journal
+from importer.run import Environment, JobResult, run
+from importer.sandbox import DEMO_ID, DEMO_KEY, FaultPlan, SandboxServer
+from tests.conftest import read_results, write_csv
+
+
+def signal_at(steps: dict[str, int]) -> Callable[[str], None]:
+    """A checkpoint hook sending SIGINT to this process at the n-th time a step is reached."""
+    seen: Counter[str] = Counter()
+
+    def checkpoint(step: str) -> None:
+        seen[step] += 1
+        if steps.get(step) == seen[step]:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    return checkpoint
+
+
+def run_with_hook(
+    tmp_path: Path,
+    server: SandboxServer,
+    checkpoint: Callable[[str], None],
+    rows: int = 60,
+    *,
+    reconcile: bool = True,
+) -> JobResult:
+    """The library run, signals handled, with the test-only checkpoint hook."""
+    source = write_csv(tmp_path / "in.csv", [(f"Stop {n:03d}", "FR") for n in range(rows)])
+    options = resolve_options(
+        {},
+        {
+            "input": source,
+            "output": tmp_path / "out.csv",
+            "state": tmp_path / "state.db",
+            "base_url": server.url,
+            "rate": 0,
+            "workers": 2,
+            "reconcile": reconcile,
+        },
+        environ={},
+        job_dir=None,
+    )
+    environment = Environment(
+        environ={"AVOSMS_ID": DEMO_ID, "AVOSMS_KEY": DEMO_KEY},
+        cwd=tmp_path,
+        checkpoint=checkpoint,
+    )
+    return run(options, environment)
+
+
+def assert_every_answer_kept(tmp_path: Path, server: SandboxServer, result: JobResult) -> None:
+    rows = read_results(tmp_path / "out.csv")
+    ids = {name: list_id for list_id, (name, _) in server.stats.lists.items()}
+    created = [row for row in rows if row["outcome"] == "created"]
+    # Every list the sandbox created is a `created` row with its id; the rest never left.
+    assert {row["name"]: row["list_contact_id"] for row in created} == ids
+    assert {row["outcome"] for row in rows} == {"created", "pending"}
+    journal = Journal.open(tmp_path / "state.db")
+    try:
+        info = journal.run_info(1)
+        recorded = journal.run_rows(1)
+    finally:
+        journal.close()
+    assert info.finished and info.exit_code == 3
+    assert recorded["outcome"].tolist() == [row["outcome"] for row in rows]
+    assert recorded["list_contact_id"].tolist() == [row["list_contact_id"] for row in rows]
+    assert int(result.exit_code) == 3
+
+
+@pytest.mark.parametrize("second", ["final flush", "finish run", "write results"])
+def test_a_second_sigint_during_the_wrap_up_loses_no_answer(tmp_path, second):
+    with SandboxServer(faults=FaultPlan(latency=0.01)) as server:
+        result = run_with_hook(tmp_path, server, signal_at({"collected": 10, second: 1}))
+        assert 10 <= len(server.stats.lists) < 60
+        assert_every_answer_kept(tmp_path, server, result)
+        assert "interrupted by a signal" in str(result.stopped_by)
+
+
+def test_both_signals_during_the_final_flush_still_write_everything(tmp_path):
+    seen: Counter[str] = Counter()
+
+    def twice_at_the_flush(step: str) -> None:
+        seen[step] += 1
+        if step == "final flush":
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with SandboxServer() as server:
+        result = run_with_hook(tmp_path, server, twice_at_the_flush, rows=20)
+    rows = read_results(tmp_path / "out.csv")
+    assert {row["outcome"] for row in rows} == {"created"}  # every row was sent already
+    assert int(result.exit_code) == 0
+
+
+def test_the_signal_handlers_only_set_flags():
+    from importer.stop import StopSignal
+
+    stop = StopSignal()
+    with stop.installed():
+        os.kill(os.getpid(), signal.SIGINT)  # delivered here, in the main thread
+        assert stop.event.is_set() and not stop.abandon.is_set()
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.abandon.is_set()
+    assert stop.received == ["SIGINT", "SIGTERM"]
+
+
+# --------------------------------------------------------------------------- exit codes
+
+
+def fail(*args: object, **kwargs: object) -> None:
+    raise JournalError("the journal could not be written: disk I/O error")
+
+
+@pytest.mark.parametrize("step", ["finish_run", "prune"])
+def test_a_journal_failure_after_sending_exits_3_and_still_writes_the_results(
+    cli, api_env, tmp_path, monkeypatch, step
+):
+    monkeypatch.setattr(Journal, step, fail)
+    source = write_csv(tmp_path / "in.csv", [("After A", "FR"), ("After B", "DE")])
+    result = cli("run", source, "-o", "out.csv")
+    assert result.exit_code == 3, result.stderr
+    assert "run the same command again" in result.stderr
+    assert "disk I/O error" in result.stderr
+    assert "Traceback" not in result.stderr
+    rows = read_results(tmp_path / "out.csv")
+    assert {row["outcome"] for row in rows} == {"created"}
+    assert len(api_env.stats.lists) == 2
+
+
+def test_a_journal_failure_while_sending_exits_3_with_the_results(
+    cli, api_env, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(Journal, "record_rows", fail)
+    source = write_csv(tmp_path / "in.csv", [("During A", "FR")])
+    result = cli("run", source, "-o", "out.csv")
+    assert result.exit_code == 3, result.stderr
+    assert "lists may have been created" in result.stderr
+    assert read_results(tmp_path / "out.csv")[0]["outcome"] == "created"
+
+
+def test_an_error_class_that_says_nothing_does_not_claim_nothing_was_sent():
+    class Unclassified(ImporterError):
+        """An error that does not say what it knows."""
+
+    assert Unclassified.exit_code == ExitCode.STOPPED
+    assert JournalError.exit_code == ExitCode.USAGE  # opened before anything is sent
+
+
+@pytest.mark.parametrize("reconcile", [True, False])
+def test_the_next_run_says_which_lists_an_interrupted_run_created(tmp_path, reconcile):
+    with SandboxServer(faults=FaultPlan(latency=0.01)) as server:
+        first = run_with_hook(tmp_path, server, signal_at({"collected": 8}))
+        assert int(first.exit_code) == 3
+        made = {name for name, _ in server.stats.lists.values()}
+        assert 8 <= len(made) < 60
+        again = run_with_hook(tmp_path, server, lambda step: None, reconcile=reconcile)
+        assert int(again.exit_code) == 0
+        rows = read_results(tmp_path / "out.csv")
+    for row in rows:
+        if row["name"] in made:
+            assert row["outcome"] == "exists", row
+            assert "created by run 1 (interrupted)" in row["message"], row
+        else:
+            assert row["outcome"] == "created", row
+    assert set(server.stats.created.values()) == {1}
