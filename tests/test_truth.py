@@ -195,7 +195,7 @@ FAULT_MIX = st.fixed_dictionaries(
 
 
 @settings(
-    max_examples=40,
+    max_examples=6,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
