@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
@@ -289,12 +289,12 @@ class Sender:
         if not self.unsettled or self.stop.event.is_set() or self._reread is not None:
             return
         if not final:
-            if self.directory.wait_before_refresh() == 0 and self._due_by() <= time.monotonic():
+            if self.directory.wait_before_refresh() == 0 and self._due_by(min) <= time.monotonic():
                 self._reread = self._rereader.submit(self.directory.refresh)
             return
         failures: list[RunStopped] = []
         while self.unsettled and self.fatal is None and len(failures) < FINAL_REREADS:
-            delay = max(self.directory.wait_before_refresh(), self._due_by() - time.monotonic())
+            delay = max(self.directory.wait_before_refresh(), self._due_by(max) - time.monotonic())
             if self.stop.event.wait(max(0.0, delay)):
                 return
             self._match(self.directory.refresh, failures)
@@ -305,10 +305,11 @@ class Sender:
                 "stay pending; run the same command again"
             )
 
-    def _due_by(self) -> float:
-        """When a re-read starting then vouches for every unsettled row."""
-        pending = self.unsettled.values()
-        return max(answered.answered_at + answered.settle_delay for answered in pending)
+    def _due_by(self, which: Callable[[Iterable[float]], float]) -> float:
+        """When a re-read starting then vouches for the first (`min`) or every (`max`) row."""
+        return which(
+            answered.answered_at + answered.settle_delay for answered in self.unsettled.values()
+        )
 
     def _match(self, reread: Callable[[], float], failures: list[RunStopped] | None = None) -> None:
         """Run or collect one re-read; settle the rows it can vouch for; note a failure."""
