@@ -95,6 +95,7 @@ class SandboxServer:
             raise ConfigError(
                 f"sandbox cannot listen on {self.host}:{self.port}: {reason}"
             ) from exc
+        self.name_key("")  # load the name rule now, not on the first request
         self.port = httpd.server_address[1]
         self._httpd = httpd
         self._thread = threading.Thread(
