@@ -130,6 +130,9 @@ class AccountDirectory:
         self._index: dict[str, KnownList] = {}
         self.fetched_at: float | None = None
         self.fetches = 0
+        #: Where a list came from, when we know better than "the account" (name key → words,
+        #: e.g. "created by run 3 (interrupted)").
+        self.origins: dict[str, str] = {}
 
     def load(self, lists: Iterable[AccountList]) -> dict[str, KnownList]:
         """Seed the directory with lists already fetched (the reconcile step's answer)."""
@@ -158,4 +161,7 @@ class AccountDirectory:
 
     def get(self, key: str) -> KnownList | None:
         """The list named ``key`` (normalized, case-insensitive) as last read."""
-        return self._index.get(key)
+        found = self._index.get(key)
+        if found is not None and key in self.origins:
+            found = replace(found, source=self.origins[key])
+        return found

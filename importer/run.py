@@ -420,9 +420,9 @@ def _plan(
             for key, item in journal.known_lists(account=scope).items()
         }
     interrupted = journal.interrupted_creations(account=scope, before_run=run_id)
+    directory.origins = {key: f"created by run {n} (interrupted)" for key, n in interrupted.items()}
     for key in interrupted.keys() & known.keys():
-        source = f"created by run {interrupted[key]} (interrupted)"
-        known[key] = replace(known[key], source=source)
+        known[key] = replace(known[key], source=directory.origins[key])
     mark_existing(frame, known)
     return directory
 

@@ -235,3 +235,28 @@ def test_outcomes_agree_with_the_sandbox_ledger_under_random_faults(
         existed = {server.name_key(name) for name, _ in before}
         assert_matches_the_ledger(rows, server, existed)
         assert set(server.stats.created.values()) <= {1}
+
+
+@pytest.mark.parametrize("reconcile", ["--reconcile", "--no-reconcile"])
+def test_a_list_whose_fate_a_stopped_run_left_unknown_is_settled_by_the_next(
+    cli, account, tmp_path, reconcile
+):
+    # Every answer is lost (the list is created all the same) until the outage breaker stops
+    # the run: the row is pending, its fate unknown. The next run finds the list.
+    account.set_faults(FaultPlan(lost_answer_rate=1.0, seed=5))
+    source = write_csv(tmp_path / "in.csv", [("Unknown fate", "FR")])
+    args = ("--max-outage", "0.2", "--max-attempts", "20", *FAST_RETRIES)
+    first = cli("run", source, "-o", "out.csv", "--no-reconcile", *args)
+    assert first.exit_code == 3, first.stderr
+    (row,) = read_results(tmp_path / "out.csv")
+    assert row["outcome"] == "pending" and row["message"].startswith("outcome unknown"), row
+    assert account.stats.created == {"unknown fate": 1}
+
+    account.set_faults(FaultPlan())
+    again = cli("run", source, "-o", "out.csv", reconcile, *FAST_RETRIES)
+    assert again.exit_code == 0, again.stderr
+    (row,) = read_results(tmp_path / "out.csv")
+    assert row["outcome"] == "exists", row
+    assert "created by run 1 (interrupted)" in row["message"], row
+    assert row["list_contact_id"] == account_ids(account)["unknown fate"]
+    assert account.stats.created == {"unknown fate": 1}
