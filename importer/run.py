@@ -274,10 +274,11 @@ def run(options: JobOptions, env: Environment) -> JobResult:
         env.reached("write results")
         try:
             _write_outputs(frame, output, summary, options)
-        except OSError as error:
+        except (OSError, ImporterError) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else error
             raise OutputError(
-                f"{output}: could not write the results ({error.strerror or error}); every row "
-                f"is in the journal: avosms-import results {run_id} -o FILE --state {options.state}"
+                f"{output}: could not write the results ({reason}); every row is in the "
+                f"journal: avosms-import results {run_id} -o FILE --state {options.state}"
                 + (f" ({failure})" if failure else "")
             ) from None
     if failure is not None:

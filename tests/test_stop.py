@@ -177,3 +177,18 @@ def test_the_next_run_says_which_lists_an_interrupted_run_created(tmp_path, reco
         else:
             assert row["outcome"] == "created", row
     assert set(server.stats.created.values()) == {1}
+
+
+def test_results_that_cannot_be_written_after_sending_exit_3_naming_the_journal(
+    cli, api_env, tmp_path, monkeypatch
+):
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("importer.results.write_results", disk_full)
+    source = write_csv(tmp_path / "in.csv", [("Full A", "FR")])
+    result = cli("run", source, "-o", "out.csv")
+    assert result.exit_code == 3, result.stderr
+    assert "No space left on device" in result.stderr
+    assert "avosms-import results 1 -o FILE" in result.stderr
+    assert len(api_env.stats.lists) == 1
