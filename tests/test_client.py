@@ -23,6 +23,7 @@ from importer.client import (
     CreateAnswer,
     Credentials,
     RetryPolicy,
+    may_have_been_processed,
 )
 from importer.sandbox import DEMO_ID, DEMO_KEY, FaultPlan, SandboxServer
 from importer.throttle import OutageBreaker, Throttle
@@ -234,6 +235,33 @@ def test_dropped_connections_are_retried_then_reported(
     assert answer.code == "CONNECTION" and answer.attempts == 3
     assert answer.message.startswith("the connection failed (")
     assert answer.message.endswith(") after 3 attempts")
+
+
+def test_an_attempt_may_have_been_processed_unless_refused_or_never_sent() -> None:
+    for code in ("ERR_901", "HTTP_500", "HTTP_503", "TIMEOUT", "CONNECTION", "BAD_ANSWER"):
+        assert may_have_been_processed(code), code
+    for code in ("OK", "ERR_104", "ERR_103", "HTTP_429", "HTTP_404", "HTTP_408"):
+        assert not may_have_been_processed(code), code
+    assert not may_have_been_processed("CONNECTION", unreached=True)
+
+
+def test_a_refused_connection_provably_never_reached_the_server(
+    client_for: Callable[..., AvoSmsClient],
+) -> None:
+    with SandboxServer() as server:
+        url = server.url
+    # The sandbox is gone: its port refuses connections.
+    answer = client_for(url, retry=RetryPolicy(max_attempts=2)).create_list("A", "FR")
+    assert answer.code == "CONNECTION" and "connection refused" in answer.message
+    assert answer.uncertain == 0
+
+
+def test_dropped_connections_may_have_been_processed(
+    client_for: Callable[..., AvoSmsClient],
+) -> None:
+    with SandboxServer(faults=FaultPlan(drop_rate=1.0)) as server:
+        answer = client_for(server.url, retry=RetryPolicy(max_attempts=2)).create_list("A", "FR")
+    assert (answer.code, answer.uncertain, answer.settle_delay) == ("CONNECTION", 2, 0.0)
 
 
 def test_garbled_answers_are_row_failures_never_crashes(

@@ -6,7 +6,9 @@ way a remote API does, drawn from a seeded random generator so a test sees the s
 the same request order. Its counters prove what the importer did: how many create requests per
 name, how many lists really created, the busiest one-second window, the most requests in flight.
 
-Only the standard library (and pycountry for the ISO2 check) runs on the server side.
+Only the standard library (and pycountry for the ISO2 check) runs on the server side, plus,
+under the default `NameRule.IMPORTER`, the importer's own "same list name" rule
+(`importer.normalize.same_name_key`), loaded when the server starts.
 
 Faults and the two endpoints:
 
