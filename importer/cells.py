@@ -134,6 +134,12 @@ def displayed_text(value: object, number_format: str) -> str | None:
     return None
 
 
+def _to_second(moment: dt.datetime) -> dt.datetime:
+    """Rounded to the second: a sheet stores `9:30` as a fraction of a day (09:29:59.997)."""
+    whole = moment.replace(microsecond=0)
+    return whole + dt.timedelta(seconds=1) if moment.microsecond >= 500_000 else whole
+
+
 def cell_text(cell: object) -> str:
     """A workbook cell as the operator reads it: 2024 not 2024.0, dates in ISO form."""
     if isinstance(cell, str):
@@ -146,10 +152,14 @@ def cell_text(cell: object) -> str:
         # 15 significant digits is what a spreadsheet shows: 0.1+0.2 reads 0.3.
         return format(cell, ".15g")
     if isinstance(cell, dt.datetime):
+        cell = _to_second(cell)
         if cell.time() == dt.time():
             return cell.date().isoformat()
         return cell.isoformat(sep=" ")
-    if isinstance(cell, dt.date | dt.time):
+    if isinstance(cell, dt.time):
+        moment = _to_second(dt.datetime.combine(dt.date.min, cell))
+        return "23:59:59" if moment.date() != dt.date.min else moment.time().isoformat()
+    if isinstance(cell, dt.date):
         return cell.isoformat()
     if cell is None:
         return ""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
@@ -312,21 +312,42 @@ def is_filled(cells: Sequence[str]) -> bool:
     return any(cell.strip() for cell in cells)
 
 
-def find_header(records: Sequence[Sequence[str]], want: _Wanted) -> tuple[int, bool] | None:
-    """The header's index among `records`, and whether it offers every column needed.
+def best_header(
+    records: Sequence[Sequence[str]],
+    roles: Callable[[Sequence[str]], Sequence[bool]],
+    required: int,
+) -> tuple[int, bool] | None:
+    """The header's index among `records`, and whether it offers every required role.
 
-    The header is the first of the first :data:`HEADER_SEARCH_ROWS` non-blank rows that holds
-    the name column, and the country column unless a default country stands in for it; titles,
-    notes and blank rows above it are skipped. When no row qualifies, the first non-blank row
-    is the header (and its columns are reported as not found). None when every row is blank.
+    The one header rule for every kind of file: among the first :data:`HEADER_SEARCH_ROWS`
+    non-blank rows, the header is the first row that offers every required role and, among
+    those, recognises the most roles, required or optional; a row of a single cell above a
+    wider row is a title, passed over when a wider row recognises as many. `roles(row)` says
+    whether the row offers each role, the `required` ones first. When no row offers every
+    required role, the row recognising the most stands (its missing columns are reported),
+    or the first non-blank row when none recognises any. None when every row is blank.
     """
     filled = [i for i, cells in enumerate(records) if is_filled(cells)][:HEADER_SEARCH_ROWS]
+    if not filled:
+        return None
+    widths = [sum(1 for cell in records[i] if cell.strip()) for i in filled]
+    wider_below = [max(widths[at + 1 :], default=0) > 1 for at in range(len(filled))]
+
+    def rank(at: int) -> tuple[bool, int, bool, int]:
+        found = list(roles(records[filled[at]]))
+        title = widths[at] == 1 and wider_below[at]
+        return all(found[:required]), sum(found), not title, -at
+
+    best = max(range(len(filled)), key=rank)
+    complete, count, _, _ = rank(best)
+    return (filled[best], complete) if count else (filled[0], False)
+
+
+def find_header(records: Sequence[Sequence[str]], want: _Wanted) -> tuple[int, bool] | None:
+    """The header row of a list file by :func:`best_header`'s rule: the name column is
+    required, and the country column too unless a default country stands in for it."""
     country_needed = want.country_required or want.country_column is not None
-    for index in filled:
-        name, country = _roles(records[index], want)
-        if name and (country or not country_needed):
-            return index, True
-    return (filled[0], False) if filled else None
+    return best_header(records, lambda cells: _roles(cells, want), 2 if country_needed else 1)
 
 
 # --- shared ending -------------------------------------------------------------------------

@@ -118,14 +118,9 @@ def _may_hide_values(data: bytes, sheet: str) -> bool:
 
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            book = ET.fromstring(archive.read("xl/workbook.xml"))
-            rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-            ids = {e.get(_RELATIONSHIPS) for e in book.iter() if e.get("name") == sheet}
-            targets = [e.get("Target", "") for e in rels.iter() if e.get("Id") in ids]
-            if len(targets) != 1:
+            part = _sheet_part(archive, sheet)
+            if part is None:
                 return True
-            target = targets[0]
-            part = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
             with archive.open(part) as stream:
                 tail = b""
                 while chunk := stream.read(1 << 20):
@@ -136,6 +131,52 @@ def _may_hide_values(data: bytes, sheet: str) -> bool:
     except (KeyError, OSError, zipfile.BadZipFile, ET.ParseError):
         return True
     return False
+
+
+def _sheet_part(archive: zipfile.ZipFile, sheet: str) -> str | None:
+    """The path of a sheet's XML inside an .xlsx/.xlsm archive; None if it cannot be told."""
+    import xml.etree.ElementTree as ET
+
+    book = ET.fromstring(archive.read("xl/workbook.xml"))
+    rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    ids = {e.get(_RELATIONSHIPS) for e in book.iter() if e.get("name") == sheet}
+    targets = [e.get("Target", "") for e in rels.iter() if e.get("Id") in ids]
+    if len(targets) != 1:
+        return None
+    target = targets[0]
+    return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+
+
+def _empty_text_results(data: bytes, sheet: str, addresses: set[str]) -> set[str]:
+    """Which of these formula cells hold a computed value that is empty text.
+
+    Excel and LibreOffice store `=""` as `<c t="str"><f>""</f><v></v></c>`: a value, empty.
+    A formula saved without its value has no `<v>` (or, from openpyxl, no `t="str"`); openpyxl
+    reads both as None, so the sheet's XML tells them apart, in one streamed pass.
+    """
+    import xml.etree.ElementTree as ET
+
+    found: set[str] = set()
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            part = _sheet_part(archive, sheet)
+            if part is None:
+                return found
+            with archive.open(part) as stream:
+                for _, element in ET.iterparse(stream):
+                    if element.tag.rpartition("}")[2] != "c":
+                        continue
+                    address = element.get("r", "")
+                    if (
+                        address in addresses
+                        and element.get("t") == "str"
+                        and any(child.tag.rpartition("}")[2] == "v" for child in element)
+                    ):
+                        found.add(address)
+                    element.clear()
+    except (KeyError, OSError, zipfile.BadZipFile, ET.ParseError):
+        return set()
+    return found
 
 
 def _date_or_time(value: object) -> CellTrap | None:
@@ -250,10 +291,13 @@ def _openpyxl_cells(
         formulas = _scan(data, sheet, bounds, empty, data_only=False) if empty else {}
     except Exception:  # openpyxl raises many kinds on workbooks calamine reads fine
         return None
+    lost = {key for key, (text, data_type, _) in formulas.items() if data_type == "f"}
+    empty_text = _empty_text_results(data, sheet, {cell_address(*key) for key in lost})
     looks = {}
     for key, (value, data_type, number_format) in values.items():
         formula = formulas.get(key, (None, "", ""))
-        text = formula[0] if formula[1] == "f" else None
+        kept = formula[1] == "f" and cell_address(*key) not in empty_text
+        text = formula[0] if kept else None
         looks[key] = _Look(value, data_type, number_format, None if text is None else str(text))
     return looks
 

@@ -204,21 +204,25 @@ def _parse_csv(label: str, text: bytes, encoding: str, verified: bool, want: _Wa
     delimiter, header_index, header = _sniff(label, text, want, candidates)
     columns = _match_columns(label, header, want)
     quoted = b'"' in text
+    skip = header_index + 1
+    # Without quotes every record is one line, so pyarrow can skip the lines above the header
+    # itself (titles wider or narrower than the header); otherwise they are cut off after.
+    skipped = 0 if quoted else skip
     try:
         if quoted and text.count(b'"') % 2:
             raise _Malformed  # an odd quote count: let the careful parser find the culprit
         names, countries = _parse_fast(
-            label, text, delimiter, len(header), columns, verified=verified, quoted=quoted
+            label, text, delimiter, len(header), columns, verified=verified, skip=skipped
         )
     except _Malformed:
         if not verified:
             text.decode("utf-8")  # UnicodeDecodeError here sends the caller to _decode_whole
-        names, countries = _parse_careful(label, text, delimiter, len(header), columns)
-    skip = header_index + 1
+        names, countries = _parse_careful(label, text, delimiter, len(header), columns, skip)
+        skipped = 0
     return _Table(
         first_row=skip + 1,
-        names=names[skip:],
-        countries=None if countries is None else countries[skip:],
+        names=names[skip - skipped :],
+        countries=None if countries is None else countries[skip - skipped :],
         columns=columns,
         encoding=encoding,
         delimiter=delimiter,
@@ -233,13 +237,15 @@ def _parse_fast(
     columns: _Columns,
     *,
     verified: bool,
-    quoted: bool,
+    skip: int,
 ) -> tuple[Cells, Cells | None]:
-    """pyarrow's multi-threaded reader: every record, header and blank lines included.
+    """pyarrow's multi-threaded reader: every record after the first `skip` lines, the header
+    and blank lines included.
 
-    Without any double quote in the file no cell can span lines, and pyarrow splits the work
-    faster when told so.
+    `skip` is given only for a file without any double quote: there no cell can span lines,
+    and pyarrow splits the work faster when told so.
     """
+    quoted = skip == 0 and b'"' in text
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -248,7 +254,9 @@ def _parse_fast(
     try:
         table = pacsv.read_csv(
             pa.BufferReader(text),
-            read_options=pacsv.ReadOptions(column_names=names, block_size=MAX_LINE_BYTES),
+            read_options=pacsv.ReadOptions(
+                column_names=names, block_size=MAX_LINE_BYTES, skip_rows=skip
+            ),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, newlines_in_values=quoted, ignore_empty_lines=False
             ),
@@ -287,9 +295,13 @@ def _refuse_long_lines(label: str, text: bytes) -> None:
 
 
 def _parse_careful(
-    label: str, text: bytes, delimiter: str, width: int, columns: _Columns
+    label: str, text: bytes, delimiter: str, width: int, columns: _Columns, skip: int
 ) -> tuple[Cells, Cells | None]:
-    """The standard csv module, record by record, for files pyarrow refuses: says which row."""
+    """The standard csv module, record by record, for files pyarrow refuses: says which row.
+
+    Every record is returned; the first `skip` (titles above the header, and the header) are
+    not held to the header's width.
+    """
     import pyarrow as pa
 
     _refuse_long_lines(label, text)
@@ -301,7 +313,7 @@ def _parse_careful(
     try:
         for row, cells in enumerate(reader, start=1):
             last_start, consumed = consumed, reader.line_num
-            if len(cells) > width and any(cell.strip() for cell in cells[width:]):
+            if row > skip and len(cells) > width and any(cell.strip() for cell in cells[width:]):
                 raise InputError(
                     f"{label}: row {row} has {len(cells)} cells but the header has {width}; "
                     f"a cell holding {_show(delimiter)} must be in double quotes"

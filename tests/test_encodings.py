@@ -11,22 +11,27 @@ from importer.encodings import CANDIDATES, choose_8bit
 LOWER = "abcdefghijklmnopqrstuvwxyzàâäçéèêëîïôöùûüÿæœñß"
 UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸÆŒÑ"
 
+
+def spelled(
+    alphabet: str, oe: str, min_size: int = 0, max_size: int = 10
+) -> st.SearchStrategy[str]:
+    """Letters of `alphabet`; `œ` comes with the `u` that follows it in French (cœur, œuvre)."""
+    units = [oe if ch in "œŒ" else ch for ch in alphabet]
+    return st.lists(st.sampled_from(units), min_size=min_size, max_size=max_size).map("".join)
+
+
 #: Words as people write them: lower case, a capital first, or all capitals.
 word = st.one_of(
-    st.text(st.sampled_from(LOWER), min_size=1, max_size=10),
-    st.builds(
-        str.__add__,
-        st.sampled_from(UPPER),
-        st.text(st.sampled_from(LOWER), max_size=10),
-    ),
-    st.text(st.sampled_from(UPPER), min_size=2, max_size=8),
+    spelled(LOWER, "œu", min_size=1),
+    st.builds(str.__add__, spelled(UPPER, "Œu", 1, 1), spelled(LOWER, "œu")),
+    spelled(UPPER, "ŒU", min_size=2, max_size=8),
 )
 #: A word with an accented letter inside: the evidence a real list name carries.
 ACCENTED = "àâäçéèêëîïôöùûüÿæœñß"
 accented = st.builds(
     lambda head, accent, tail: head + accent + tail,
     st.text(st.sampled_from(LOWER[:26]), min_size=1, max_size=5),
-    st.sampled_from(ACCENTED),
+    spelled(ACCENTED, "œu", 1, 1),
     st.text(st.sampled_from(LOWER[:26]), min_size=1, max_size=5),
 )
 line = st.builds(
