@@ -15,9 +15,10 @@ from __future__ import annotations
 import datetime as dt
 import io
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from importer.cells import CellFact, CellTrap, cell_address, cell_text, displayed_text
 
@@ -117,34 +118,39 @@ def _may_hide_values(data: bytes, sheet: str) -> bool:
     import xml.etree.ElementTree as ET
 
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            part = _sheet_part(archive, sheet)
-            if part is None:
+        with _sheet_xml(data, sheet) as stream:
+            if stream is None:
                 return True
-            with archive.open(part) as stream:
-                tail = b""
-                while chunk := stream.read(1 << 20):
-                    window = tail + chunk
-                    if any(mark in window for mark in _HIDING):
-                        return True
-                    tail = chunk[-16:]
+            tail = b""
+            while chunk := stream.read(1 << 20):
+                window = tail + chunk
+                if any(mark in window for mark in _HIDING):
+                    return True
+                tail = chunk[-16:]
     except (KeyError, OSError, zipfile.BadZipFile, ET.ParseError):
         return True
     return False
 
 
-def _sheet_part(archive: zipfile.ZipFile, sheet: str) -> str | None:
-    """The path of a sheet's XML inside an .xlsx/.xlsm archive; None if it cannot be told."""
+@contextmanager
+def _sheet_xml(data: bytes, sheet: str) -> Iterator[IO[bytes] | None]:
+    """A sheet's XML in an .xlsx/.xlsm archive, streamed; None when its part cannot be told.
+
+    Damaged archives raise KeyError, OSError, BadZipFile or ParseError: callers decide.
+    """
     import xml.etree.ElementTree as ET
 
-    book = ET.fromstring(archive.read("xl/workbook.xml"))
-    rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-    ids = {e.get(_RELATIONSHIPS) for e in book.iter() if e.get("name") == sheet}
-    targets = [e.get("Target", "") for e in rels.iter() if e.get("Id") in ids]
-    if len(targets) != 1:
-        return None
-    target = targets[0]
-    return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        book = ET.fromstring(archive.read("xl/workbook.xml"))
+        rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+        ids = {e.get(_RELATIONSHIPS) for e in book.iter() if e.get("name") == sheet}
+        targets = [e.get("Target", "") for e in rels.iter() if e.get("Id") in ids]
+        if len(targets) != 1:
+            yield None
+            return
+        target = targets[0]
+        with archive.open(target.lstrip("/") if target.startswith("/") else f"xl/{target}") as xml:
+            yield xml
 
 
 def _empty_text_results(data: bytes, sheet: str, addresses: set[str]) -> set[str]:
@@ -158,22 +164,18 @@ def _empty_text_results(data: bytes, sheet: str, addresses: set[str]) -> set[str
 
     found: set[str] = set()
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            part = _sheet_part(archive, sheet)
-            if part is None:
-                return found
-            with archive.open(part) as stream:
-                for _, element in ET.iterparse(stream):
-                    if element.tag.rpartition("}")[2] != "c":
-                        continue
-                    address = element.get("r", "")
-                    if (
-                        address in addresses
-                        and element.get("t") == "str"
-                        and any(child.tag.rpartition("}")[2] == "v" for child in element)
-                    ):
-                        found.add(address)
-                    element.clear()
+        with _sheet_xml(data, sheet) as stream:
+            for _, element in ET.iterparse(stream) if stream is not None else ():
+                if element.tag.rpartition("}")[2] != "c":
+                    continue
+                address = element.get("r", "")
+                if (
+                    address in addresses
+                    and element.get("t") == "str"
+                    and any(child.tag.rpartition("}")[2] == "v" for child in element)
+                ):
+                    found.add(address)
+                element.clear()
     except (KeyError, OSError, zipfile.BadZipFile, ET.ParseError):
         return set()
     return found
