@@ -9,9 +9,10 @@ non-ASCII byte is judged with the bytes either side of it, in each candidate's r
 - *proof* against a reading: a character that never occurs in real text where it stands
   (`ƒ ” ‚ „`, `¤ ¦`, a symbol between two letters, a capital after a small letter);
 - *suspect*: a sign glued to a word where another encoding may read a letter (`µlvaro`,
-  `ªkoda`, a no-break space ending a word (cp850's `á` in `Papá`), `œ` before a letter
-  other than `u` or `i` as in `Mœsica`);
-- *doubt*: a letter few languages use (`š ž`) inside a word.
+  `ªkoda`, `œ` before a letter other than `u` or `i` as in `Mœsica`);
+- *doubt*: a letter few languages use (`š ž`) inside a word, or a no-break space glued to a
+  word: Excel's French exports put one in `Jean\u00a0Dupont` and cp850 writes `á` (`Papá`)
+  with the very same byte, so nothing in that byte alone tells them apart.
 
 Windows-1252 wins when its reading is clean, or holds only doubt while no other reading is
 clean. Otherwise the one other reading that is clean wins; several clean readings that
@@ -53,7 +54,7 @@ _WORD_JOINERS = frozenset("’‘·\u00ad\u2010\u2011")
 # Signs that stand for letters only in other encodings: glued to a word they are suspect
 # (`µlvaro` for `Álvaro`, `ªkoda` for `Škoda`, `Pap\u00a0` for `Papá`), though a person may
 # type `5 µg` or `1º`. Ordinal signs and the micro sign are not letters of words here.
-_SIGNS_OF_LETTERS = frozenset("µªº¢¥¬±¹\u00a0")
+_SIGNS_OF_LETTERS = frozenset("µªº¢¥¬±¹")
 # What may follow a no-break space glued to a word in real text (French typography).
 _AFTER_NO_BREAK = frozenset(":!?»%€")
 # `œ` is followed by `u` or `i` in nearly every word that holds it (cœur, œil, manœuvre);
@@ -129,7 +130,7 @@ def _evidence(contexts: list[bytes], encoding: str) -> tuple[int, int, int]:
             proof += 1
         elif _unlikely(before, ch, after):
             suspect += 1
-        elif ch in _RARE_LETTERS and _letter(before) and _letter(after):
+        elif _doubtful(before, ch, after):
             doubt += 1
     return proof, suspect, doubt
 
@@ -157,13 +158,18 @@ def _impossible(before: str, ch: str, after: str) -> bool:
 
 def _unlikely(before: str, ch: str, after: str) -> bool:
     """Whether `ch` between these two characters is seldom real text."""
+    if ch in _SIGNS_OF_LETTERS:
+        return _letter(before) or _letter(after)
+    return ch in "œŒ" and _letter(after) and _base(after) not in _AFTER_OE
+
+
+def _doubtful(before: str, ch: str, after: str) -> bool:
+    """Whether `ch` here is real text in one language and a letter in another's encoding."""
     if ch == "\u00a0":  # a no-break space: `5\u00a0€`, `Oui\u00a0!`, but not `Pap\u00a0 y`
         return (_letter(before) and after not in _AFTER_NO_BREAK) or (
             _letter(after) and not before.isdigit() and before != "«"
         )
-    if ch in _SIGNS_OF_LETTERS:
-        return _letter(before) or _letter(after)
-    return ch in "œŒ" and _letter(after) and _base(after) not in _AFTER_OE
+    return ch in _RARE_LETTERS and _letter(before) and _letter(after)
 
 
 def _readings(data: bytes) -> list[_Reading]:

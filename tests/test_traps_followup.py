@@ -76,7 +76,7 @@ def test_a_data_row_wider_than_the_header_below_a_title_is_still_refused(cli, ap
 # --- 8-bit encodings: decoded right or refused, never mojibake --------------------------------
 
 DECODED = [
-    ("cp850", ["Mamá", "Papá y Mamá"], "ES"),
+    ("cp850", ["Mamá", "Papá y Mamá", "Canción"], "ES"),
     ("cp850", ["Álvaro", "Ángel"], "ES"),
     ("mac_roman", ["Música", "Júlio", "Túnel"], "PT"),
     ("iso8859_15", ["Škoda"], "CZ"),
@@ -95,6 +95,20 @@ def test_legacy_encodings_whose_windows_1252_reading_is_suspect(
     assert result.exit_code == 0, result.stderr
     assert created_names(api_env) == dict.fromkeys(names, country)
     assert parameters(tmp_path)["encoding"] == encoding
+
+
+@pytest.mark.parametrize(
+    ("encoding", "name"),
+    [
+        ("cp850", "Papá y Mamá"),  # cp850's `á` is the byte of Windows-1252's no-break space
+        ("cp1252", "Jean\u00a0Dupont"),  # ... so a French export reads `JeanáDupont` in cp850
+    ],
+)
+def test_a_no_break_space_or_an_a_acute_alone_is_refused(cli, api_env, tmp_path, encoding, name):
+    source = tmp_path / "lists.csv"
+    source.write_bytes(f"name,country\n{name},ES\n".encode(encoding))
+    refused = cli("run", source, "-o", "out.csv")
+    assert_refused(refused, api_env, "8-bit encoding cannot be told", "save it again as CSV UTF-8")
 
 
 def test_a_euro_sign_alone_is_refused_rather_than_guessed(cli, api_env, tmp_path):
