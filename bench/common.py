@@ -116,13 +116,15 @@ def seconds_text(samples: Sequence[float]) -> str:
 
 @dataclass(frozen=True)
 class Timed:
-    """One finished child: wall time, its peak RSS, exit code and what it wrote."""
+    """One finished child: wall time, its peak RSS, exit code and what it wrote; and its CPU
+    seconds (user + system, the whole process and the children it waited for)."""
 
     seconds: float
     peak_rss_mb: float
     returncode: int
     stdout: str
     stderr: str
+    cpu_seconds: float = 0.0
 
 
 def timed_run(
@@ -170,6 +172,7 @@ def timed_run(
             returncode=child.returncode,
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace"),
+            cpu_seconds=usage.ru_utime + usage.ru_stime,
         )
     if timed.returncode not in ok_codes:
         shown = " ".join(str(part) for part in command)

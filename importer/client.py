@@ -1,7 +1,8 @@
 """Talk to the AvoSMS API: create one contact list, fetch the account's lists, retry what may pass.
 
-One `requests.Session` (connection pool sized for the workers) is shared by every worker thread.
-Each HTTP attempt first passes the shared `Throttle`; retries follow `RetryPolicy`. Answers are
+One `Transport` (keep-alive connections pooled for the workers, a deadline per request, no proxy
+in clear) is shared by every worker thread. Each HTTP attempt first passes the shared
+`Throttle`; retries follow `RetryPolicy`. Answers are
 classified once, here: the rest of the importer only sees `CreateAnswer` codes (`OK`,
 `ERR_1xx`, `ERR_9xx`, `HTTP_503`, `TIMEOUT`, `CONNECTION`, `BAD_ANSWER`, ...).
 The key is sent in the form body only and never appears in a message, log line or repr.
@@ -18,12 +19,9 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
-from http.client import RemoteDisconnected
-from ssl import SSLError
 from typing import Any
+from urllib.parse import urlencode
 
-import requests
-from requests.adapters import HTTPAdapter
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -34,20 +32,16 @@ from tenacity import (
     wait_random_exponential,
 )
 from tenacity.stop import stop_base
-from urllib3.exceptions import NameResolutionError, ProtocolError, ReadTimeoutError
 
 from importer import errors
 from importer.records import LocalCode, http_code
 from importer.throttle import OutageBreaker, Throttle, parse_retry_after
+from importer.transport import MAX_ANSWER_BYTES, HttpAnswer, Transport, TransportError
 
 log = logging.getLogger("importer.client")
 
 CREATE_PATH = "/v1/contact/list/create"
 LISTS_PATH = "/v1/contact/list"
-
-#: Answers larger than this are refused rather than read into memory (a list of lists is a few
-#: hundred bytes per list).
-MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 #: Seconds a server is assumed to go on working, at least, on a request we stopped waiting for:
 #: an account re-read settles a timed-out attempt only once max(timeout, this) has passed.
@@ -189,10 +183,12 @@ class AvoSmsClient:
         stop: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         """`stop`, once set, ends retries early (the last failure is returned) and raises
         errors.Interrupted for a request not sent yet. `sleep` defaults to a wait that `stop`
-        cuts short."""
+        cuts short. `environ` holds the proxy variables an `https://` API honours (default:
+        none). ConfigError for an unusable address or proxy."""
         self.base_url = base_url.rstrip("/")
         self._credentials = credentials
         self._timeout = timeout
@@ -205,12 +201,12 @@ class AvoSmsClient:
         self._sleep = sleep
         self._recent_lock = threading.Lock()
         self._recent: deque[tuple[float, bool]] = deque()
-        self._session = requests.Session()
-        self._session.headers.update({"User-Agent": "avosms-import", "Accept": "application/json"})
-        # No urllib3 retries: every retry goes through our policy and the throttle.
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size + 2, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        # Room for the workers and the account re-reads that run beside them.
+        # The account's fields lead every form (encoded once); the key is in no repr.
+        self._account_form = urlencode({"id": credentials.id, "key": credentials.key})
+        self._transport = Transport(
+            self.base_url, timeout=timeout, pool_size=pool_size + 2, environ=environ
+        )
 
     def __repr__(self) -> str:
         return f"AvoSmsClient(base_url={self.base_url!r}, id={self._credentials.id!r})"
@@ -228,7 +224,7 @@ class AvoSmsClient:
 
     def close(self) -> None:
         """Release the pooled connections."""
-        self._session.close()
+        self._transport.close()
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -286,7 +282,7 @@ class AvoSmsClient:
         raised after such an attempt carries that count (``uncertain_attempts``).
         """
         fates = fates if fates is not None else _Fates()
-        form = {"id": self._credentials.id, "key": self._credentials.key, **fields}
+        form = "&".join(filter(None, (self._account_form, urlencode(fields)))).encode("ascii")
         parse = _parse_lists if path == LISTS_PATH else _parse_create
         sent = 0
         last: _Reply | None = None
@@ -302,10 +298,23 @@ class AvoSmsClient:
             last = self._exchange(path, form, parse, fates)
             return last
 
+        try:
+            first = attempt()
+            if self._retry.max_attempts == 1 or not self._retry.retries(first.code):
+                return first, sent  # the common case, without building the retry machinery
+            reply: _Reply = self._retrying(what)(_replaying(first, attempt))
+        except errors.RunStopped as error:
+            error.uncertain_attempts = fates.uncertain
+            error.last_code = last.code if last is not None else ""
+            raise
+        return reply, sent
+
+    def _retrying(self, what: str) -> Retrying:
+        """The retry policy as tenacity runs it, for one request."""
         stops: list[stop_base] = [stop_after_attempt(self._retry.max_attempts)]
         if self._stop is not None:
             stops.append(stop_when_event_set(self._stop))
-        retrying = Retrying(
+        return Retrying(
             sleep=self._pause,
             stop=stop_any(*stops),
             wait=wait_random_exponential(
@@ -316,46 +325,21 @@ class AvoSmsClient:
             retry_error_callback=lambda state: _outcome(state),
             reraise=True,
         )
-        try:
-            reply: _Reply = retrying(attempt)
-        except errors.RunStopped as error:
-            error.uncertain_attempts = fates.uncertain
-            error.last_code = last.code if last is not None else ""
-            raise
-        return reply, sent
 
     def _exchange(
         self,
         path: str,
-        form: Mapping[str, str],
+        form: bytes,
         parse: Callable[[dict[str, Any]], str | None],
         fates: _Fates,
     ) -> _Reply:
         """Send one request and classify its answer; only ERR_100 and the breaker raise."""
         try:
-            response = self._session.post(
-                self.base_url + path,
-                data=form,
-                timeout=self._timeout,
-                allow_redirects=False,  # a redirect would carry the key's form elsewhere
-                stream=True,
-            )
-            try:
-                body = _read_body(response)
-            finally:
-                response.close()
-        except (
-            requests.exceptions.InvalidURL,
-            requests.exceptions.InvalidSchema,
-            requests.exceptions.MissingSchema,
-        ) as error:
-            raise errors.ConfigError(
-                f"the API address {self.base_url!r} is not usable ({type(error).__name__})"
-            ) from None
-        except requests.RequestException as error:
-            reply = self._transport_failure(error)
+            answer = self._transport.post_form(path, form)
+        except TransportError as error:
+            reply = _transport_failure(error)
         else:
-            reply = _classify(response, body, parse)
+            reply = _classify(answer, parse)
         key = self._credentials.key
         if key and key in reply.message:  # a server quoting our request back, say
             reply = replace(reply, message=reply.message.replace(key, "***"))
@@ -366,17 +350,6 @@ class AvoSmsClient:
                 f"the API refused the credentials (ERR_100) for id {self._credentials.id}"
             )
         return reply
-
-    def _transport_failure(self, error: requests.RequestException) -> _Reply:
-        if isinstance(error, requests.Timeout) or _caused_by(error, ReadTimeoutError):
-            return _Reply(LocalCode.TIMEOUT.value, f"no answer within {self._timeout:g} s")
-        reason = _connection_reason(error)
-        unreached = _caused_by(error, ConnectionRefusedError) or _caused_by(
-            error, NameResolutionError
-        )
-        return _Reply(
-            LocalCode.CONNECTION.value, f"the connection failed ({reason})", unreached=unreached
-        )
 
     def _observe(self, reply: _Reply) -> None:
         """Feed one attempt's outcome to the breaker and the throttle's rate adaptation."""
@@ -460,6 +433,24 @@ class _Fates:
             self.timed_out = self.timed_out or reply.code == LocalCode.TIMEOUT.value
 
 
+def _transport_failure(error: TransportError) -> _Reply:
+    """A request without a complete HTTP answer: TIMEOUT or CONNECTION."""
+    if error.timed_out:
+        return _Reply(LocalCode.TIMEOUT.value, error.reason, unreached=error.unreached)
+    message = f"the connection failed ({error.reason})"
+    return _Reply(LocalCode.CONNECTION.value, message, unreached=error.unreached)
+
+
+def _replaying(first: _Reply, attempt: Callable[[], _Reply]) -> Callable[[], _Reply]:
+    """`attempt`, except that its first call gives back `first`, the attempt already made."""
+    replay = [first]
+
+    def next_attempt() -> _Reply:
+        return replay.pop() if replay else attempt()
+
+    return next_attempt
+
+
 def _outcome(state: RetryCallState) -> _Reply:
     assert state.outcome is not None
     reply: _Reply = state.outcome.result()
@@ -469,28 +460,12 @@ def _outcome(state: RetryCallState) -> _Reply:
 # -- reading answers ---------------------------------------------------------------------
 
 
-def _read_body(response: requests.Response) -> bytes | None:
-    """The answer's bytes, or None when it is larger than MAX_ANSWER_BYTES."""
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_content(chunk_size=64 * 1024):
-        size += len(chunk)
-        if size > MAX_ANSWER_BYTES:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _classify(
-    response: requests.Response,
-    body: bytes | None,
-    parse: Callable[[dict[str, Any]], str | None],
-) -> _Reply:
+def _classify(answer: HttpAnswer, parse: Callable[[dict[str, Any]], str | None]) -> _Reply:
     """Turn one HTTP answer into a code: the API's own, or a local token saying what was wrong."""
-    status = response.status_code
+    status, body = answer.status, answer.body
     label = _status_label(status)
     if status == HTTPStatus.TOO_MANY_REQUESTS:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        retry_after = parse_retry_after(answer.headers.get("retry-after"))
         return _Reply(
             LocalCode.THROTTLED.value,
             f"the API asked to slow down ({label})",
@@ -505,7 +480,7 @@ def _classify(
             LocalCode.BAD_ANSWER.value,
             f"the API answered {label} with more than {MAX_ANSWER_BYTES // 2**20} MB",
         )
-    document, problem = _json_object(body, response.headers.get("Content-Type", ""))
+    document, problem = _json_object(body, answer.headers.get("content-type", ""))
     code = document.get("code") if document is not None else None
     if not (200 <= status < 300) and not (isinstance(code, str) and _KNOWN_CODE.fullmatch(code)):
         # An HTTP error without one of the API's codes: nothing we can read.
@@ -616,40 +591,3 @@ def _status_label(status: int) -> str:
         return f"HTTP {status} {HTTPStatus(status).phrase}"
     except ValueError:
         return f"HTTP {status}"
-
-
-def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
-    """Whether `kind` is anywhere in the exception's arguments or chain (urllib3 nests them)."""
-    seen: set[int] = set()
-    todo: list[object] = [error]
-    while todo:
-        current = todo.pop()
-        if not isinstance(current, BaseException) or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, kind):
-            return True
-        todo.extend(current.args)
-        todo.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
-    return False
-
-
-def _connection_reason(error: requests.RequestException) -> str:
-    """A short reason for a transport failure, without the URL or anything it carries."""
-    reasons: list[tuple[type[BaseException], str]] = [
-        (NameResolutionError, "host name not found"),
-        (SSLError, "TLS error"),
-        (ConnectionRefusedError, "connection refused"),
-        (RemoteDisconnected, "the server closed the connection without answering"),
-        (ConnectionResetError, "connection reset"),
-        (ConnectionAbortedError, "connection aborted"),
-        (TimeoutError, "the connection timed out"),
-    ]
-    for kind, reason in reasons:
-        if _caused_by(error, kind):
-            return reason
-    if isinstance(error, requests.exceptions.ChunkedEncodingError) or _caused_by(
-        error, ProtocolError
-    ):
-        return "the answer was cut off"
-    return type(error).__name__

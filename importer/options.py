@@ -9,7 +9,6 @@ id and key are `importer.credentials`.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from importer.errors import ConfigError
+from importer.proxy import is_loopback
 
 DEFAULT_BASE_URL = "https://api.avosms.com"
 SANDBOX = "sandbox"
@@ -135,18 +135,6 @@ def _show(value: object) -> str:
 # --------------------------------------------------------------------------- base URL
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
-
-
 def check_base_url(url: str) -> str:
     """The API address as the client wants it (no trailing `/`, no `/v1`), or `sandbox`.
 
@@ -173,7 +161,7 @@ def check_base_url(url: str) -> str:
     netloc = host if ":" not in host else f"[{host}]"
     if port is not None:
         netloc += f":{port}"
-    if scheme == "http" and not _is_loopback(host):
+    if scheme == "http" and not is_loopback(host):
         raise ConfigError(f"refusing to send the API key over plain HTTP to {netloc}; use https://")
     path = parts.path.rstrip("/")
     if path.lower().endswith("/v1"):
@@ -275,7 +263,7 @@ JOB_KEYS: dict[str, KeySpec] = {
     ),
     "timeout": KeySpec(
         "seconds",
-        "How long to wait for one answer from the API.",
+        "The longest one request to the API may take, the whole answer included.",
         30.0,
         "a number of seconds above 0",
         _number(0, low_inclusive=False),

@@ -180,6 +180,7 @@ def open_api(
             breaker=OutageBreaker(options.max_outage),
             pool_size=options.workers,
             stop=stop,
+            environ=env.environ,
         )
         try:
             yield client, f"{scope}|{credentials.id}"
