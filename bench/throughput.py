@@ -92,13 +92,14 @@ throttle and breaker around it). **`requests` itself was the cost**: two thirds 
 
 **After**: the transport writes each request in one piece on kept-alive connections and reads
 answers with httptools; tenacity is entered only once a retry is due; the send loop collects
-answers from a queue, in batches, and the flush keeps each row's fixed fields at hand.
-2.2–2.9 s of CPU where the reference used 2.7–3.2 s in the same rounds (ratio 0.80–0.93):
-the main thread 1.0–1.3 s, most of it start-up (a re-run that sends nothing costs 0.8 s:
-pandas and pyarrow imports, reading, the journal), and the 16 workers 1.0–1.4 s, about
-200–280 µs per create. Of the workers' GIL-held samples, the transport is 43 % (its parser
-object 16 %, reading 12 %), answer classification 14 %, encoding the form 13 %; the rest is
-thread hand-offs and system calls, outside Python.
+answers from a queue, in batches, and the flush keeps each row's fixed fields at hand. 2.0–3.2 s
+of CPU where the reference used 2.2–3.3 s in the same rounds (per-round ratios 0.73–1.02 over
+two benchmark runs and five standalone pairs, at load averages of 2 to 8 from other jobs;
+medians 0.84 and 0.98 in the two benchmark runs): the main thread 1.0–1.3 s, most of it start-up
+(a re-run that sends nothing costs 0.8 s: pandas and pyarrow imports, reading, the journal), and
+the 16 workers 1.0–1.4 s, about 200–280 µs per create. Of the workers' GIL-held samples, the
+transport is 43 % (its parser object 16 %, reading 12 %), answer classification 14 %, encoding
+the form 13 %; the rest is thread hand-offs and system calls, outside Python.
 """
 
 
