@@ -178,9 +178,15 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 class OutageBreaker:
     """Trips when every request has failed for longer than `max_outage` seconds.
 
-    The outage is counted from the first failure after the last success (a long quiet spell
-    before one failure is not an outage). ``math.inf`` disables it. Thread-safe.
+    An outage is judged only from failures actually seen, when one arrives: at least two failed
+    requests, the first and the latest more than `max_outage` apart, with no success between
+    (time spent waiting for a rate token or a backoff is not an outage by itself, nor is one
+    failure after a long quiet spell). Once tripped it stays so until a success. ``math.inf``
+    disables it. Thread-safe.
     """
+
+    #: Failed requests needed, at least, before an outage is declared.
+    MIN_FAILURES = 2
 
     def __init__(self, max_outage: float, clock: Clock = time.monotonic) -> None:
         if math.isnan(max_outage) or max_outage < 0:
@@ -190,6 +196,10 @@ class OutageBreaker:
         self._lock = threading.Lock()
         #: When the current run of failures began; None while the last attempt succeeded.
         self._failing_since: float | None = None
+        #: When the latest failure of that run arrived, and how many there were.
+        self._last_failure = 0.0
+        self._failures = 0
+        self._tripped = False
         self._last_code = ""
 
     def __repr__(self) -> str:
@@ -201,35 +211,45 @@ class OutageBreaker:
             now = self._clock()
             if success:
                 self._failing_since = None
+                self._failures = 0
+                self._tripped = False
                 return
             if self._failing_since is None:
                 self._failing_since = now
+            self._last_failure = now
+            self._failures += 1
             self._last_code = code
+            self._tripped = self._tripped or (
+                self._failures >= self.MIN_FAILURES and self._outage() > self.max_outage
+            )
 
     @property
     def outage_seconds(self) -> float:
-        """How long every request has been failing; 0 when the last one succeeded."""
+        """From the first to the latest failure since the last success; 0 after a success."""
         with self._lock:
-            return self._outage(self._clock())
+            return self._outage()
 
     @property
     def tripped(self) -> bool:
-        """True once the outage has lasted longer than `max_outage` with no success since."""
+        """True once failures seen span more than `max_outage`, until the next success."""
         with self._lock:
-            return self._failing_since is not None and self._outage(self._clock()) > self.max_outage
+            return self._tripped
 
     def describe(self) -> str:
         """One line for the operator: how long it has been failing, and the last failure."""
         with self._lock:
-            seconds = self._outage(self._clock())
+            seconds = self._outage()
+            failures = self._failures
             last = f"; last failure: {self._last_code}" if self._last_code else ""
         return (
-            f"every request to the API failed for {_seconds(seconds)} s, longer than the "
-            f"{self.max_outage:g} s allowed (max_outage){last}"
+            f"every request to the API failed for {_seconds(seconds)} s ({failures} failed "
+            f"requests), longer than the {self.max_outage:g} s allowed (max_outage){last}"
         )
 
-    def _outage(self, now: float) -> float:
-        return now - self._failing_since if self._failing_since is not None else 0.0
+    def _outage(self) -> float:
+        if self._failing_since is None:
+            return 0.0
+        return self._last_failure - self._failing_since
 
 
 def _seconds(value: float) -> str:

@@ -7,6 +7,7 @@ import pytest
 from importer.credentials import load_credentials, secrets_of
 from importer.errors import ConfigError
 from importer.options import JobOptions
+from importer.sandbox import FaultPlan
 from tests.conftest import SAMPLE_DATA, read_results, write_csv
 
 SAMPLE_CSV = SAMPLE_DATA / "lists.csv"
@@ -98,3 +99,25 @@ def test_an_implausibly_short_key_is_refused_and_messages_stay_readable(
 def test_a_plausible_key_is_masked_wherever_it_appears():
     key = "k3y-of-twelve"
     assert secrets_of(JobOptions(), {"AVOSMS_KEY": key}) == [key]
+
+
+def test_one_failed_request_then_a_wait_for_the_rate_is_not_an_outage(cli, api_env, tmp_path):
+    # One request every 0.5 s; seed 3 fails the 1st and the 5th request, each retried at once
+    # with success. Waiting for the rate longer than --max-outage is no outage by itself.
+    api_env.set_faults(FaultPlan(http_5xx_rate=0.3, seed=3))
+    source = write_csv(tmp_path / "in.csv", [(f"Slow rate {n}", "FR") for n in range(6)])
+    args = ("--rate", "2", "--workers", "1", "--max-outage", "0.3", "--no-reconcile")
+    result = cli("run", source, "-o", "out.csv", *args, "--backoff-initial", "0")
+    assert result.exit_code == 0, result.stderr
+    assert api_env.stats.faults["http_5xx"] == 2
+    rows = read_results(tmp_path / "out.csv")
+    assert {row["outcome"] for row in rows} == {"created"}
+    assert sorted(row["attempts"] for row in rows) == ["1", "1", "1", "1", "2", "2"]
+
+    # Two failures more than --max-outage apart with no success between: an outage.
+    api_env.set_faults(FaultPlan(fail_everything=True))
+    source = write_csv(tmp_path / "down.csv", [("Down A", "FR"), ("Down B", "FR")])
+    result = cli("run", source, "-o", "down.results.csv", *args, "--backoff-initial", "0")
+    assert result.exit_code == 3, result.stderr
+    assert "every request to the API failed for" in result.stderr
+    assert "2 failed requests" in result.stderr

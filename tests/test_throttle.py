@@ -253,9 +253,12 @@ def test_breaker_trips_after_max_outage_without_success() -> None:
     breaker.record(False, "TIMEOUT")
     assert not breaker.tripped
     clock.advance(2)
+    assert not breaker.tripped  # judged when a failure arrives, not by the clock alone
+    breaker.record(False, "TIMEOUT")
     assert breaker.tripped
     message = breaker.describe()
     assert "301 s" in message and "300 s" in message and "TIMEOUT" in message
+    assert "3 failed requests" in message
     breaker.record(True)
     assert not breaker.tripped
     assert breaker.outage_seconds == 0
@@ -273,6 +276,7 @@ def test_breaker_counts_from_the_first_failure_after_the_last_success() -> None:
     breaker.record(False, "ERR_902")
     assert breaker.outage_seconds == 50
     clock.advance(11)
+    breaker.record(False, "ERR_903")
     assert breaker.tripped
     clock.advance(1000)
     breaker.record(True)
@@ -280,11 +284,27 @@ def test_breaker_counts_from_the_first_failure_after_the_last_success() -> None:
     assert not breaker.tripped
 
 
+def test_one_failure_followed_by_a_long_wait_is_not_an_outage() -> None:
+    # A slow rate or a long backoff: one failed request, then nothing seen for a long time.
+    clock = FakeClock(start=0.0)
+    breaker = OutageBreaker(4, clock)
+    breaker.record(False, "HTTP_503")
+    clock.advance(60)
+    assert not breaker.tripped and breaker.outage_seconds == 0
+    breaker.record(True)  # the next request passed
+    clock.advance(1)
+    breaker.record(False, "HTTP_503")
+    clock.advance(10)
+    breaker.record(False, "HTTP_502")  # two failures 10 s apart, none between: an outage
+    assert breaker.tripped
+
+
 def test_breaker_can_be_disabled() -> None:
     clock = FakeClock(start=0.0)
     breaker = OutageBreaker(math.inf, clock)
     breaker.record(False)
     clock.advance(1e9)
+    breaker.record(False)
     assert not breaker.tripped
     with pytest.raises(ValueError):
         OutageBreaker(-1)
