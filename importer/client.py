@@ -231,14 +231,18 @@ class AvoSmsClient:
         """The retry policy in force (which codes are worth another attempt)."""
         return self._retry
 
-    def create_list(self, name: str, country_code: str) -> CreateAnswer:
+    def create_list(
+        self, name: str, country_code: str, *, on_send: Callable[[], None] | None = None
+    ) -> CreateAnswer:
         """Create one contact list, retrying what may pass; every failure becomes an answer.
 
-        Raises errors.CredentialsRefused on ERR_100, errors.OutageDetected when the breaker
-        trips, errors.Interrupted when `stop` was set before anything was sent.
+        `on_send` is called (in the calling thread) as each attempt goes out, so a caller that
+        stops waiting knows whether anything was sent. Raises errors.CredentialsRefused on
+        ERR_100, errors.OutageDetected when the breaker trips, errors.Interrupted when `stop`
+        was set before anything was sent.
         """
         form = {"listContactName": name, "listContactCountryCode": country_code}
-        fates = _Fates()
+        fates = _Fates(on_send=on_send)
         reply, attempts = self._call(CREATE_PATH, form, f"create list {name!r}", fates)
         delay = max(self._timeout, LATE_PROCESSING_GRACE) if fates.timed_out else 0.0
         if reply.code == "OK":
@@ -295,6 +299,8 @@ class AvoSmsClient:
                 return last  # the stop condition ends the retries with the last failure
             self._check_breaker()
             sent += 1
+            if fates.on_send is not None:
+                fates.on_send()
             last = self._exchange(path, form, parse, fates)
             return last
 
@@ -426,6 +432,8 @@ class _Fates:
 
     uncertain: int = 0
     timed_out: bool = False
+    #: Called as each attempt goes out (`AvoSmsClient.create_list`'s `on_send`).
+    on_send: Callable[[], None] | None = None
 
     def note(self, reply: _Reply) -> None:
         if may_have_been_processed(reply.code, unreached=reply.unreached):

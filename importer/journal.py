@@ -130,10 +130,12 @@ _ACCOUNT_RUNS = (
     "AND +run_id IN (SELECT id FROM runs WHERE json_extract(options_json, '$.account') = ?)"
 )
 _INTERRUPTED_CREATIONS_SQL = (
-    'SELECT name_key, max(run_id) FROM "rows" WHERE run_id IN ('
+    "SELECT latest.name_key, latest.run_id, runs.started_at FROM (SELECT name_key, "
+    'max(run_id) AS run_id FROM "rows" WHERE run_id IN ('
     "SELECT id FROM runs WHERE id < ? AND (ended_at IS NULL OR exit_code = 3) "
     "AND json_extract(options_json, '$.account') = ?) "
-    "AND (outcome = 'created' OR (outcome = 'pending' AND attempts > 0)) GROUP BY name_key"
+    "AND (outcome = 'created' OR (outcome = 'pending' AND attempts > 0)) GROUP BY name_key) "
+    "AS latest JOIN runs ON runs.id = latest.run_id"
 )
 _RUN_COLUMNS_SQL = (
     "id, started_at, ended_at, input_path, input_sha256, options_json, counts_json, exit_code, "
@@ -166,6 +168,14 @@ class KnownList:
     country_code: str
     run_id: int
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InterruptedCreation:
+    """A stopped or killed run that created a list, or may have: its id and when it started."""
+
+    run_id: int
+    started_at: datetime
 
 
 @dataclass(frozen=True)
@@ -541,15 +551,20 @@ class Journal:
             known[name_key] = KnownList(list_contact_id, country_code, run_id, moment)
         return known
 
-    def interrupted_creations(self, *, account: str, before_run: int) -> dict[str, int]:
+    def interrupted_creations(
+        self, *, account: str, before_run: int
+    ) -> dict[str, InterruptedCreation]:
         """name_key → the run before `before_run` that created it, or may have, and was stopped.
 
         Runs on `account` that did not finish (killed) or exited 3 (stopped) count; their rows
         `created`, or `pending` after a request went out (an answer never received). The
-        latest such run wins.
+        latest such run wins; its start comes with it, to tell its lists from older ones.
         """
         records = self._read(_INTERRUPTED_CREATIONS_SQL, (before_run, account))
-        return {name_key: run_id for name_key, run_id in records}
+        return {
+            name_key: InterruptedCreation(run_id, datetime.fromisoformat(started))
+            for name_key, run_id, started in records
+        }
 
 
 def _run_info(record: tuple[Any, ...], live_counts: dict[str, int]) -> RunInfo:
@@ -650,4 +665,4 @@ def _check_columns(path: Path, connection: sqlite3.Connection) -> None:
         )
 
 
-__all__ = ["MIGRATIONS", "Journal", "KnownList", "RowRecord", "RunInfo"]
+__all__ = ["MIGRATIONS", "InterruptedCreation", "Journal", "KnownList", "RowRecord", "RunInfo"]

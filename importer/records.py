@@ -46,6 +46,7 @@ class LocalCode(StrEnum):
     THROTTLED = "HTTP_429"
     BAD_CELL = "BAD_CELL"
     AMBIGUOUS_NAME = "AMBIGUOUS_NAME"
+    IN_FLIGHT = "IN_FLIGHT"
 
 
 def http_code(status: int) -> str:

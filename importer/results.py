@@ -60,8 +60,13 @@ CODE_EXPLANATIONS: dict[str, str] = {
         "date or a formatted number); the message names the cell. Not sent."
     ),
     "AMBIGUOUS_NAME": (
-        "Several lists on the account have this name (ignoring case and spacing); not sent. "
-        "The message names their ids: rename or delete all but one."
+        "Several lists on the account have this name (ignoring case and spacing); not sent, "
+        "or sent without telling which is the row's. The message names their ids: rename or "
+        "delete all but one."
+    ),
+    "IN_FLIGHT": (
+        "A request for this row was on its way when a second Ctrl-C or SIGTERM stopped the run: "
+        "it may have been processed; the next run settles it."
     ),
 }
 

@@ -56,8 +56,8 @@ class Environment:
     stderr_isatty: bool | None = None
     handle_signals: bool = True
     #: Test-only hook: called in the main thread with the name of each step of a run's
-    #: wrap-up ("collected" after each answer, "final settle", "final flush", "finish run",
-    #: "write results"), e.g. to deliver a signal at a chosen point. None in production.
+    #: wrap-up ("collected" after each answer, "final settle", "final flush", "write results",
+    #: "finish run"), e.g. to deliver a signal at a chosen point. None in production.
     checkpoint: Callable[[str], None] | None = None
 
     def reached(self, step: str) -> None:
@@ -234,11 +234,13 @@ def run(options: JobOptions, env: Environment) -> JobResult:
     stop = StopSignal()
     journal = Journal.open(options.state)
     failure: str | None = None
-    # The handlers stay installed until the results are written; they only set flags, so no
+    unwritten: str | None = None
+    # The handlers stay installed until the run's end is recorded; they only set flags, so no
     # signal interrupts the journal or the results file half-way.
     with stop.installed(env.handle_signals):
         try:
             with journal.lock(), open_api(options, env, stop.event) as (client, scope):
+                run_started = datetime.now(UTC)
                 run_id = journal.start_run(
                     input_path=str(options.input),
                     input_sha256=source.sha256,
@@ -247,7 +249,7 @@ def run(options: JobOptions, env: Environment) -> JobResult:
                 stopped_by: RunStopped | None = None
                 try:
                     stopped_by = _plan_and_send(
-                        frame, journal, client, scope, run_id, options, env, stop
+                        frame, journal, client, scope, run_id, run_started, options, env, stop
                     )
                 except ImporterError as error:
                     failure = str(error)
@@ -259,8 +261,15 @@ def run(options: JobOptions, env: Environment) -> JobResult:
                     run_id=run_id,
                     throttled_seconds=client.throttled_seconds,
                 )
+                stop.announce()
+                # The results first, so that the journal records the exit code the process
+                # really ends with, a failure to write them included.
+                env.reached("write results")
+                unwritten = _write_after_sending(frame, output, summary, options, run_id)
                 exit_code = (
-                    ExitCode.STOPPED if stopped_by or failure is not None else exit_code_for(frame)
+                    ExitCode.STOPPED
+                    if stopped_by or failure is not None or unwritten is not None
+                    else exit_code_for(frame)
                 )
                 try:
                     env.reached("finish run")
@@ -272,16 +281,8 @@ def run(options: JobOptions, env: Environment) -> JobResult:
         finally:
             journal.close()
         stop.announce()
-        env.reached("write results")
-        try:
-            _write_outputs(frame, output, summary, options)
-        except (OSError, ImporterError) as error:
-            reason = error.strerror if isinstance(error, OSError) and error.strerror else error
-            raise OutputError(
-                f"{output}: could not write the results ({reason}); every row is in the "
-                f"journal: avosms-import results {run_id} -o FILE --state {options.state}"
-                + (f" ({failure})" if failure else "")
-            ) from None
+    if unwritten is not None:
+        raise OutputError(unwritten + (f" ({failure})" if failure else ""))
     if failure is not None:
         raise OutputError(
             f"{failure}; lists may have been created: fix this, then run the same command "
@@ -291,12 +292,32 @@ def run(options: JobOptions, env: Environment) -> JobResult:
     return JobResult(frame, summary, output, exit_code, stopped_by, abandoned=stop.abandoned)
 
 
+def _write_after_sending(
+    frame: pd.DataFrame, output: Path, summary: RunSummary, options: JobOptions, run_id: int
+) -> str | None:
+    """Write the results (and report) of a run that sent; None, or why they could not be.
+
+    Every row is in the journal by then, so the message says how to get them all the same.
+    """
+    try:
+        _write_outputs(frame, output, summary, options)
+    except (OSError, ImporterError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        return (
+            f"{output}: could not write the results ({reason}); every row is in the journal: "
+            f"write them with `avosms-import results {run_id} -o FILE --state {options.state}`, "
+            "or fix this and run the same command again (re-runs are safe)"
+        )
+    return None
+
+
 def _plan_and_send(
     frame: pd.DataFrame,
     journal: Journal,
     client: AvoSmsClient,
     scope: str,
     run_id: int,
+    run_started: datetime,
     options: JobOptions,
     env: Environment,
     stop: StopSignal,
@@ -305,7 +326,7 @@ def _plan_and_send(
     stopped_by: RunStopped | None = None
     recorded = False
     try:
-        directory = _plan(frame, journal, client, scope, options, run_id)
+        directory = _plan(frame, journal, client, scope, options, run_id, run_started)
         journal.record_frame(run_id, frame)
         recorded = True
         _send(frame, client, directory, journal, run_id, options, env, stop)
@@ -396,13 +417,14 @@ def _plan(
     scope: str,
     options: JobOptions,
     run_id: int,
+    run_started: datetime,
 ) -> AccountDirectory:
     """Mark rows whose list already exists as ``exists``; the rest become pending.
 
     The account is the truth (a list deleted there since an earlier run is created again);
     with ``--no-reconcile`` the journal's record of earlier runs on this account stands in.
     A list that an interrupted run created (or may have) says so: "created by run N
-    (interrupted)".
+    (interrupted)", unless its creation date is clearly earlier than that run's start.
     """
     from importer.reconcile import AccountDirectory, KnownList, mark_existing
 
@@ -411,7 +433,7 @@ def _plan(
         LocalCode.NOT_SENT.value,
         "not sent: the run stopped before this row",
     ]
-    directory = AccountDirectory(client.fetch_lists)
+    directory = AccountDirectory(client.fetch_lists, run_started=run_started)
     if options.reconcile:
         known = directory.load(client.fetch_lists())
     else:
@@ -421,10 +443,10 @@ def _plan(
             )
             for key, item in journal.known_lists(account=scope).items()
         }
-    interrupted = journal.interrupted_creations(account=scope, before_run=run_id)
-    directory.origins = {key: f"created by run {n} (interrupted)" for key, n in interrupted.items()}
-    for key in interrupted.keys() & known.keys():
-        known[key] = replace(known[key], source=directory.origins[key])
+        directory.known_before = {item.list_contact_id for item in known.values()}
+    directory.interrupted = journal.interrupted_creations(account=scope, before_run=run_id)
+    for key in directory.interrupted.keys() & known.keys():
+        known[key] = directory.credited(key, known[key])
     mark_existing(frame, known)
     return directory
 

@@ -129,13 +129,14 @@ def row_update(
 def settled_update(answered: Answered, found: KnownList | None, country: str) -> RowUpdate:
     """An unsettled row's outcome once a re-read of the account (`found` or not) vouches for it.
 
-    Generic over kinds: it needs only the row's final answer and what the re-read found.
+    Generic over kinds: it needs only the row's final answer and what the re-read found. A list
+    found that predates the run (`KnownList.predates_run`) is never this run's creation.
     """
     from importer.reconcile import ambiguous_update, existing_message
 
     update = answered.update
     if found is not None and found.others:
-        code, message = ambiguous_update(found)
+        code, message = ambiguous_update(found, attempts=update.attempts)
         return RowUpdate(Outcome.FAILED, code, message, "", update.attempts)
     if found is None:
         if update.code == "ERR_104":
@@ -148,10 +149,15 @@ def settled_update(answered: Answered, found: KnownList | None, country: str) ->
             "already exists", "name already taken on the account, found"
         )
         return RowUpdate(Outcome.EXISTS, "OK", message, found.list_contact_id, update.attempts)
+    if found.predates_run:
+        message = existing_message(found, country)
+        return RowUpdate(Outcome.EXISTS, "OK", message, found.list_contact_id, update.attempts)
     message = (
         f"created, list id {found.list_contact_id}: confirmed by re-reading the account "
         "(the answer to an earlier attempt was lost)"
     )
+    if found.note:
+        message += f"; {found.note}"
     return RowUpdate(Outcome.CREATED, "OK", message, found.list_contact_id, update.attempts)
 
 
@@ -163,6 +169,14 @@ def stopped_update(error: RunStopped) -> RowUpdate | None:
     message = FATE_UNKNOWN.format(reason=f"the run stopped: {error}")
     code = error.last_code or LocalCode.NOT_SENT.value
     return RowUpdate(Outcome.PENDING, code, message, "", error.uncertain_attempts)
+
+
+def abandoned_update(attempts: int) -> RowUpdate:
+    """A row whose request was still in flight when a second signal stopped the run: sent
+    (`attempts` requests), so it may have been processed; the next run settles it."""
+    reason = "no longer waited for: a second signal stopped the run"
+    message = FATE_UNKNOWN.format(reason=reason)
+    return RowUpdate(Outcome.PENDING, LocalCode.IN_FLIGHT.value, message, "", attempts)
 
 
 class Sender:
@@ -203,6 +217,8 @@ class Sender:
         #: Rows only a re-read can settle, waiting for one that started late enough.
         self.unsettled: dict[int, Answered] = {}
         self.fatal: RunStopped | None = None
+        #: Attempts sent so far per row, as they go out: what a row abandoned in flight had sent.
+        self.attempts_sent: dict[int, int] = {}
         self._rereader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="avosms-reread")
         self._reread: Future[float] | None = None
 
@@ -236,10 +252,15 @@ class Sender:
                     self._flush()
                     last_flush = time.monotonic()
             if in_flight:
-                # A second signal: stop waiting. Answers already in are kept; the rest stay pending.
+                # A second signal: stop waiting. Answers already in are kept; a row whose request
+                # went out stays pending, its fate unknown; one never sent stays NOT_SENT.
                 self.stop.abandoned = True
-                for future in [future for future in in_flight if future.done()]:
-                    self._collect(in_flight.pop(future), future)
+                for future, index in list(in_flight.items()):
+                    if future.done():
+                        self._collect(index, future)
+                    elif self.attempts_sent.get(index):
+                        self._record(index, abandoned_update(self.attempts_sent[index]))
+                in_flight.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
             else:
                 pool.shutdown(wait=True)
@@ -262,7 +283,13 @@ class Sender:
 
     def _create(self, index: int) -> Answered:
         """A worker's job: one create request, retries included."""
-        answer = self.client.create_list(self.names[index], self.countries[index])
+
+        def count_attempt() -> None:  # one worker per row: no two threads write one key
+            self.attempts_sent[index] = self.attempts_sent.get(index, 0) + 1
+
+        answer = self.client.create_list(
+            self.names[index], self.countries[index], on_send=count_attempt
+        )
         update = row_update(
             answer, stopping=self.stop.event.is_set(), retryable=self.client.retry_policy.retries
         )
@@ -339,7 +366,9 @@ class Sender:
         for index, answered in list(self.unsettled.items()):
             if answered.answered_at + answered.settle_delay <= started:
                 del self.unsettled[index]
-                found = self.directory.get(self.keys[index])
+                # The name sent picks this run's list among look-alikes, if it may have made one.
+                sent = self.names[index] if answered.uncertain else ""
+                found = self.directory.get(self.keys[index], sent)
                 self._finish(index, settled_update(answered, found, self.countries[index]))
 
     def _record(self, index: int, update: RowUpdate) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pandas as pd
+import pytest
 
 from importer.client import AccountList
 from importer.normalize import prepare
-from importer.reconcile import AccountDirectory, account_index, mark_existing
+from importer.reconcile import AccountDirectory, account_index, created_before, mark_existing
 
 
 def account(*lists: tuple[str, str, str]) -> list[AccountList]:
@@ -66,3 +69,37 @@ def test_re_reads_are_spaced_and_report_when_they_started():
     assert directory.refresh() == 103.5
     assert directory.get("late").list_contact_id == "7"
     assert fetched == [103.5] and directory.fetches == 1
+
+
+RUN_START = datetime(2024, 5, 1, 22, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("creation_date", "before"),
+    [
+        ("2024-05-01 21:54:59", True),  # more than the 5 minutes allowed for clock skew
+        ("2024-05-01 21:56:00", False),  # within them: no evidence
+        ("2024-05-01 22:30:00", False),
+        ("2024-05-01T23:50:00+02:00", True),  # a date with its zone is read in that zone
+        ("2024-04-30", True),
+        ("01/05/2024 12:00", False),  # unreadable: no evidence either way
+        ("", False),
+    ],
+)
+def test_a_list_predates_a_run_only_when_clearly_dated_before_it(creation_date, before):
+    assert created_before(creation_date, RUN_START) is before
+
+
+def test_the_directory_tells_lists_known_or_dated_before_the_run_from_new_ones():
+    lists = [
+        AccountList("1", "Known", "FR", "", "0", "2024-05-01 21:59:00"),
+        AccountList("2", "Old", "FR", "", "0", "2024-04-01 08:00:00"),
+        AccountList("3", "New", "FR", "", "0", "2024-05-01 22:00:05"),
+    ]
+    directory = AccountDirectory(lambda: lists, run_started=RUN_START)
+    directory.known_before = {"1"}
+    directory.refresh()
+    known, old, new = (directory.get(key) for key in ("known", "old", "new"))
+    assert known is not None and known.predates_run and known.source == "the account"
+    assert old is not None and old.predates_run and "before this run started" in old.source
+    assert new is not None and not new.predates_run

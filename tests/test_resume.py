@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from importer.journal import Journal
@@ -28,11 +29,15 @@ def start_cli(server: SandboxServer, *args: str | Path, cwd: Path) -> subprocess
     )
 
 
-def wait_for_creates(server: SandboxServer, count: int, limit: float = 60.0) -> None:
+def wait_until(condition: Callable[[], bool], what: str, limit: float = 60.0) -> None:
     deadline = time.monotonic() + limit
-    while sum(server.stats.created.values()) < count:
-        assert time.monotonic() < deadline, "the run never got going"
+    while not condition():
+        assert time.monotonic() < deadline, what
         time.sleep(0.02)
+
+
+def wait_for_creates(server: SandboxServer, count: int, limit: float = 60.0) -> None:
+    wait_until(lambda: sum(server.stats.created.values()) >= count, "never got going", limit)
 
 
 def assert_complete(rows: list[dict[str, str]], server: SandboxServer, expected: int) -> None:
@@ -159,3 +164,50 @@ def test_results_without_a_journal_says_so_and_creates_nothing(cli, tmp_path):
         == "avosms-import: missing.db: no journal here; give --state, or run a job first"
     )
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_second_sigint_records_requests_in_flight_as_sent_and_the_next_run_credits_them(
+    tmp_path,
+):
+    # Every answer takes 3 s: the first create is in flight when both signals arrive.
+    source = write_csv(tmp_path / "in.csv", [(f"In flight {n}", "FR") for n in range(8)])
+    args = ("run", source, "-o", "out.csv", "--rate", "0", "--no-reconcile", "--no-progress")
+    with SandboxServer(faults=FaultPlan(latency=3)) as server:
+        first = start_cli(server, *args, cwd=tmp_path)
+        wait_until(lambda: server.stats.create_requests.total() > 0, "nothing was sent")
+        first.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        first.send_signal(signal.SIGINT)
+        _, stderr = first.communicate(timeout=60)
+        assert first.returncode == 3, stderr
+        assert "SIGINT received again" in stderr
+        rows = read_results(tmp_path / "out.csv")
+        flying = [row for row in rows if row["code"] == "IN_FLIGHT"]
+        assert len(flying) == server.stats.create_requests.total() >= 1
+        for row in flying:
+            assert row["outcome"] == "pending" and row["attempts"] == "1", row
+            assert "may have been processed" in row["message"], row
+            assert "the next run settles it" in row["message"], row
+        assert all(row["code"] == "NOT_SENT" for row in rows if row not in flying)
+        assert all(row["attempts"] == "0" for row in rows if row not in flying)
+        journal = Journal.open(tmp_path / ".avosms-import" / "state.db")
+        try:
+            recorded = journal.run_rows(1)
+        finally:
+            journal.close()
+        assert recorded["code"].tolist() == [row["code"] for row in rows]
+
+        # The server went on with the abandoned request and created its list.
+        wait_until(lambda: len(server.stats.lists) == len(flying), "the list was never made")
+        server.set_faults(FaultPlan())
+        again = start_cli(server, *args, cwd=tmp_path)
+        _, stderr = again.communicate(timeout=60)
+        assert again.returncode == 0, stderr
+        rows = read_results(tmp_path / "out.csv")
+        for row in rows:
+            if row["name"] in {flown["name"] for flown in flying}:
+                assert row["outcome"] == "exists", row
+                assert "created by run 1 (interrupted)" in row["message"], row
+            else:
+                assert row["outcome"] == "created", row
+        assert set(server.stats.created.values()) == {1} and len(server.stats.created) == 8

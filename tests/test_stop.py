@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -192,3 +194,34 @@ def test_results_that_cannot_be_written_after_sending_exit_3_naming_the_journal(
     assert "No space left on device" in result.stderr
     assert "avosms-import results 1 -o FILE" in result.stderr
     assert len(api_env.stats.lists) == 1
+
+
+def test_results_that_become_unwritable_during_the_run_exit_3_and_the_journal_says_3(
+    cli, api_env, tmp_path
+):
+    # The results path is checked before sending; a folder appears there while the run sends.
+    api_env.set_faults(FaultPlan(latency=0.3))
+    source = write_csv(tmp_path / "in.csv", [("Blocked A", "FR"), ("Blocked B", "DE")])
+
+    def block_the_results() -> None:
+        deadline = time.monotonic() + 30
+        while not api_env.stats.create_requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        (tmp_path / "out.csv").mkdir()
+
+    blocker = threading.Thread(target=block_the_results)
+    blocker.start()
+    result = cli("run", source, "-o", "out.csv", "--rate", "0")
+    blocker.join()
+    assert result.exit_code == 3, result.stderr
+    assert "could not write the results" in result.stderr
+    assert "avosms-import results 1 -o FILE" in result.stderr
+    assert "run the same command again" in result.stderr
+    assert len(api_env.stats.lists) == 2
+    runs = cli("runs")
+    assert runs.exit_code == 0, runs.stderr
+    (line,) = runs.stdout.strip().splitlines()
+    assert "exit 3" in line and "2 created" in line
+    rebuilt = cli("results", "1", "-o", "rebuilt.csv")
+    assert rebuilt.exit_code == 0, rebuilt.stderr
+    assert {row["outcome"] for row in read_results(tmp_path / "rebuilt.csv")} == {"created"}

@@ -260,3 +260,80 @@ def test_a_list_whose_fate_a_stopped_run_left_unknown_is_settled_by_the_next(
     assert "created by run 1 (interrupted)" in row["message"], row
     assert row["list_contact_id"] == account_ids(account)["unknown fate"]
     assert account.stats.created == {"unknown fate": 1}
+
+
+# --------------------------------------------------------------------------- what predates the run
+
+
+SEEDED = [(f"Seeded {n}", "FR") for n in range(4)]
+
+
+def test_without_reconcile_a_list_older_than_the_run_is_exists_after_a_lost_answer(
+    cli, tmp_path, monkeypatch
+):
+    # Every answer is lost: each row is settled by re-reading the account. The sandbox dates
+    # the lists it starts with a day back; the others are made by this run.
+    monkeypatch.setenv("AVOSMS_ID", DEMO_ID)
+    monkeypatch.setenv("AVOSMS_KEY", DEMO_KEY)
+    fresh = [(f"Fresh {n}", "FR") for n in range(4)]
+    with SandboxServer(existing_lists=SEEDED, faults=FaultPlan(lost_answer_rate=1.0)) as server:
+        source = write_csv(tmp_path / "in.csv", SEEDED + fresh)
+        args = ("--no-reconcile", "--max-attempts", "2", "--base-url", server.url)
+        result = cli("run", source, "-o", "out.csv", *args, *FAST_RETRIES)
+        assert result.exit_code == 0, result.stderr
+        rows = read_results(tmp_path / "out.csv")
+        assert [row["outcome"] for row in rows] == ["exists"] * 4 + ["created"] * 4
+        assert all("before this run started" in row["message"] for row in rows[:4])
+        assert_matches_the_ledger(rows, server, {server.name_key(name) for name, _ in SEEDED})
+
+
+@pytest.mark.parametrize("reconcile", ["--reconcile", "--no-reconcile"])
+def test_a_stopped_run_is_not_credited_with_a_list_older_than_itself(
+    cli, tmp_path, monkeypatch, reconcile
+):
+    # Run 1 sends the first row, a list the account had all along, and hears no answer until
+    # the outage breaker stops it: pending, its fate unknown. Run 1 did not make that list.
+    # (A younger list is credited to run 1: test_a_list_whose_fate_a_stopped_run_left_unknown…)
+    monkeypatch.setenv("AVOSMS_ID", DEMO_ID)
+    monkeypatch.setenv("AVOSMS_KEY", DEMO_KEY)
+    rows_in = [SEEDED[0], ("Never sent by run 1", "FR")]
+    with SandboxServer(existing_lists=rows_in[:1], faults=FaultPlan(lost_answer_rate=1.0)) as s:
+        source = write_csv(tmp_path / "in.csv", rows_in)
+        common = ("-o", "out.csv", "--base-url", s.url, *FAST_RETRIES)
+        stop_soon = ("--no-reconcile", "--max-outage", "0.2", "--max-attempts", "20")
+        first = cli("run", source, *common, *stop_soon)
+        assert first.exit_code == 3, first.stderr
+        sent, unsent = read_results(tmp_path / "out.csv")
+        assert sent["outcome"] == "pending" and int(sent["attempts"]) > 0, sent
+        assert unsent["code"] == "NOT_SENT", unsent
+
+        s.set_faults(FaultPlan())
+        again = cli("run", source, *common, reconcile)
+        assert again.exit_code == 0, again.stderr
+        seeded, other = read_results(tmp_path / "out.csv")
+    assert seeded["outcome"] == "exists" and "interrupted" not in seeded["message"], seeded
+    assert other["outcome"] == "created", other
+
+
+def test_a_list_this_run_made_beside_an_older_look_alike_is_created(cli, tmp_path, monkeypatch):
+    # The API tells "list 060" from "List 060", we do not. Not reconciled, "List 060" is sent,
+    # made, its answer lost: of the two lists the re-read finds, the new one of the very name
+    # sent is this row's. "List 070" and "list 070" were both there: which one is the row's
+    # cannot be told, and the row was sent, so it does not say "not sent".
+    monkeypatch.setenv("AVOSMS_ID", DEMO_ID)
+    monkeypatch.setenv("AVOSMS_KEY", DEMO_KEY)
+    before = [("list 060", "FR"), ("list 070", "FR"), ("List 070", "FR")]
+    faults = FaultPlan(lost_answer_rate=1.0)
+    with SandboxServer(existing_lists=before, name_rule=NameRule.STRICT, faults=faults) as server:
+        source = write_csv(tmp_path / "in.csv", [("List 060", "FR"), ("List 070", "FR")])
+        args = ("--no-reconcile", "--max-attempts", "2", "--base-url", server.url)
+        result = cli("run", source, "-o", "out.csv", *args, *FAST_RETRIES)
+        assert result.exit_code == 1, result.stderr
+        made, both = read_results(tmp_path / "out.csv")
+        ids = account_ids(server)
+    assert made["outcome"] == "created" and made["list_contact_id"] == ids["List 060"], made
+    assert f"'list 060' (list id {ids['list 060']})" in made["message"], made
+    assert (both["outcome"], both["code"]) == ("failed", "AMBIGUOUS_NAME"), both
+    assert both["attempts"] == "2" and "not sent" not in both["message"], both
+    assert "sent (2 requests)" in both["message"], both
+    assert server.stats.created == {"List 060": 1}

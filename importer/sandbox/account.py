@@ -25,6 +25,11 @@ DEMO_KEY = "demo-key-0000"
 CREATE_PATH = "/v1/contact/list/create"
 LIST_PATH = "/v1/contact/list"
 FIRST_LIST_ID = 1001
+#: How the sandbox writes `list_contact_creation_date` (always UTC; the API names no zone).
+CREATION_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+#: Lists the account starts with (`existing_lists`, `--lists`) are dated this long before the
+#: sandbox starts: they were there before any run.
+SEEDED_LISTS_AGE = 86_400.0
 
 #: Plain words for the create endpoint's codes, sent as `status` (the API never describes it).
 _CREATE_STATUS = {
@@ -89,8 +94,10 @@ class _Account:
         self._by_key: dict[str, SandboxList] = {}
         self._next_id = FIRST_LIST_ID
 
-    def create(self, name: str, country_code: str) -> tuple[str, SandboxList | None]:
-        """The API code for this create, and the new list when it is OK."""
+    def create(
+        self, name: str, country_code: str, *, age: float = 0.0
+    ) -> tuple[str, SandboxList | None]:
+        """The API code for this create, and the new list when it is OK (dated `age` s ago)."""
         name = name.strip()
         country_code = country_code.strip().upper()
         if not name:
@@ -107,7 +114,7 @@ class _Account:
                 list_contact_id=str(self._next_id),
                 name=name,
                 country_code=country_code,
-                creation_date=time.strftime("%Y-%m-%d %H:%M:%S"),
+                creation_date=time.strftime(CREATION_DATE_FORMAT, time.gmtime(time.time() - age)),
             )
             self._next_id += 1
             self._by_key[key] = created

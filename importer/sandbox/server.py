@@ -16,6 +16,7 @@ from importer.sandbox.account import (
     _CREATE_STATUS,
     DEMO_ID,
     DEMO_KEY,
+    SEEDED_LISTS_AGE,
     NameRule,
     SandboxList,
     _Account,
@@ -44,7 +45,8 @@ class SandboxServer:
         existing_lists: Iterable[tuple[str, str]] = (),
         name_rule: NameRule = NameRule.IMPORTER,
     ) -> None:
-        """`name_rule` is how the account compares list names (see `NameRule`)."""
+        """`name_rule` is how the account compares list names (see `NameRule`);
+        `existing_lists` are dated `SEEDED_LISTS_AGE` before now."""
         self.host = host
         self.port = port
         self._accounts = dict(accounts) if accounts is not None else {DEMO_ID: DEMO_KEY}
@@ -56,7 +58,7 @@ class SandboxServer:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         for name, country in existing_lists:
-            code, _ = self._account.create(name, country)
+            code, _ = self._account.create(name, country, age=SEEDED_LISTS_AGE)
             if code != "OK":
                 raise ConfigError(
                     f"pre-existing list {name!r} ({country}): {_CREATE_STATUS[code]} ({code})"
