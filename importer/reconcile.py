@@ -55,8 +55,9 @@ def created_before(creation_date: str, moment: datetime) -> bool:
 
     The API gives the date without a zone (``2024-05-01 22:00:00``); it is read as UTC. For an
     API writing the local time of a zone east of Greenwich (France's, say) that reads every
-    date later than it is, never earlier: a recent list may fail to look old, an old one never
-    looks new. A date that does not parse is no evidence (False).
+    date later than it is, never earlier: a list made shortly before the run may fail to look
+    older than it, a list the run made never looks older. A date that does not parse is no
+    evidence (False). README: "Creation dates, and what --no-reconcile cannot tell".
     """
     try:
         created = datetime.fromisoformat(creation_date.strip())
