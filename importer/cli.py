@@ -409,7 +409,7 @@ def results_command(
     default=0.0,
     show_default=True,
     type=float,
-    help="Share of creates whose answer is lost after the list is created.",
+    help="Share of writes (list creates, contact adds...) whose answer is lost after the change.",
 )
 @click.option(
     "--garbage-rate",
@@ -458,13 +458,25 @@ def results_command(
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="CSV of name,country lists the account starts with.",
 )
+@click.option(
+    "--contacts",
+    "contacts_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="CSV of list,phone[,civility,last name,first name,email,birthday,other] contacts "
+    "the account's lists (from --lists) start with.",
+)
 @debug_option
 def sandbox_command(
-    host: str, port: int, lists_file: Path | None, name_rule: str, **faults: Any
+    host: str,
+    port: int,
+    lists_file: Path | None,
+    contacts_file: Path | None,
+    name_rule: str,
+    **faults: Any,
 ) -> None:
     """Serve the built-in AvoSMS sandbox on loopback, for demos and tests.
 
-    It speaks the list endpoints with demo credentials (id demo@example.com, key
+    It speaks the list and contact endpoints with demo credentials (id demo@example.com, key
     demo-key-0000) and can inject faults.
 
     \b
@@ -473,10 +485,17 @@ def sandbox_command(
       AVOSMS_ID=demo@example.com AVOSMS_KEY=demo-key-0000 \\
         avosms-import run lists.csv --base-url http://127.0.0.1:8765
     """
-    from importer.sandbox import FaultPlan, NameRule, load_lists_file, run_sandbox
+    from importer.sandbox import (
+        FaultPlan,
+        NameRule,
+        load_contacts_file,
+        load_lists_file,
+        run_sandbox,
+    )
 
     rule = NameRule(name_rule)
     existing = load_lists_file(lists_file, rule) if lists_file is not None else []
+    contacts = load_contacts_file(contacts_file) if contacts_file is not None else []
     run_sandbox(
         host,
         port,
@@ -484,6 +503,7 @@ def sandbox_command(
         existing,
         ready=lambda url: click.echo(f"sandbox listening on {url} (Ctrl-C to stop)", err=True),
         name_rule=rule,
+        existing_contacts=contacts,
     )
 
 

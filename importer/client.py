@@ -34,14 +34,15 @@ from tenacity import (
 from tenacity.stop import stop_base
 
 from importer import errors
+from importer.api.endpoints import LIST_CREATE, LIST_RETRIEVE
 from importer.records import LocalCode, http_code
 from importer.throttle import OutageBreaker, Throttle, parse_retry_after
 from importer.transport import MAX_ANSWER_BYTES, HttpAnswer, Transport, TransportError
 
 log = logging.getLogger("importer.client")
 
-CREATE_PATH = "/v1/contact/list/create"
-LISTS_PATH = "/v1/contact/list"
+CREATE_PATH = LIST_CREATE.path
+LISTS_PATH = LIST_RETRIEVE.path
 
 #: Seconds a server is assumed to go on working, at least, on a request we stopped waiting for:
 #: an account re-read settles a timed-out attempt only once max(timeout, this) has passed.

@@ -1,9 +1,10 @@
-"""The sandbox account: its credentials, its two endpoints and its lists.
+"""The sandbox account: its credentials and its lists.
 
 Lists are unique by name, compared by a `NameRule`: the API does not document how it compares
 names, so the sandbox models it explicitly, either as the importer's own rule or as a stricter
 one, and tests show the importer stays right either way. A lists file (`sandbox --lists FILE`)
 seeds the lists before the server starts.
+Their contacts live in `importer.sandbox.contacts`.
 """
 
 from __future__ import annotations
@@ -17,23 +18,15 @@ from enum import StrEnum
 from functools import cache, lru_cache
 from pathlib import Path
 
+from importer.api.endpoints import LIST_CREATE, LIST_RETRIEVE
 from importer.errors import ConfigError
 
 DEMO_ID = "demo@example.com"
 DEMO_KEY = "demo-key-0000"
 
-CREATE_PATH = "/v1/contact/list/create"
-LIST_PATH = "/v1/contact/list"
+CREATE_PATH = LIST_CREATE.path
+LIST_PATH = LIST_RETRIEVE.path
 FIRST_LIST_ID = 1001
-
-#: Plain words for the create endpoint's codes, sent as `status` (the API never describes it).
-_CREATE_STATUS = {
-    "ERR_100": "API not recognized",
-    "ERR_101": "list name empty",
-    "ERR_102": "country code empty",
-    "ERR_103": "no country matches that ISO2 code",
-    "ERR_104": "list name not available",
-}
 
 
 @dataclass(frozen=True)
@@ -47,7 +40,7 @@ class SandboxList:
 
 
 @cache
-def _country_names() -> dict[str, str]:
+def country_names() -> dict[str, str]:
     """ISO2 code -> English name, loaded once (pycountry's database is slow to open)."""
     import pycountry
 
@@ -80,7 +73,7 @@ def name_key(name: str, rule: NameRule = NameRule.IMPORTER) -> str:
     return _importer_key(name)
 
 
-class _Account:
+class Account:
     """The lists of the (single) sandbox account; check-and-insert is atomic."""
 
     def __init__(self, rule: NameRule = NameRule.IMPORTER) -> None:
@@ -97,7 +90,7 @@ class _Account:
             return "ERR_101", None
         if not country_code:
             return "ERR_102", None
-        if country_code not in _country_names():
+        if country_code not in country_names():
             return "ERR_103", None
         key = name_key(name, self.rule)
         with self._lock:
@@ -117,6 +110,18 @@ class _Account:
         with self._lock:
             return list(self._by_key.values())
 
+    def by_id(self, list_contact_id: str) -> SandboxList | None:
+        """The list with this id, or None."""
+        with self._lock:
+            return next(
+                (x for x in self._by_key.values() if x.list_contact_id == list_contact_id), None
+            )
+
+    def by_name(self, name: str) -> SandboxList | None:
+        """The list with this name (the sandbox's uniqueness rule), or None."""
+        with self._lock:
+            return self._by_key.get(name_key(name, self.rule))
+
 
 def load_lists_file(path: Path | str, rule: NameRule = NameRule.IMPORTER) -> list[tuple[str, str]]:
     """Pre-existing lists for `sandbox --lists FILE`: a CSV of name,country (header optional).
@@ -135,7 +140,7 @@ def load_lists_file(path: Path | str, rule: NameRule = NameRule.IMPORTER) -> lis
     except csv.Error:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
-    countries = _country_names()
+    countries = country_names()
     lists: list[tuple[str, str]] = []
     first_line: dict[str, int] = {}
     header_seen = False
