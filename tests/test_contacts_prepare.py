@@ -9,8 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from importer.api.endpoints import CONTACT_FIELDS
+from importer.client import AccountContact
 from importer.errors import ConfigError, InputError
 from importer.kinds.contacts import CONTACT_COLUMNS, CONTACT_KEYS, ContactOptions, prepare
+from importer.kinds.contacts_plan import ListOnAccount, index_contacts, plan
 from importer.kinds.roles import Kind, Role, detect_kind, is_header_row, match_roles, parse_mapping
 from importer.rules.phones import NumberFormat
 
@@ -271,3 +274,53 @@ def test_dedupe_property(cells: list[tuple[str, str]]) -> None:
         twin = kept[(kept["list_key"] == row["list_key"]) & (kept["e164"] == row["e164"])]
         assert len(twin) == 1
         assert f"as row {int(twin['row'].iloc[0])}" in row["message"]
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def account_list(*contacts: AccountContact, country: str = "FR") -> ListOnAccount:
+    return ListOnAccount("1001", country, index_contacts(country, contacts))
+
+
+def contact(number: str, **fields: str) -> AccountContact:
+    return AccountContact(number, {name: fields.get(name, "") for name in CONTACT_FIELDS})
+
+
+def test_plan_marks_numbers_already_in_their_list() -> None:
+    columns = ("list_name", "country", "phone", "email", "last_name", "civility")
+    result = prepare(
+        frame(
+            ("Clients", "FR", "+33 6 12 34 56 78", "a@b.fr", "", "Madame"),
+            ("Clients", "FR", "06 99 99 99 99", "", "", ""),
+            ("Clients", "FR", "0611111111", "new@b.fr", "Durand", "M."),
+            ("Prospects", "FR", "0612345678", "", "", ""),
+            columns=columns,
+        )
+    )
+    lists = {
+        "clients": account_list(
+            contact("0612345678", contactEmail="A@B.FR", contactCivility="Mme"),
+            contact("33611111111", contactEmail="old@b.fr", contactName="Durand"),
+        )
+    }
+    assert plan(result, lists) == 2
+    rows = by_row(result)
+    assert rows[2]["outcome"] == "exists"
+    assert rows[2]["message"] == "already in list 1001"  # same e-mail and civility, spelt otherwise
+    assert rows[2]["list_contact_id"] == "1001"
+    assert rows[3]["outcome"] == "planned"
+    assert rows[3]["list_contact_id"] == "1001"
+    assert rows[4]["outcome"] == "exists"
+    assert rows[4]["message"] == (
+        "already in list 1001; differs on the account: civility, email (not updated)"
+    )
+    assert rows[5]["outcome"] == "planned"  # its list is not on the account
+    assert rows[5]["list_contact_id"] == ""
+
+
+def test_an_empty_cell_never_differs() -> None:
+    columns = ("list_name", "country", "phone", "first_name")
+    result = prepare(frame(("Clients", "FR", "0612345678", ""), columns=columns))
+    plan(result, {"clients": account_list(contact("+33612345678", contactFirstName="Anne"))})
+    assert result.loc[0, "message"] == "already in list 1001"

@@ -1,0 +1,104 @@
+"""The contacts plan: which rows are already in their list on the account, and which to add.
+
+Each target list that exists is read once (`/contact/list/information`); its numbers are
+normalized with the same phone function as the file's, so `0612345678` on the account and
+`+33 6 12 34 56 78` in the file are one contact. A row whose number is in its list is `exists`
+(no request) and its message names the fields that differ (updating them is a later step);
+an empty cell in the file never differs from a value on the account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import pandas as pd
+
+from importer.api.endpoints import CONTACT_FIELDS
+from importer.client import AccountContact
+from importer.kinds.roles import OPTIONAL_ROLES, Role
+from importer.records import Outcome
+from importer.rules import fields as rules
+from importer.rules.phones import NumberType, Phone, normalize_phone
+
+#: The API's request field of each optional role (the API documents them in this order).
+REQUEST_FIELDS: Mapping[Role, str] = MappingProxyType(
+    dict(zip(OPTIONAL_ROLES, CONTACT_FIELDS, strict=True))
+)
+
+#: Every type: a number already on the account is matched whatever its type.
+_ANY_TYPE = frozenset(NumberType)
+
+
+@dataclass(frozen=True)
+class ListOnAccount:
+    """A target list that exists: its id, its country and its contacts by number in E.164."""
+
+    list_contact_id: str
+    country_code: str
+    contacts: Mapping[str, AccountContact]
+
+
+def index_contacts(
+    country_code: str, contacts: Iterable[AccountContact]
+) -> dict[str, AccountContact]:
+    """A list's contacts keyed by E.164 (the account's own spelling when it does not parse)."""
+    index: dict[str, AccountContact] = {}
+    for contact in contacts:
+        phone = normalize_phone(contact.number, country_code, number_types=_ANY_TYPE)
+        index.setdefault(phone.e164 if isinstance(phone, Phone) else contact.number, contact)
+    return index
+
+
+def _comparable(role: Role, value: str) -> str:
+    """A value as the file's own rules would send it, so spellings of one value compare equal."""
+    if role is Role.CIVILITY:
+        return rules.civility(value).value or value
+    if role is Role.EMAIL:
+        return (rules.email(value).value or value).casefold()
+    if role is Role.BIRTHDAY:
+        return rules.birthday(value).value or value
+    return " ".join(value.split())
+
+
+def differing_fields(row: Mapping[str, object], contact: AccountContact) -> list[str]:
+    """The optional fields the row sets to something else than the account holds."""
+    differ = []
+    for role in OPTIONAL_ROLES:
+        mine = str(row.get(role.value) or "")
+        if not mine:
+            continue  # an empty cell never differs
+        theirs = contact.fields.get(REQUEST_FIELDS[role], "")
+        if _comparable(role, mine) != _comparable(role, theirs):
+            differ.append(role.value)
+    return differ
+
+
+def plan(frame: pd.DataFrame, lists: Mapping[str, ListOnAccount]) -> int:
+    """Mark rows to send whose list exists: their list id, and `exists` when already in it.
+
+    In: `kinds.contacts.prepare`'s frame (changed in place) and the existing target lists by
+    list key. Out: how many rows became `exists`.
+    """
+    to_send = frame["outcome"].isin([Outcome.PLANNED, Outcome.PENDING]) & frame["list_key"].isin(
+        lists.keys()
+    )
+    found = 0
+    for index in frame.index[to_send]:
+        row = frame.loc[index]
+        target = lists[str(row["list_key"])]
+        frame.at[index, "list_contact_id"] = target.list_contact_id
+        contact = target.contacts.get(str(row["e164"]))
+        if contact is None:
+            continue
+        found += 1
+        message = f"already in list {target.list_contact_id}"
+        differ = differing_fields(row.to_dict(), contact)
+        if differ:
+            message += f"; differs on the account: {', '.join(differ)} (not updated)"
+        said = str(row["message"])
+        frame.at[index, "outcome"] = Outcome.EXISTS.value
+        frame.at[index, "code"] = "OK"
+        frame.at[index, "message"] = f"{message}; {said}" if said else message
+    return found
