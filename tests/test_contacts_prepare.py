@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,6 +17,8 @@ from importer.kinds.contacts import CONTACT_COLUMNS, CONTACT_KEYS, ContactOption
 from importer.kinds.contacts_plan import ListOnAccount, index_contacts, plan
 from importer.kinds.roles import Kind, Role, detect_kind, is_header_row, match_roles, parse_mapping
 from importer.rules.phones import NumberFormat
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "contacts.csv"
 
 
 def frame(*rows: tuple[str, ...], columns: tuple[str, ...] = ("list_name", "country", "phone")):
@@ -324,3 +327,21 @@ def test_an_empty_cell_never_differs() -> None:
     result = prepare(frame(("Clients", "FR", "0612345678", ""), columns=columns))
     plan(result, {"clients": account_list(contact("+33612345678", contactFirstName="Anne"))})
     assert result.loc[0, "message"] == "already in list 1001"
+
+
+def test_the_sample_file_shows_every_usual_problem() -> None:
+    """sample_data/contacts.csv through the roles and prepare (read here with pandas)."""
+    source = pd.read_csv(SAMPLE, sep=";", dtype=str, keep_default_na=False)
+    roles = match_roles(SAMPLE.name, list(source.columns))
+    data = pd.DataFrame({role.value: source.iloc[:, index] for role, index in roles.items()})
+    data.insert(0, "row", range(2, len(data) + 2))
+    result = prepare(data)
+    counts = result["outcome"].value_counts().to_dict()
+    assert counts == {"planned": 21, "invalid": 8, "duplicate": 1}
+    codes = set(result["code"]) - {""}
+    assert codes == {"ERR_102", "ERR_106", "ERR_107", "ERR_108", "DUPLICATE", "COUNTRY_CONFLICT"}
+    rows = by_row(result)
+    assert rows[6]["number"] == "+33656789012"  # the leading zero lost by a spreadsheet
+    assert rows[9]["birthday"] == "" and "30/02/1992" in rows[9]["message"]
+    assert rows[16]["civility"] == "" and "civility 'Dr'" in rows[16]["message"]
+    assert rows[2]["birthday"] == "12/03/1985"
