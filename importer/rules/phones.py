@@ -236,25 +236,32 @@ def normalize_phone(
         return PhoneProblem(CODE_INVALID, f"{text!r} is not a phone number")
     note = f"extension {parsed.extension} dropped" if parsed.extension else ""
     parsed.extension = None
-    if not phonenumbers.is_valid_number(parsed):
+    # libphonenumber's own definition of valid: a region owns the number and its type is known.
+    # The type is computed once here (is_valid_number would compute it a second time).
+    found = phonenumbers.region_code_for_number(parsed)
+    number_type = _TYPES.get(phonenumbers.number_type(parsed), NumberType.UNKNOWN)
+    if found is None or number_type is NumberType.UNKNOWN:
         if parsed.country_code == phonenumbers.country_code_for_region(region):
             territory = _territory_of(parsed, region)
             if territory is not None:
                 return _other_country(region, territory, " typed in national form")
         return PhoneProblem(CODE_INVALID, f"{text!r} is not a valid phone number")
-    found = phonenumbers.region_code_for_number(parsed)
     if found != region:
-        return _other_country(region, found or f"+{parsed.country_code}")
-    number_type = _TYPES.get(phonenumbers.number_type(parsed), NumberType.UNKNOWN)
+        return _other_country(region, found)
     if number_type not in number_types:
         return PhoneProblem(
             CODE_TYPE_NOT_ALLOWED,
             f"{TYPE_WORDS[number_type]} cannot receive SMS "
             f"(allowed: {', '.join(sorted(number_types))}; widen with --number-types)",
         )
+    e164 = phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
     return Phone(
-        e164=phonenumbers.format_number(parsed, PhoneNumberFormat.E164),
-        number=phonenumbers.format_number(parsed, _FORMATS[number_format]),
+        e164=e164,
+        number=(
+            e164
+            if number_format is NumberFormat.E164
+            else phonenumbers.format_number(parsed, _FORMATS[number_format])
+        ),
         region=region,
         number_type=number_type,
         note=note,
