@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
 
 from importer.api.endpoints import LIST_CREATE, LIST_RETRIEVE
 from importer.errors import ConfigError
@@ -123,12 +124,8 @@ class Account:
             return self._by_key.get(name_key(name, self.rule))
 
 
-def load_lists_file(path: Path | str, rule: NameRule = NameRule.IMPORTER) -> list[tuple[str, str]]:
-    """Pre-existing lists for `sandbox --lists FILE`: a CSV of name,country (header optional).
-
-    Two lines whose names are the same under `rule` are refused.
-    """
-    path = Path(path)
+def seed_reader(path: Path) -> Any:
+    """A csv reader over a UTF-8 seed file, its delimiter sniffed; ConfigError if unreadable."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -139,7 +136,16 @@ def load_lists_file(path: Path | str, rule: NameRule = NameRule.IMPORTER) -> lis
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ",;\t|")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    return csv.reader(io.StringIO(text, newline=""), dialect)
+
+
+def load_lists_file(path: Path | str, rule: NameRule = NameRule.IMPORTER) -> list[tuple[str, str]]:
+    """Pre-existing lists for `sandbox --lists FILE`: a CSV of name,country (header optional).
+
+    Two lines whose names are the same under `rule` are refused.
+    """
+    path = Path(path)
+    reader = seed_reader(path)
     countries = country_names()
     lists: list[tuple[str, str]] = []
     first_line: dict[str, int] = {}

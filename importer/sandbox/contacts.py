@@ -11,7 +11,6 @@ so the sandbox accepts E.164 and the list country's national form. A contacts fi
 from __future__ import annotations
 
 import csv
-import io
 import threading
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from types import MappingProxyType
 from importer.api.endpoints import CONTACT_ADD, CONTACT_FIELDS
 from importer.errors import ConfigError
 from importer.rules.phones import DEFAULT_NUMBER_TYPES, NumberType, Phone, normalize_phone
-from importer.sandbox.account import Account, SandboxList
+from importer.sandbox.account import Account, SandboxList, seed_reader
 
 
 @dataclass(frozen=True)
@@ -146,17 +145,7 @@ def load_contacts_file(path: Path | str) -> list[dict[str, str]]:
     a header. The lists must exist (`--lists`); `seed_contacts` checks that.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text") from exc
-    except OSError as exc:
-        raise ConfigError(f"{path}: {exc.strerror or exc}") from exc
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    reader = seed_reader(path)
     forms: list[dict[str, str]] = []
     try:
         for row in reader:
