@@ -114,8 +114,35 @@ def job_key_option(*flags: str, **settings: Any) -> Callable[[F], F]:
 
 _FILE = click.Path(path_type=Path, dir_okay=False)
 
+
+def _map_option() -> Callable[[F], F]:
+    """`--map HEADER=ROLE`, repeated: the job file's `columns:` mapping, on the command line."""
+    from importer.options import JOB_KEYS
+
+    return click.option(
+        "--map",
+        "columns",
+        multiple=True,
+        metavar="HEADER=ROLE",
+        callback=lambda _ctx, _param, value: value or None,
+        help=JOB_KEYS["columns"].description.replace("`", ""),
+    )
+
+
 output_option = job_key_option("-o", "--output", type=_FILE)
+contacts_options = _options(
+    job_key_option("--kind", type=click.Choice(["lists", "contacts"])),
+    job_key_option("--list", metavar="NAME"),
+    _map_option(),
+    job_key_option("--number-types", metavar="TYPES"),
+    job_key_option("--number-format", type=click.Choice(["e164", "national", "international"])),
+    job_key_option("--month-first", is_flag=True, default=None),
+    job_key_option(
+        "--birthday-format", type=click.Choice(["DD/MM/YYYY", "YYYY-MM-DD", "MM/DD/YYYY"])
+    ),
+)
 input_options = _options(
+    contacts_options,
     job_key_option("--sheet"),
     job_key_option("--name-column"),
     job_key_option("--country-column"),

@@ -16,7 +16,8 @@ from types import MappingProxyType
 import pandas as pd
 
 from importer.api.endpoints import CONTACT_FIELDS
-from importer.client import AccountContact
+from importer.client import AccountContact, AvoSmsClient
+from importer.kinds.contacts import ContactOptions, prepare
 from importer.kinds.roles import OPTIONAL_ROLES, Role
 from importer.records import Outcome
 from importer.rules import fields as rules
@@ -102,3 +103,35 @@ def plan(frame: pd.DataFrame, lists: Mapping[str, ListOnAccount]) -> int:
         frame.at[index, "code"] = "OK"
         frame.at[index, "message"] = f"{message}; {said}" if said else message
     return found
+
+
+def read_account(
+    client: AvoSmsClient, source: pd.DataFrame, options: ContactOptions
+) -> pd.DataFrame:
+    """Prepare and plan a contacts file against the account (read-only).
+
+    One read of the account's lists gives each existing list's country (the numbers are
+    checked against it); each target list that exists is then read once with its contacts.
+    Rows to add whose list is missing say the list will be created first.
+    """
+    from importer.reconcile import account_index
+
+    known = account_index(client.fetch_lists())
+    countries = {key: item.country_code for key, item in known.items()}
+    frame = prepare(source, options, countries)
+    to_send = frame["outcome"] == Outcome.PLANNED
+    targets = sorted(set(frame.loc[to_send, "list_key"]) & known.keys())
+    lists = {}
+    for key in targets:
+        item = known[key]
+        contacts = client.fetch_list_contacts(item.list_contact_id)
+        lists[key] = ListOnAccount(
+            item.list_contact_id, item.country_code, index_contacts(item.country_code, contacts)
+        )
+    plan(frame, lists)
+    new = to_send & ~frame["list_key"].isin(known.keys())
+    if new.any():
+        said = frame.loc[new, "message"]
+        note = "list not on the account: it is created first"
+        frame.loc[new, "message"] = said.where(said == "", said + "; ") + note
+    return frame
