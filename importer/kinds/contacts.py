@@ -13,8 +13,10 @@ are equal in E.164: the first valid row wins, later ones are `duplicate`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -31,6 +33,12 @@ from importer.rules.phones import (
     PhoneProblem,
     normalize_phone,
 )
+
+T = TypeVar("T")
+
+#: Joins a list's key (or country) to a number in one dictionary key: a control character no
+#: region code or E.164 number holds (numpy drops a trailing NUL, so not that one).
+_SEP = "\x1f"
 
 #: The results file's columns for contacts, in order. Exactly these, nothing else.
 CONTACT_COLUMNS: tuple[str, ...] = (
@@ -75,34 +83,58 @@ class ContactOptions:
 
 def _cells(source: pd.DataFrame, column: str) -> pd.Series:
     if column not in source:
-        return pd.Series([""] * len(source), index=source.index, dtype=object)
-    return source[column].fillna("").astype(str)
+        return pd.Series([""] * len(source), index=source.index, dtype="str")
+    return source[column].fillna("").astype("str")
 
 
-def _tidy(values: pd.Series) -> list[str]:
+def _tidy(values: pd.Series) -> pd.Series:
     """Trimmed, NFC, whitespace runs as one space: like list names."""
-    return [str(value) for value in normalize.normalize_names(values).tolist()]
+    return normalize.normalize_names(values)
 
 
-def _checked_fields(source: pd.DataFrame, options: ContactOptions) -> dict[Role, list[rules.Field]]:
-    """Each optional field of each row, as sent, with why it was left out when it was."""
-    checks = {
+def _by_value(values: pd.Series, check: Callable[[str], T]) -> tuple[list[T], np.ndarray]:
+    """`check` run once per distinct value: the results, and each row's position among them."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return [check(str(value)) for value in uniques], codes
+
+
+def _field_checks(options: ContactOptions) -> dict[Role, Callable[[str], rules.Field]]:
+    birthday = partial(
+        rules.birthday, month_first=options.month_first, output=options.birthday_format
+    )
+    return {
         Role.CIVILITY: rules.civility,
         Role.EMAIL: rules.email,
-        Role.BIRTHDAY: lambda cell: rules.birthday(
-            cell, month_first=options.month_first, output=options.birthday_format
-        ),
+        Role.BIRTHDAY: birthday,
+        Role.LAST_NAME: rules.Field,
+        Role.FIRST_NAME: rules.Field,
+        Role.OTHER: rules.Field,
     }
-    checked: dict[Role, list[rules.Field]] = {}
-    for role in OPTIONAL_ROLES:
-        tidy = _tidy(_cells(source, role.value))
-        check = checks.get(role)
-        if check is None:
-            checked[role] = [rules.Field(value) for value in tidy]
-            continue
-        cache: dict[str, rules.Field] = {}
-        checked[role] = [cache[v] if v in cache else cache.setdefault(v, check(v)) for v in tidy]
-    return checked
+
+
+@dataclass
+class _Fields:
+    """Each optional field of every row, as it would be sent, and why a cell was left out."""
+
+    values: dict[Role, np.ndarray]
+    problems: dict[Role, np.ndarray]
+
+    @classmethod
+    def check(cls, source: pd.DataFrame, options: ContactOptions) -> _Fields:
+        values: dict[Role, np.ndarray] = {}
+        problems: dict[Role, np.ndarray] = {}
+        for role, check in _field_checks(options).items():
+            results, codes = _by_value(_tidy(_cells(source, role.value)), check)
+            values[role] = np.array([f.value for f in results], dtype=object)[codes]
+            problems[role] = np.array([f.problem for f in results], dtype=object)[codes]
+        return cls(values, problems)
+
+    def differing(self, here: int, there: int) -> list[str]:
+        return [
+            role.value
+            for role in OPTIONAL_ROLES
+            if self.values[role][here] != self.values[role][there]
+        ]
 
 
 def prepare(
@@ -115,7 +147,9 @@ def prepare(
     In: the reader's frame (`row` and a text column per `Role` found; missing roles are empty),
     and the account's lists as list key -> country code (empty offline).
     Out: `CONTACT_COLUMNS` plus `CONTACT_KEYS`, one row per input row, in input order.
-    Raises errors.ConfigError when the default country is not a country.
+    Every check runs once per distinct value (a number once per list country), so a million
+    rows cost what their distinct values cost. Raises errors.ConfigError when the default
+    country is not a country.
     """
     options = options or ContactOptions()
     account_countries = account_countries or {}
@@ -124,7 +158,7 @@ def prepare(
     list_cells = (
         _cells(source, Role.LIST_NAME)
         if options.list_name is None
-        else pd.Series([options.list_name] * count, index=source.index, dtype=object)
+        else pd.Series([options.list_name] * count, index=source.index, dtype="str")
     )
     country_cells = _cells(source, Role.COUNTRY)
     lists = normalize.prepare(
@@ -133,104 +167,131 @@ def prepare(
         ),
         default_country=options.default_country,
     )
-    list_keys = lists["name_key"].astype(str).tolist()
-    list_names = lists["name"].astype(str).tolist()
-    row_codes = lists["country_code"].astype(str).tolist()
-    list_outcomes = lists["outcome"].astype(str).tolist()
-    list_errors = lists["code"].astype(str).tolist()
-    list_messages = lists["message"].astype(str).tolist()
-    phones = _cells(source, Role.PHONE).tolist()
-    tidy_phones = _tidy(_cells(source, Role.PHONE))
-    checked = _checked_fields(source, options)
+    keys = lists["name_key"].to_numpy(dtype=object)
+    names = lists["name"].to_numpy(dtype=object)
+    row_codes = lists["country_code"].to_numpy(dtype=object)
+    outcome = np.full(count, Outcome.PLANNED.value, dtype=object)
+    code = np.full(count, "", dtype=object)
+    message = np.full(count, "", dtype=object)
 
-    first_of_list: dict[str, int] = {}  # list key -> position of its first valid row
-    first_of_contact: dict[tuple[str, str], int] = {}
-    phone_cache: dict[tuple[str, str], Phone | PhoneProblem] = {}
-    outcome = [Outcome.PLANNED.value] * count
-    code = [""] * count
-    message = [""] * count
-    number = [""] * count
-    e164 = [""] * count
-    region_of = [""] * count
-    for i in range(count):
-        key = list_keys[i]
-        if list_outcomes[i] == Outcome.INVALID:
-            outcome[i] = Outcome.INVALID
-            code[i] = LIST_CODE_PREFIX + list_errors[i]
-            message[i] = f"list not usable: {list_messages[i]}"
-            continue
-        first = first_of_list.setdefault(key, i)
-        if row_codes[i] != row_codes[first]:
-            outcome[i] = Outcome.INVALID
-            code[i] = CODE_COUNTRY_CONFLICT
-            message[i] = (
-                f"list {list_names[first]!r} is {row_codes[first]} on row {rows[first]} and "
-                f"{row_codes[i]} here: a list has one country"
-            )
-            continue
-        region = account_countries.get(key, row_codes[i])
-        region_of[i] = region
-        notes = []
-        if region != row_codes[i]:
-            notes.append(
-                f"list {list_names[i]!r} is {region} on the account (the file says "
-                f"{row_codes[i]}): the number is checked against {region}"
-            )
-        cache_key = (tidy_phones[i], region)
-        result = phone_cache.get(cache_key)
-        if result is None:
-            result = phone_cache[cache_key] = normalize_phone(
-                tidy_phones[i],
-                region,
-                number_types=options.number_types,
-                number_format=options.number_format,
-            )
-        if isinstance(result, PhoneProblem):
-            outcome[i], code[i] = Outcome.INVALID, result.code
-            message[i] = "; ".join([result.message, *notes])
-            continue
-        number[i], e164[i] = result.number, result.e164
-        if result.note:
-            notes.append(result.note)
-        notes.extend(
-            checked[role][i].problem for role in OPTIONAL_ROLES if checked[role][i].problem
+    # The list stage first: an unusable list makes the row invalid with the list's code.
+    list_invalid = (lists["outcome"] == Outcome.INVALID).to_numpy()
+    outcome[list_invalid] = Outcome.INVALID.value
+    code[list_invalid] = LIST_CODE_PREFIX + lists["code"].to_numpy(dtype=object)[list_invalid]
+    message[list_invalid] = (
+        "list not usable: " + lists["message"].to_numpy(dtype=object)[list_invalid]
+    )
+    usable = np.flatnonzero(~list_invalid)
+    first = _first_positions(keys[usable], usable)
+    conflict = usable[row_codes[usable] != row_codes[first]]
+    first_of = dict(
+        zip(conflict.tolist(), first[row_codes[usable] != row_codes[first]].tolist(), strict=True)
+    )
+    for i, j in first_of.items():
+        outcome[i], code[i] = Outcome.INVALID.value, CODE_COUNTRY_CONFLICT
+        message[i] = (
+            f"list {names[j]!r} is {row_codes[j]} on row {rows[j]} and "
+            f"{row_codes[i]} here: a list has one country"
         )
-        contact = (key, result.e164)
-        seen = first_of_contact.setdefault(contact, i)
-        if seen != i:
-            outcome[i], code[i] = Outcome.DUPLICATE, LocalCode.DUPLICATE
-            differ = [
-                role.value
-                for role in OPTIONAL_ROLES
-                if checked[role][i].value != checked[role][seen].value
-            ]
-            said = f"same number {number[seen]} in list {list_names[seen]!r} as row {rows[seen]}"
+    checked = np.setdiff1d(usable, conflict, assume_unique=True)
+
+    # The number, against the list's country: the account's when the list is there.
+    region = np.full(count, "", dtype=object)
+    region[checked] = [
+        account_countries.get(k, c) for k, c in zip(keys[checked], row_codes[checked], strict=True)
+    ]
+    phones = _tidy(_cells(source, Role.PHONE)).to_numpy(dtype=object)
+    pairs = pd.Series(region[checked] + _SEP + phones[checked])
+    results, codes = _by_value(
+        pairs,
+        lambda pair: normalize_phone(
+            pair.partition(_SEP)[2],
+            pair.partition(_SEP)[0],
+            number_types=options.number_types,
+            number_format=options.number_format,
+        ),
+    )
+    good = np.array([isinstance(r, Phone) for r in results], dtype=bool)[codes]
+    e164 = np.full(count, "", dtype=object)
+    number = np.full(count, "", dtype=object)
+    e164[checked] = np.array([getattr(r, "e164", "") for r in results], dtype=object)[codes]
+    number[checked] = np.array([getattr(r, "number", "") for r in results], dtype=object)[codes]
+    bad_at = checked[~good]
+    outcome[bad_at] = Outcome.INVALID.value
+    code[bad_at] = np.array([getattr(r, "code", "") for r in results], dtype=object)[codes][~good]
+    said = np.full(count, "", dtype=object)
+    said[checked] = np.array(
+        [r.message if isinstance(r, PhoneProblem) else r.note for r in results], dtype=object
+    )[codes]
+    fields = _Fields.check(source, options)
+
+    # Same list, same number in E.164: the first valid row wins.
+    valid = checked[good]
+    first = _first_positions(keys[valid] + _SEP + e164[valid], valid)
+    repeats = valid[first != valid]
+    outcome[repeats], code[repeats] = Outcome.DUPLICATE.value, LocalCode.DUPLICATE.value
+    twin = dict(zip(repeats.tolist(), first[first != valid].tolist(), strict=True))
+
+    # Messages, only for the rows that have something to say.
+    field_said = np.zeros(count, dtype=bool)
+    for role in OPTIONAL_ROLES:
+        field_said |= fields.problems[role] != ""
+    moved = np.zeros(count, dtype=bool)
+    moved[checked] = region[checked] != row_codes[checked]
+    talk = np.zeros(count, dtype=bool)
+    talk[checked] = True
+    talk &= (said != "") | field_said | moved
+    talk[repeats] = True
+    for i in np.flatnonzero(talk).tolist():
+        notes = [str(said[i])] if said[i] else []
+        if moved[i]:
+            notes.append(
+                f"list {names[i]!r} is {region[i]} on the account (the file says "
+                f"{row_codes[i]}): the number is checked against {region[i]}"
+            )
+        if number[i]:
+            notes.extend(
+                str(fields.problems[r][i]) for r in OPTIONAL_ROLES if fields.problems[r][i]
+            )
+        if i in twin:
+            j = twin[i]
+            text = f"same number {number[j]} in list {names[j]!r} as row {rows[j]}"
+            differ = fields.differing(i, j)
             if differ:
-                said += f" (other fields differ: {', '.join(differ)})"
-            notes.insert(0, said)
+                text += f" (other fields differ: {', '.join(differ)})"
+            notes.insert(0, text)
         message[i] = "; ".join(notes)
 
-    sent = {
-        role: [f.value if number[i] else "" for i, f in enumerate(checked[role])]
-        for role in OPTIONAL_ROLES
-    }
-    frame = pd.DataFrame(
+    sent = number != ""
+    return pd.DataFrame(
         {
             "row": rows,
-            "list_name": list_cells.tolist(),
-            "country": country_cells.tolist(),
-            "phone": phones,
-            "list_contact_id": [""] * count,
+            # The cells as read stay in the reader's (Arrow) strings: no Python object per cell.
+            "list_name": list_cells.reset_index(drop=True),
+            "country": country_cells.reset_index(drop=True),
+            "phone": _cells(source, Role.PHONE).reset_index(drop=True),
+            "list_contact_id": np.full(count, "", dtype=object),
             "number": number,
-            **{role.value: sent[role] for role in OPTIONAL_ROLES},
-            "outcome": [str(value) for value in outcome],
-            "code": [str(value) for value in code],
+            **{
+                role.value: np.where(sent, fields.values[role], "").astype(object)
+                for role in OPTIONAL_ROLES
+            },
+            "outcome": outcome,
+            "code": code,
             "message": message,
             "attempts": np.zeros(count, dtype=np.int64),
-            "list_key": list_keys,
-            "country_code": region_of,
+            "list_key": keys,
+            "country_code": region,
             "e164": e164,
         },
         columns=[*CONTACT_COLUMNS, *CONTACT_KEYS],
     )
-    return frame
+
+
+def _first_positions(keys: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """For each of `positions`, the position of the first one with the same key."""
+    if len(keys) == 0:
+        return positions.copy()
+    codes, _ = pd.factorize(keys, use_na_sentinel=False)
+    _, first_index = np.unique(codes, return_index=True)
+    return positions[first_index[codes]]

@@ -193,12 +193,23 @@ def _parse(text: str, region: str) -> PhoneNumber | None:
         return None
 
 
+@cache
+def _territory_codes(region: str) -> tuple[int, ...]:
+    """The country calling codes of `region`'s territories (+590, +596, +594, +262, +508)."""
+    codes = (phonenumbers.country_code_for_region(t) for t in TERRITORIES.get(region, ()))
+    return tuple(dict.fromkeys(codes))
+
+
 def _territory_of(parsed: PhoneNumber, region: str) -> str | None:
-    """The territory of `region` where this national-form number is valid, if any."""
-    national = phonenumbers.national_significant_number(parsed)
-    for territory in TERRITORIES.get(region, ()):
-        candidate = _parse(national, territory)
-        if candidate is not None and phonenumbers.is_valid_number_for_region(candidate, territory):
+    """The territory of `region` where this national-form number is valid, if any.
+
+    The national number stays what the home country's trunk prefix left (`0690…` -> 690…);
+    only the calling code changes, so no second parse is needed.
+    """
+    for code in _territory_codes(region):
+        candidate = PhoneNumber(country_code=code, national_number=parsed.national_number)
+        territory = phonenumbers.region_code_for_number(candidate)
+        if territory and phonenumbers.number_type(candidate) != PhoneNumberType.UNKNOWN:
             return territory
     return None
 
