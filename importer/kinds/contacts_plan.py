@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 import pandas as pd
 
@@ -63,7 +64,7 @@ def _comparable(role: Role, value: str) -> str:
     return " ".join(value.split())
 
 
-def differing_fields(row: Mapping[str, object], contact: AccountContact) -> list[str]:
+def differing_fields(row: Mapping[Any, object], contact: AccountContact) -> list[str]:
     """The optional fields the row sets to something else than the account holds."""
     differ = []
     for role in OPTIONAL_ROLES:
@@ -85,24 +86,33 @@ def plan(frame: pd.DataFrame, lists: Mapping[str, ListOnAccount]) -> int:
     to_send = frame["outcome"].isin([Outcome.PLANNED, Outcome.PENDING]) & frame["list_key"].isin(
         lists.keys()
     )
-    found = 0
-    for index in frame.index[to_send]:
-        row = frame.loc[index]
-        target = lists[str(row["list_key"])]
-        frame.at[index, "list_contact_id"] = target.list_contact_id
-        contact = target.contacts.get(str(row["e164"]))
-        if contact is None:
-            continue
-        found += 1
+    if not to_send.any():
+        return 0
+    at = frame.index[to_send]
+    keys = frame.loc[at, "list_key"].astype(str).tolist()
+    numbers = frame.loc[at, "e164"].astype(str).tolist()
+    frame.loc[at, "list_contact_id"] = [lists[key].list_contact_id for key in keys]
+    found = [
+        (index, lists[key], lists[key].contacts[number])
+        for index, key, number in zip(at, keys, numbers, strict=True)
+        if number in lists[key].contacts
+    ]
+    if not found:
+        return 0
+    indexes = [index for index, _, _ in found]
+    rows = frame.loc[indexes, [role.value for role in OPTIONAL_ROLES] + ["message"]]
+    messages = []
+    for row, (_, target, contact) in zip(rows.to_dict("records"), found, strict=True):
         message = f"already in list {target.list_contact_id}"
-        differ = differing_fields(row.to_dict(), contact)
+        differ = differing_fields(row, contact)
         if differ:
             message += f"; differs on the account: {', '.join(differ)} (not updated)"
         said = str(row["message"])
-        frame.at[index, "outcome"] = Outcome.EXISTS.value
-        frame.at[index, "code"] = "OK"
-        frame.at[index, "message"] = f"{message}; {said}" if said else message
-    return found
+        messages.append(f"{message}; {said}" if said else message)
+    frame.loc[indexes, "outcome"] = Outcome.EXISTS.value
+    frame.loc[indexes, "code"] = "OK"
+    frame.loc[indexes, "message"] = messages
+    return len(found)
 
 
 def read_account(
