@@ -230,3 +230,14 @@ def test_run_refuses_a_contacts_file_without_sending(cli, api_env) -> None:
     assert result.exit_code == 2
     assert "does not add contacts yet; nothing was sent" in result.stderr
     assert api_env.stats.requests_total == 0
+
+
+def test_the_contacts_job_checks_the_sample_against_the_sandbox(cli, tmp_path: Path) -> None:
+    job = SAMPLE_DATA.parent / "jobs" / "contacts.yaml"
+    output = tmp_path / "plan.csv"
+    result = cli("validate", "--job", job, "-o", output, "--report", tmp_path / "r.html")
+    assert result.exit_code == 1
+    assert "contacts: 30 rows in" in result.stderr
+    rows = read_results(output)
+    assert rows[0]["message"] == "list not on the account: it is created first"
+    assert (tmp_path / "r.html").exists()
