@@ -241,3 +241,14 @@ def test_the_contacts_job_checks_the_sample_against_the_sandbox(cli, tmp_path: P
     rows = read_results(output)
     assert rows[0]["message"] == "list not on the account: it is created first"
     assert (tmp_path / "r.html").exists()
+
+
+def test_the_report_counts_contacts_per_list(cli, tmp_path: Path) -> None:
+    report = tmp_path / "r.html"
+    assert cli("validate", SAMPLE, "-o", tmp_path / "o.csv", "--report", report).exit_code == 1
+    page = report.read_text(encoding="utf-8")
+    assert "<h2>Per list</h2>" in page
+    assert (
+        '<tr><td>Prospects Lyon</td><td class="num">4</td><td class="num">0</td>'
+        '<td class="num">5</td><td>ERR_107 × 2, ERR_106 × 1, ERR_102 × 1, ERR_108 × 1</td></tr>'
+    ) in page
