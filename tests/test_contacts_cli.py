@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -177,15 +178,24 @@ def test_a_bad_number_type_is_refused(cli) -> None:
 
 
 def test_a_workbook_is_read_like_a_csv(cli, tmp_path: Path) -> None:
+    """Title rows above the header, a date cell as birthday, a formula without value."""
     book = Workbook()
     sheet = book.active
-    sheet.append(["Liste", "Pays", "GSM", "Prénom"])
-    sheet.append(["Clients", "FR", "06 12 34 56 78", "Anne"])
+    sheet.append(["Export du 1er décembre"])
+    sheet.append([])
+    sheet.append(["Liste", "Pays", "GSM", "Prénom", "Date de naissance", "Email"])
+    sheet.append(["Clients", "FR", "06 12 34 56 78", "Anne", datetime(1985, 3, 12), "a@b.fr"])
+    sheet.append(["Clients", "FR", "=A1", "Paul", "", ""])
+    sheet.append(["Clients", "FR", "06 99 99 99 99", "Léa", "", '=CONCAT("x","@y.fr")'])
     book.save(tmp_path / "in.xlsx")
     result = cli("validate", tmp_path / "in.xlsx", "-o", tmp_path / "o.csv")
-    assert result.exit_code == 0, result.stderr
-    (row,) = read_results(tmp_path / "o.csv")
-    assert (row["row"], row["first_name"]) == ("2", "Anne")
+    assert result.exit_code == 1, result.stderr
+    anne, paul, lea = read_results(tmp_path / "o.csv")
+    assert (anne["row"], anne["first_name"], anne["birthday"]) == ("4", "Anne", "12/03/1985")
+    assert (paul["outcome"], paul["code"]) == ("invalid", "BAD_CELL")
+    assert paul["message"].startswith("cell C5 holds a formula with no computed value")
+    assert (lea["outcome"], lea["email"]) == ("planned", "")
+    assert lea["message"].startswith("email left out: cell F6 holds a formula")
 
 
 def test_check_account_plans_against_the_lists_and_their_contacts(

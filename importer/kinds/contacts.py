@@ -13,7 +13,7 @@ are equal in E.164: the first valid row wins, later ones are `duplicate`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from importer import normalize
+from importer.cells import CellFact, CellTrap
 from importer.kinds.roles import OPTIONAL_ROLES, Role
 from importer.records import LocalCode, Outcome
 from importer.rules import fields as rules
@@ -120,13 +121,28 @@ class _Fields:
     problems: dict[Role, np.ndarray]
 
     @classmethod
-    def check(cls, source: pd.DataFrame, options: ContactOptions) -> _Fields:
+    def check(
+        cls, source: pd.DataFrame, options: ContactOptions, facts: Mapping[int, list[CellFact]]
+    ) -> _Fields:
+        """`facts`: position -> the reader's facts about that row's cells."""
         values: dict[Role, np.ndarray] = {}
         problems: dict[Role, np.ndarray] = {}
         for role, check in _field_checks(options).items():
             results, codes = _by_value(_tidy(_cells(source, role.value)), check)
             values[role] = np.array([f.value for f in results], dtype=object)[codes]
             problems[role] = np.array([f.problem for f in results], dtype=object)[codes]
+        for position, row_facts in facts.items():
+            for fact in row_facts:
+                role = Role(fact.column)
+                if role not in values or (role is Role.BIRTHDAY and fact.trap is CellTrap.DATE):
+                    continue  # a date cell is what a birthday column should hold
+                if fact.usable:
+                    problems[role][position] = "; ".join(
+                        filter(None, [problems[role][position], fact.message()])
+                    )
+                else:
+                    values[role][position] = ""
+                    problems[role][position] = f"{role.value} left out: {fact.message()}"
         return cls(values, problems)
 
     def differing(self, here: int, there: int) -> list[str]:
@@ -141,11 +157,14 @@ def prepare(
     source: pd.DataFrame,
     options: ContactOptions | None = None,
     account_countries: Mapping[str, str] | None = None,
+    cells: Sequence[CellFact] = (),
 ) -> pd.DataFrame:
     """Every row's plan: `planned`, or `invalid` with its code, or `duplicate`.
 
     In: the reader's frame (`row` and a text column per `Role` found; missing roles are empty),
-    and the account's lists as list key -> country code (empty offline).
+    the account's lists as list key -> country code (empty offline), and the reader's facts
+    about workbook cells (`CellFact.column` a role): an unusable list or phone cell makes its
+    row `invalid` (`LIST_BAD_CELL`, `BAD_CELL`), an unusable optional cell is left out.
     Out: `CONTACT_COLUMNS` plus `CONTACT_KEYS`, one row per input row, in input order.
     Every check runs once per distinct value (a number once per list country), so a million
     rows cost what their distinct values cost. Raises errors.ConfigError when the default
@@ -161,11 +180,17 @@ def prepare(
         else pd.Series([options.list_name] * count, index=source.index, dtype="str")
     )
     country_cells = _cells(source, Role.COUNTRY)
+    at = {row: position for position, row in enumerate(rows.tolist())}
+    facts: dict[int, list[CellFact]] = {}
+    for fact in cells:
+        if fact.row in at:
+            facts.setdefault(at[fact.row], []).append(fact)
     lists = normalize.prepare(
         pd.DataFrame(
             {"row": rows, "list_name": list_cells.values, "country": country_cells.values}
         ),
         default_country=options.default_country,
+        cells=[f for f in cells if f.column in (Role.LIST_NAME.value, Role.COUNTRY.value)],
     )
     keys = lists["name_key"].to_numpy(dtype=object)
     names = lists["name"].to_numpy(dtype=object)
@@ -212,6 +237,12 @@ def prepare(
         ),
     )
     good = np.array([isinstance(r, Phone) for r in results], dtype=bool)[codes]
+    refused = {
+        position: fact
+        for position, row_facts in facts.items()
+        for fact in row_facts
+        if fact.column == Role.PHONE.value and not fact.usable
+    }
     e164 = np.full(count, "", dtype=object)
     number = np.full(count, "", dtype=object)
     e164[checked] = np.array([getattr(r, "e164", "") for r in results], dtype=object)[codes]
@@ -223,7 +254,17 @@ def prepare(
     said[checked] = np.array(
         [r.message if isinstance(r, PhoneProblem) else r.note for r in results], dtype=object
     )[codes]
-    fields = _Fields.check(source, options)
+    for position, fact in refused.items():
+        where = np.flatnonzero(checked == position)
+        if len(where):
+            good[where[0]] = False
+            outcome[position], code[position] = Outcome.INVALID.value, LocalCode.BAD_CELL.value
+            said[position], e164[position], number[position] = fact.message(), "", ""
+    for position, row_facts in facts.items():
+        warned = [f.message() for f in row_facts if f.column == Role.PHONE.value and f.usable]
+        if warned and position not in refused:
+            said[position] = "; ".join(filter(None, [said[position], *warned]))
+    fields = _Fields.check(source, options, facts)
 
     # Same list, same number in E.164: the first valid row wins.
     valid = checked[good]

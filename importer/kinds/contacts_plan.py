@@ -9,7 +9,7 @@ an empty cell in the file never differs from a value on the account.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from importer.api.endpoints import CONTACT_FIELDS
+from importer.cells import CellFact
 from importer.client import AccountContact, AvoSmsClient
 from importer.kinds.contacts import ContactOptions, prepare
 from importer.kinds.roles import OPTIONAL_ROLES, Role
@@ -116,7 +117,10 @@ def plan(frame: pd.DataFrame, lists: Mapping[str, ListOnAccount]) -> int:
 
 
 def read_account(
-    client: AvoSmsClient, source: pd.DataFrame, options: ContactOptions
+    client: AvoSmsClient,
+    source: pd.DataFrame,
+    options: ContactOptions,
+    cells: Sequence[CellFact] = (),
 ) -> pd.DataFrame:
     """Prepare and plan a contacts file against the account (read-only).
 
@@ -128,7 +132,7 @@ def read_account(
 
     known = account_index(client.fetch_lists())
     countries = {key: item.country_code for key, item in known.items()}
-    frame = prepare(source, options, countries)
+    frame = prepare(source, options, countries, cells)
     to_send = frame["outcome"] == Outcome.PLANNED
     targets = sorted(set(frame.loc[to_send, "list_key"]) & known.keys())
     lists = {}

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from importer.cells import CellFact
 from importer.errors import InputError
 from importer.kinds.roles import (
     ROLE_ALIASES,
@@ -39,6 +40,8 @@ class ContactsSource:
     """`row` (header = 1) and one text column per `Role` found, "" when empty."""
     roles: Mapping[Role, str]
     """Role -> the header it was read from."""
+    cells: tuple[CellFact, ...] = ()
+    """The reader's facts about workbook cells that are not what they show, by role."""
 
 
 def _phone_pass(
@@ -85,6 +88,8 @@ def read_contacts(
     roles = match_roles(label, first.header, mapping, list_given=list_given)
     headers = {role: first.header[index].strip() for role, index in roles.items()}
     frame = pd.DataFrame({"row": first.frame["row"], Role.PHONE.value: first.frame["list_name"]})
+    # Each pass reads the phone in the list-name slot and one role in the country slot.
+    cells = [replace(fact, column=Role.PHONE.value) for fact in first.cells]
     for role, header in headers.items():
         if role is Role.PHONE or (role is Role.LIST_NAME and list_given):
             continue
@@ -98,15 +103,20 @@ def read_contacts(
             name_role="phone",
             name_option=_MAP_PHONE,
         )
-        cells = part.frame[["row", "country"]].rename(columns={"country": role.value})
-        frame = frame.merge(cells, on="row", how="outer")
+        column = part.frame[["row", "country"]].rename(columns={"country": role.value})
+        frame = frame.merge(column, on="row", how="outer")
+        cells += [
+            replace(fact, column=role.value) for fact in part.cells if fact.column == "country"
+        ]
     frame = frame.sort_values("row", kind="stable").reset_index(drop=True)
     text = [column for column in frame.columns if column != "row"]
     frame[text] = frame[text].fillna("").astype(str)
     frame["row"] = frame["row"].astype("int64")
     if len(frame) > max_rows:  # pragma: no cover - every pass checks it first
         raise InputError(f"{label}: {len(frame):,} rows, more than the limit of {max_rows:,}")
-    return ContactsSource(replace(first, frame=first.frame.iloc[0:0]), frame, headers)
+    cells.sort(key=lambda fact: fact.row)
+    source = replace(first, frame=first.frame.iloc[0:0], cells=())
+    return ContactsSource(source, frame, headers, tuple(cells))
 
 
 def kind_of(source: SourceTable | None, *, explicit: Kind | None, list_given: bool) -> Kind:
