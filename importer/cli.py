@@ -114,8 +114,35 @@ def job_key_option(*flags: str, **settings: Any) -> Callable[[F], F]:
 
 _FILE = click.Path(path_type=Path, dir_okay=False)
 
+
+def _map_option() -> Callable[[F], F]:
+    """`--map HEADER=ROLE`, repeated: the job file's `columns:` mapping, on the command line."""
+    from importer.options import JOB_KEYS
+
+    return click.option(
+        "--map",
+        "columns",
+        multiple=True,
+        metavar="HEADER=ROLE",
+        callback=lambda _ctx, _param, value: value or None,
+        help=JOB_KEYS["columns"].description.replace("`", ""),
+    )
+
+
 output_option = job_key_option("-o", "--output", type=_FILE)
+contacts_options = _options(
+    job_key_option("--kind", type=click.Choice(["lists", "contacts"])),
+    job_key_option("--list", metavar="NAME"),
+    _map_option(),
+    job_key_option("--number-types", metavar="TYPES"),
+    job_key_option("--number-format", type=click.Choice(["e164", "national", "international"])),
+    job_key_option("--month-first", is_flag=True, default=None),
+    job_key_option(
+        "--birthday-format", type=click.Choice(["DD/MM/YYYY", "YYYY-MM-DD", "MM/DD/YYYY"])
+    ),
+)
 input_options = _options(
+    contacts_options,
     job_key_option("--sheet"),
     job_key_option("--name-column"),
     job_key_option("--country-column"),
@@ -409,7 +436,7 @@ def results_command(
     default=0.0,
     show_default=True,
     type=float,
-    help="Share of creates whose answer is lost after the list is created.",
+    help="Share of writes (list creates, contact adds...) whose answer is lost after the change.",
 )
 @click.option(
     "--garbage-rate",
@@ -458,13 +485,25 @@ def results_command(
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="CSV of name,country lists the account starts with.",
 )
+@click.option(
+    "--contacts",
+    "contacts_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="CSV of list,phone[,civility,last name,first name,email,birthday,other] contacts "
+    "the account's lists (from --lists) start with.",
+)
 @debug_option
 def sandbox_command(
-    host: str, port: int, lists_file: Path | None, name_rule: str, **faults: Any
+    host: str,
+    port: int,
+    lists_file: Path | None,
+    contacts_file: Path | None,
+    name_rule: str,
+    **faults: Any,
 ) -> None:
     """Serve the built-in AvoSMS sandbox on loopback, for demos and tests.
 
-    It speaks the list endpoints with demo credentials (id demo@example.com, key
+    It speaks the list and contact endpoints with demo credentials (id demo@example.com, key
     demo-key-0000) and can inject faults.
 
     \b
@@ -473,10 +512,17 @@ def sandbox_command(
       AVOSMS_ID=demo@example.com AVOSMS_KEY=demo-key-0000 \\
         avosms-import run lists.csv --base-url http://127.0.0.1:8765
     """
-    from importer.sandbox import FaultPlan, NameRule, load_lists_file, run_sandbox
+    from importer.sandbox import (
+        FaultPlan,
+        NameRule,
+        load_contacts_file,
+        load_lists_file,
+        run_sandbox,
+    )
 
     rule = NameRule(name_rule)
     existing = load_lists_file(lists_file, rule) if lists_file is not None else []
+    contacts = load_contacts_file(contacts_file) if contacts_file is not None else []
     run_sandbox(
         host,
         port,
@@ -484,6 +530,7 @@ def sandbox_command(
         existing,
         ready=lambda url: click.echo(f"sandbox listening on {url} (Ctrl-C to stop)", err=True),
         name_rule=rule,
+        existing_contacts=contacts,
     )
 
 

@@ -34,14 +34,21 @@ from tenacity import (
 from tenacity.stop import stop_base
 
 from importer import errors
+from importer.api.endpoints import (
+    CONTACT_ADD,
+    CONTACT_ANSWER_FIELDS,
+    LIST_CREATE,
+    LIST_INFORMATION,
+    LIST_RETRIEVE,
+)
 from importer.records import LocalCode, http_code
 from importer.throttle import OutageBreaker, Throttle, parse_retry_after
 from importer.transport import MAX_ANSWER_BYTES, HttpAnswer, Transport, TransportError
 
 log = logging.getLogger("importer.client")
 
-CREATE_PATH = "/v1/contact/list/create"
-LISTS_PATH = "/v1/contact/list"
+CREATE_PATH = LIST_CREATE.path
+LISTS_PATH = LIST_RETRIEVE.path
 
 #: Seconds a server is assumed to go on working, at least, on a request we stopped waiting for:
 #: an account re-read settles a timed-out attempt only once max(timeout, this) has passed.
@@ -139,6 +146,16 @@ class AccountList:
     country_name: str
     nb_contact: str
     creation_date: str
+
+
+@dataclass(frozen=True)
+class AccountContact:
+    """One contact of a list on the account, as `/contact/list/information` describes it."""
+
+    number: str
+    """The number exactly as the account returned it (updates and deletes send it back)."""
+    fields: Mapping[str, str]
+    """Request field name (`contactName`, ...) -> value, "" when the account has none."""
 
 
 class ApiUnavailable(errors.RunStopped):
@@ -275,6 +292,41 @@ class AvoSmsClient:
             f"could not fetch the account's lists: {self._final_message(reply, attempts)}"
         )
 
+    def fetch_list_contacts(self, list_contact_id: str) -> list[AccountContact]:
+        """Every contact of one list on the account (`/contact/list/information`).
+
+        Raises ApiUnavailable when the API keeps failing or does not know the list,
+        errors.CredentialsRefused on ERR_100.
+        """
+        form = {"listContactId": list_contact_id}
+        what = f"read the contacts of list {list_contact_id}"
+        reply, attempts = self._call(LIST_INFORMATION.path, form, what)
+        if reply.code == "OK":
+            return _list_contacts(reply.payload or {})
+        if reply.code.startswith("ERR_1"):
+            meaning = LIST_INFORMATION.meaning(reply.code)
+            raise ApiUnavailable(f"could not {what}: {meaning} ({reply.code})")
+        raise ApiUnavailable(f"could not {what}: {self._final_message(reply, attempts)}")
+
+    def add_contact(
+        self, list_contact_id: str, number: str, fields: Mapping[str, str]
+    ) -> CreateAnswer:
+        """Add one contact to a list (`/contact/add`), retrying what may pass.
+
+        `fields` are request field names (`contactName`, ...); empty ones are not sent. The
+        answer's `list_contact_id` is the list's. Raises like `create_list`.
+        """
+        form = {"listContactId": list_contact_id, "contactTelephoneNumber": number}
+        form.update({name: value for name, value in fields.items() if value})
+        what = f"add {number} to list {list_contact_id}"
+        reply, attempts = self._call(CONTACT_ADD.path, form, what)
+        if reply.code == "OK":
+            return CreateAnswer("OK", list_contact_id, "added", attempts)
+        if reply.code.startswith("ERR_1"):
+            message = f"the API says: {CONTACT_ADD.meaning(reply.code)} ({reply.code})"
+            return CreateAnswer(reply.code, "", message, attempts)
+        return CreateAnswer(reply.code, "", self._final_message(reply, attempts), attempts)
+
     # -- one call, with its retries -------------------------------------------------------
 
     def _call(
@@ -287,7 +339,7 @@ class AvoSmsClient:
         """
         fates = fates if fates is not None else _Fates()
         form = "&".join(filter(None, (self._account_form, urlencode(fields)))).encode("ascii")
-        parse = _parse_lists if path == LISTS_PATH else _parse_create
+        parse = _PARSERS.get(path, _parse_nothing)
         sent = 0
         last: _Reply | None = None
 
@@ -551,7 +603,29 @@ def _parse_lists(document: dict[str, Any]) -> str | None:
     return None
 
 
-def _account_lists(document: Mapping[str, Any]) -> list[AccountList]:
+def _parse_information(document: dict[str, Any]) -> str | None:
+    """What is wrong with an OK answer to a list-information request, if anything."""
+    try:
+        _list_contacts(document)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def _parse_nothing(document: dict[str, Any]) -> str | None:
+    """An OK answer that carries nothing but its code is always well formed."""
+    return None
+
+
+_PARSERS: Mapping[str, Callable[[dict[str, Any]], str | None]] = {
+    LIST_CREATE.path: _parse_create,
+    LIST_RETRIEVE.path: _parse_lists,
+    LIST_INFORMATION.path: _parse_information,
+}
+
+
+def _items(document: Mapping[str, Any], what: str) -> list[dict[str, Any]]:
+    """The `list_contact` array of an answer (PHP may send it as an object)."""
     items = document.get("list_contact")
     if not items:
         return []
@@ -560,10 +634,30 @@ def _account_lists(document: Mapping[str, Any]) -> list[AccountList]:
         items = list(items.values())
     if not isinstance(items, list):
         raise ValueError("list_contact is not an array")
+    if not all(isinstance(item, dict) for item in items):
+        raise ValueError(f"list_contact holds something other than {what}")
+    return items
+
+
+def _list_contacts(document: Mapping[str, Any]) -> list[AccountContact]:
+    contacts = []
+    number_field = CONTACT_ANSWER_FIELDS["contactTelephoneNumber"]
+    for item in _items(document, "contacts"):
+        number = _text(item.get(number_field))
+        if not number:
+            raise ValueError(f"a contact in list_contact has no {number_field}")
+        fields = {
+            name: _text(item.get(answer_field))
+            for name, answer_field in CONTACT_ANSWER_FIELDS.items()
+            if answer_field != number_field
+        }
+        contacts.append(AccountContact(number, fields))
+    return contacts
+
+
+def _account_lists(document: Mapping[str, Any]) -> list[AccountList]:
     lists = []
-    for item in items:
-        if not isinstance(item, dict):
-            raise ValueError("list_contact holds something other than lists")
+    for item in _items(document, "lists"):
         list_id = _text(item.get("list_contact_id"))
         if not list_id:
             raise ValueError("a list in list_contact has no list_contact_id")

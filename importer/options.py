@@ -103,6 +103,47 @@ def _country(value: object) -> str:
     return code
 
 
+def _choice(*choices: str) -> Callable[[object], str]:
+    def check(value: object) -> str:
+        if not isinstance(value, str) or value.strip().lower() not in choices:
+            raise _Invalid
+        return value.strip().lower()
+
+    return check
+
+
+def _columns(value: object) -> dict[str, str]:
+    """`{HEADER: ROLE}` from a job file, or `("HEADER=ROLE", ...)` from repeated `--map`."""
+    from importer.kinds.roles import parse_mapping
+
+    if isinstance(value, Mapping):
+        pairs: Mapping[str, str] | list[str] = {str(k): str(v) for k, v in value.items()}
+    elif isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        pairs = list(value)
+    else:
+        raise _Invalid
+    return {header: role.value for header, role in parse_mapping(pairs).items()}
+
+
+def _number_types(value: object) -> str:
+    from importer.rules.phones import parse_number_types
+
+    if not isinstance(value, str):
+        raise _Invalid
+    try:
+        return ",".join(sorted(parse_number_types(value)))
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _birthday_format(value: object) -> str:
+    from importer.rules.fields import BirthdayFormat
+
+    if not isinstance(value, str) or value.strip().upper() not in set(BirthdayFormat):
+        raise _Invalid
+    return value.strip().upper()
+
+
 def _base_url(value: object) -> str:
     if not isinstance(value, str):
         raise _Invalid
@@ -221,6 +262,61 @@ JOB_KEYS: dict[str, KeySpec] = {
         None,
         "a column header",
         _text,
+    ),
+    "kind": KeySpec(
+        "lists | contacts",
+        "What the file imports: `lists`, or `contacts` into their lists. Default: contacts when "
+        "a phone column is recognised (or `list` is given), else lists.",
+        None,
+        "lists or contacts",
+        _choice("lists", "contacts"),
+    ),
+    "list": KeySpec(
+        "text",
+        "Contacts: the list every row goes into (a list column, if any, is then ignored).",
+        None,
+        "a list name",
+        _text,
+    ),
+    "columns": KeySpec(
+        "mapping",
+        "Contacts: `{HEADER: ROLE}` for columns not recognised on their own (on the command "
+        "line `--map HEADER=ROLE`, repeated); roles: list_name, country, phone, civility, "
+        "last_name, first_name, email, birthday, other.",
+        None,
+        "a mapping such as {Portable perso: phone}",
+        _columns,
+    ),
+    "number_types": KeySpec(
+        "text",
+        "Contacts: the number types accepted, comma-separated (mobile, fixed-line-or-mobile, "
+        "fixed-line, voip, toll-free, premium-rate, shared-cost, ...); others are `invalid` "
+        "ERR_108.",
+        "fixed-line-or-mobile,mobile",
+        "number types such as mobile,fixed-line",
+        _number_types,
+    ),
+    "number_format": KeySpec(
+        "e164 | national | international",
+        "Contacts: how numbers are sent: `e164` (+33612345678), `national` (06 12 34 56 78) "
+        "or `international` (+33 6 12 34 56 78).",
+        "e164",
+        "e164, national or international",
+        _choice("e164", "national", "international"),
+    ),
+    "month_first": KeySpec(
+        "true/false",
+        "Contacts: read birthdays like 03/12/1985 month first (default: day first).",
+        False,
+        "true or false",
+        _flag,
+    ),
+    "birthday_format": KeySpec(
+        "DD/MM/YYYY | YYYY-MM-DD | MM/DD/YYYY",
+        "Contacts: how birthdays are sent.",
+        "DD/MM/YYYY",
+        "DD/MM/YYYY, YYYY-MM-DD or MM/DD/YYYY",
+        _birthday_format,
     ),
     "default_country": KeySpec(
         "country",
@@ -393,6 +489,13 @@ class JobOptions:
     sheet: str | None = None
     name_column: str | None = None
     country_column: str | None = None
+    kind: str | None = None
+    list: str | None = None
+    columns: Mapping[str, str] | None = field(default=None, hash=False)
+    number_types: str = "fixed-line-or-mobile,mobile"
+    number_format: str = "e164"
+    month_first: bool = False
+    birthday_format: str = "DD/MM/YYYY"
     default_country: str | None = None
     base_url: str = DEFAULT_BASE_URL
     max_attempts: int = 5

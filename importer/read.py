@@ -97,6 +97,8 @@ class SourceTable:
     """The sheet row of the header (1 unless titles or blank rows stand above it)."""
     cells: tuple[CellFact, ...] = ()
     """Cells of the wanted columns that are not (or may not be) what the sheet shows."""
+    header: tuple[str, ...] = ()
+    """Every cell of the header row, as read."""
 
     def parameters(self) -> dict[str, str]:
         """What was detected, for the results' parameters: encoding, header row if not 1."""
@@ -114,6 +116,7 @@ class _Columns:
     country: int | None
     name_header: str
     country_header: str | None
+    header: tuple[str, ...] = ()
 
 
 def header_key(text: str) -> str:
@@ -134,14 +137,23 @@ def read_table(
     country_column: str | None = None,
     max_rows: int = 1_000_000,
     country_required: bool = True,
+    name_aliases: Sequence[str] | None = None,
+    name_role: str = "list name",
+    name_option: str = "--name-column",
 ) -> SourceTable:
-    """Read the list names and countries of a CSV file or a workbook sheet, all as text."""
+    """Read the list names and countries of a CSV file or a workbook sheet, all as text.
+
+    Another kind of file reads its required column through the same slot: `name_aliases`
+    replaces the list-name headers looked for, `name_role` and `name_option` name it in
+    messages (a contacts file's phone column, say).
+    """
     path = Path(path)
     label = str(path)
     data = _read_bytes(label, path)
     if not data:
         raise InputError(f"{label}: the file is empty (0 bytes)")
-    want = _Wanted(name_column, country_column, country_required)
+    name_keys = None if name_aliases is None else frozenset(map(header_key, name_aliases))
+    want = _Wanted(name_column, country_column, country_required, name_keys, name_role, name_option)
     suffix = path.suffix.lower()
     if suffix in WORKBOOK_SUFFIXES:
         from importer.read_workbook import read_workbook
@@ -168,6 +180,7 @@ def read_table(
         country_header=table.columns.country_header,
         header_row=table.first_row - 1,
         cells=table.cells,
+        header=table.columns.header,
     )
 
 
@@ -178,6 +191,14 @@ class _Wanted:
     name_column: str | None
     country_column: str | None
     country_required: bool
+    name_keys: frozenset[str] | None = None
+    name_role: str = "list name"
+    name_option: str = "--name-column"
+
+    @property
+    def wanted_name_keys(self) -> frozenset[str]:
+        """The headers the required column may have (the list name's unless replaced)."""
+        return _NAME_KEYS if self.name_keys is None else self.name_keys
 
 
 @dataclass(frozen=True)
@@ -232,11 +253,20 @@ def _match_columns(label: str, header: Sequence[str], want: _Wanted) -> _Columns
     found = [(i, drop_invisible(text).strip()) for i, text in enumerate(header) if text.strip()]
     found = [(index, text) for index, text in found if text]
     shown = _show_all([text for _, text in found])
-    name = _find(label, found, shown, want.name_column, _NAME_KEYS, "list name", "--name-column")
+    name = _find(
+        label,
+        found,
+        shown,
+        want.name_column,
+        want.wanted_name_keys,
+        want.name_role,
+        want.name_option,
+    )
     if name is None:
-        hint = "; name it with --name-column" if want.name_column is None else ""
+        hint = f"; name it with {want.name_option}" if want.name_column is None else ""
+        looked_for = _looked_for() if want.name_keys is None else ""
         raise InputError(
-            f"{label}: no column for the list name; columns found: {shown}{hint}{_looked_for()}"
+            f"{label}: no column for the {want.name_role}; columns found: {shown}{hint}{looked_for}"
         )
     country = _find(
         label, found, shown, want.country_column, _COUNTRY_KEYS, "country", "--country-column"
@@ -259,6 +289,7 @@ def _match_columns(label: str, header: Sequence[str], want: _Wanted) -> _Columns
         country=None if country is None else country[0],
         name_header=name[1],
         country_header=None if country is None else country[1],
+        header=tuple(header),
     )
 
 
@@ -302,7 +333,7 @@ def _find(
 def _roles(header: Sequence[str], want: _Wanted) -> tuple[bool, bool]:
     """Whether this row offers the name column, and the country column."""
     keys = {header_key(cell) for cell in header}
-    name = {header_key(want.name_column)} if want.name_column else _NAME_KEYS
+    name = {header_key(want.name_column)} if want.name_column else want.wanted_name_keys
     country = {header_key(want.country_column)} if want.country_column else _COUNTRY_KEYS
     return bool(keys & name), bool(keys & country)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from importer.records import Outcome
 from importer.results import RunSummary, atomic_write, explain_code, format_duration
@@ -74,6 +74,7 @@ def render_report(frame: pd.DataFrame, summary: RunSummary) -> str:
         "<h2>Outcomes</h2>",
         outcome_chart(summary),
         _codes_section(summary),
+        _per_list_section(frame),
         _attention_section(frame),
         _parameters_section(summary),
         "</body>",
@@ -138,6 +139,46 @@ def _codes_section(summary: RunSummary) -> str:
     return (
         "<h2>Codes</h2>\n<table>\n<tr><th>Code</th><th>Rows</th><th>Meaning</th></tr>\n"
         f"{rows}\n</table>"
+    )
+
+
+#: The per-list table of a contacts report: outcome columns, in this order.
+PER_LIST_OUTCOMES = (
+    Outcome.CREATED,
+    Outcome.EXISTS,
+    Outcome.PLANNED,
+    Outcome.DUPLICATE,
+    Outcome.INVALID,
+    Outcome.FAILED,
+    Outcome.PENDING,
+)
+
+
+def _per_list_section(frame: pd.DataFrame) -> str:
+    """Contacts only: per list, how many contacts were added, already there, invalid by code."""
+    if "phone" not in frame.columns or frame.empty:
+        return ""
+    lists = frame["list_name"].astype("string").fillna("")
+    outcomes = frame["outcome"].astype("string").fillna("")
+    counts = outcomes.groupby(lists, sort=False).value_counts().unstack(fill_value=0)
+    invalid = frame[outcomes == Outcome.INVALID.value]
+    reasons: dict[str, list[str]] = {}
+    codes = invalid["code"].astype("string").groupby(lists[invalid.index], sort=False)
+    for key, n in codes.value_counts().items():
+        list_name, code = cast(tuple[str, str], key)
+        reasons.setdefault(str(list_name), []).append(f"{code} × {int(n)}")
+    shown = [o for o in PER_LIST_OUTCOMES if o.value in counts.columns]
+    head = "".join(f"<th>{escape(o.value)}</th>" for o in shown)
+    body = []
+    for name, row in counts.iterrows():
+        cells = "".join(f'<td class="num">{int(row[o.value])}</td>' for o in shown)
+        why = escape(", ".join(reasons.get(str(name), [])))
+        body.append(f"<tr><td>{escape(str(name))}</td>{cells}<td>{why}</td></tr>")
+    return (
+        "<h2>Per list</h2>\n<table>\n"
+        f"<tr><th>List (as read)</th>{head}<th>Invalid, by code</th></tr>\n"
+        + "\n".join(body)
+        + "\n</table>"
     )
 
 

@@ -13,7 +13,7 @@ import itertools
 import json
 import os
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -114,6 +114,8 @@ class RunSummary:
     code_counts: dict[str, int] = field(default_factory=dict)
     throttled_seconds: float = 0.0
     parameters: dict[str, str] = field(default_factory=dict)
+    kind: str = ""
+    """What the rows are (`lists`, `contacts`); the summary line starts with it when set."""
 
     @property
     def total_rows(self) -> int:
@@ -146,6 +148,7 @@ class RunSummary:
             "code_counts": dict(sorted(self.code_counts.items())),
             "throttled_seconds": round(self.throttled_seconds, 3),
             "parameters": dict(self.parameters),
+            "kind": self.kind,
         }
 
     def source_description(self) -> list[tuple[str, str]]:
@@ -182,9 +185,10 @@ def format_duration(seconds: float) -> str:
 
 
 def summary_line(summary: RunSummary) -> str:
-    """One line for stderr and the log: `12 rows in 3.4 s: 7 created, 1 exists, 1 failed`."""
+    """One line for stderr and the log: `lists: 12 rows in 3.4 s: 7 created, 1 failed`."""
     total = summary.total_rows
-    line = (
+    line = f"{summary.kind}: " if summary.kind else ""
+    line += (
         f"{total} {'row' if total == 1 else 'rows'} in {format_duration(summary.elapsed_seconds)}"
     )
     parts = [f"{count} {outcome}" for outcome, count in summary.ordered_counts() if count]
@@ -232,16 +236,21 @@ def _fsync_directory(folder: Path) -> None:
             os.close(fd)
 
 
-def write_results(frame: pd.DataFrame, path: Path, summary: RunSummary) -> None:
+def write_results(
+    frame: pd.DataFrame,
+    path: Path,
+    summary: RunSummary,
+    columns: Sequence[str] = RESULT_COLUMNS,
+) -> None:
     """Write the results file, format chosen by extension (.csv, .xlsx, .json), atomically.
 
-    `frame` holds at least RESULT_COLUMNS (extra columns such as `name_key` are left out);
-    exactly RESULT_COLUMNS are written, in that order.
+    `frame` holds at least `columns` (the kind's results columns; extra columns such as
+    `name_key` are left out); exactly `columns` are written, in that order.
     """
     path = Path(path)
     writers = {".csv": _write_csv, ".xlsx": _write_xlsx, ".json": _write_json}
     writer = writers[_format_of(path)]
-    table = result_table(frame)
+    table = result_table(frame, columns)
     with atomic_write(path) as handle:
         writer(table, handle, summary)
 
@@ -307,16 +316,16 @@ def text_table(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=[str(c) for c in frame.columns])
 
 
-def result_table(frame: pd.DataFrame) -> pa.Table:
-    """Exactly RESULT_COLUMNS as an Arrow table: `row`/`attempts` int64, the rest text ("")."""
+def result_table(frame: pd.DataFrame, columns: Sequence[str] = RESULT_COLUMNS) -> pa.Table:
+    """Exactly `columns` as an Arrow table: `row`/`attempts` int64, the rest text ("")."""
     import pandas as pd
     import pyarrow as pa
 
-    missing = [c for c in RESULT_COLUMNS if c not in frame.columns]
+    missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"results frame lacks column(s): {', '.join(missing)}")
     arrays = []
-    for column in RESULT_COLUMNS:
+    for column in columns:
         values = frame[column]
         if column in INT_COLUMNS:
             numbers = pd.to_numeric(values, errors="coerce").fillna(0).astype("int64")
@@ -324,7 +333,7 @@ def result_table(frame: pd.DataFrame) -> pa.Table:
         else:
             text = values.astype("string").fillna("")
             arrays.append(pa.array(text, type=pa.large_string(), from_pandas=True))
-    return pa.Table.from_arrays(arrays, names=list(RESULT_COLUMNS))
+    return pa.Table.from_arrays(arrays, names=list(columns))
 
 
 def neutralise_formulas(table: pa.Table) -> pa.Table:

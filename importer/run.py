@@ -12,7 +12,7 @@ import sqlite3
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
     from importer.client import AvoSmsClient
     from importer.journal import Journal
+    from importer.kinds.contacts import ContactOptions
+    from importer.kinds.contacts_read import ContactsSource
+    from importer.kinds.roles import Kind
     from importer.options import JobOptions
     from importer.read import SourceTable
     from importer.reconcile import AccountDirectory
@@ -118,6 +121,59 @@ def load_rows(options: JobOptions) -> tuple[SourceTable, pd.DataFrame]:
         )
     # Keep the source's description, not its cells: prepare copied what it needs.
     return replace(source, frame=source.frame.iloc[0:0]), frame
+
+
+def input_kind(options: JobOptions) -> tuple[Kind, tuple[SourceTable, pd.DataFrame] | None]:
+    """The input's kind (`--kind`, `--list`, else its header) and, when it was read to tell,
+    its rows read and prepared as lists."""
+    from importer.errors import InputError
+    from importer.kinds.contacts_read import kind_of
+    from importer.kinds.roles import Kind
+
+    explicit = Kind(options.kind) if options.kind else None
+    if explicit is not None or options.list is not None:
+        return kind_of(None, explicit=explicit, list_given=options.list is not None), None
+    try:
+        loaded = load_rows(options)
+    except InputError as lists_error:
+        try:
+            read_contacts_input(options)
+        except InputError:
+            raise lists_error from None
+        return Kind.CONTACTS, None
+    kind = kind_of(loaded[0], explicit=None, list_given=False)
+    return kind, loaded if kind is Kind.LISTS else None
+
+
+def read_contacts_input(options: JobOptions) -> ContactsSource:
+    """Read the input as a contacts file (`--map`, `--list`, `--sheet`, `--max-rows`)."""
+    from importer.kinds.contacts_read import read_contacts
+    from importer.kinds.roles import parse_mapping
+
+    assert options.input is not None
+    return read_contacts(
+        options.input,
+        sheet=options.sheet,
+        mapping=parse_mapping(dict(options.columns or {})),
+        list_given=options.list is not None,
+        max_rows=options.max_rows,
+    )
+
+
+def contact_options(options: JobOptions) -> ContactOptions:
+    """The contacts kind's options, from the job's."""
+    from importer.kinds.contacts import ContactOptions
+    from importer.rules.fields import BirthdayFormat
+    from importer.rules.phones import NumberFormat, parse_number_types
+
+    return ContactOptions(
+        list_name=options.list,
+        default_country=options.default_country,
+        number_types=parse_number_types(options.number_types),
+        number_format=NumberFormat(options.number_format),
+        month_first=options.month_first,
+        birthday_format=BirthdayFormat(options.birthday_format),
+    )
 
 
 def output_path(options: JobOptions, env: Environment, *, rows: int) -> Path:
@@ -205,8 +261,13 @@ def _api_url(options: JobOptions) -> Iterator[tuple[str, str]]:
 
 def validate(options: JobOptions, env: Environment) -> JobResult:
     """Read, prepare and write the plan; with ``check_account`` mark lists that already exist."""
+    from importer.kinds.roles import Kind
+
     started = datetime.now(UTC)
-    source, frame = load_rows(options)
+    kind, loaded = input_kind(options)
+    if kind is Kind.CONTACTS:
+        return _validate_contacts(options, env, started)
+    source, frame = loaded or load_rows(options)
     output = output_path(options, env, rows=len(frame))
     if options.check_account:
         from importer.reconcile import account_index, mark_existing
@@ -219,17 +280,44 @@ def validate(options: JobOptions, env: Environment) -> JobResult:
     return JobResult(frame, summary, output, exit_code_for(frame))
 
 
+def _validate_contacts(options: JobOptions, env: Environment, started: datetime) -> JobResult:
+    """`validate` of a contacts file: offline, or planned against the account (read-only)."""
+    from importer.kinds.contacts import CONTACT_COLUMNS, prepare
+    from importer.kinds.contacts_plan import read_account
+
+    read = read_contacts_input(options)
+    output = output_path(options, env, rows=len(read.frame))
+    if options.check_account:
+        with open_api(options, env) as (client, _scope):
+            frame = read_account(client, read.frame, contact_options(options), read.cells)
+    else:
+        frame = prepare(read.frame, contact_options(options), cells=read.cells)
+    summary = _summarize(frame, read.source, options, started, run_id=None, kind="contacts")
+    _write_outputs(frame, output, summary, options, columns=CONTACT_COLUMNS)
+    _log_problem_rows(frame, None, options)
+    return JobResult(frame, summary, output, exit_code_for(frame))
+
+
 def run(options: JobOptions, env: Environment) -> JobResult:
     """The whole job: plan against the journal and the account, send, record, report.
 
     Once the run is recorded as started, requests may have been sent: every failure after that
     point exits 3 (never 2), and the results file is still written where possible.
     """
+    from importer.errors import ConfigError
     from importer.journal import Journal
+    from importer.kinds.roles import Kind
     from importer.stop import StopSignal
 
     started = datetime.now(UTC)
-    source, frame = load_rows(options)
+    kind, loaded = input_kind(options)
+    if kind is Kind.CONTACTS:
+        raise ConfigError(
+            f"{options.input}: a contacts file: this version checks contacts files "
+            "(validate, with --check-account to plan against the account) but does not add "
+            "contacts yet; nothing was sent"
+        )
+    source, frame = loaded or load_rows(options)
     output = output_path(options, env, rows=len(frame))
     stop = StopSignal()
     journal = Journal.open(options.state)
@@ -505,6 +593,7 @@ def _summarize(
     *,
     run_id: int | None,
     throttled_seconds: float = 0.0,
+    kind: str = "lists",
 ) -> RunSummary:
     from importer.results import RunSummary, tally
 
@@ -522,16 +611,25 @@ def _summarize(
         code_counts=code_counts,
         throttled_seconds=throttled_seconds,
         parameters=options.as_parameters() | source.parameters(),
+        kind=kind,
     )
 
 
 def _write_outputs(
-    frame: pd.DataFrame, output: Path, summary: RunSummary, options: JobOptions | None
+    frame: pd.DataFrame,
+    output: Path,
+    summary: RunSummary,
+    options: JobOptions | None,
+    *,
+    columns: Sequence[str] | None = None,
 ) -> None:
     from importer.report import write_report
     from importer.results import write_results
 
-    write_results(frame, output, summary)
+    if columns is None:
+        write_results(frame, output, summary)
+    else:
+        write_results(frame, output, summary, columns)
     if options is not None and options.report is not None:
         write_report(frame, options.report, summary)
 
@@ -548,13 +646,22 @@ def _log_problem_rows(frame: pd.DataFrame, run_id: int | None, options: JobOptio
     for_people = options.log_file is None and options.log_format == "text"
     shown = problems.head(CONSOLE_PROBLEM_ROWS) if for_people else problems
     columns = [shown[column].tolist() for column in ("row", "outcome", "code", "message")]
-    labels = (shown["name"].where(shown["name"] != "", shown["list_name"])).tolist()
+    if "phone" in shown:  # contacts: the number as read, in its list
+        labels = [
+            f"phone {phone!r} in list {name!r}"
+            for phone, name in zip(
+                shown["phone"].tolist(), shown["list_name"].tolist(), strict=True
+            )
+        ]
+    else:
+        names = shown["name"].where(shown["name"] != "", shown["list_name"]).tolist()
+        labels = [f"list {name!r}" for name in names]
     originals = shown["list_name"].tolist()
     for row, outcome, code, message, label, original in zip(
         *columns, labels, originals, strict=True
     ):
         log.warning(
-            "row %s %s, %s: %s (list %r)",
+            "row %s %s, %s: %s (%s)",
             row,
             outcome,
             code,

@@ -808,6 +808,21 @@ def test_sandbox_lists_preloads_the_account(tmp_path):
         assert create(url, "already THERE").json()["code"] == "ERR_104"
 
 
+def test_sandbox_contacts_preloads_the_lists(tmp_path):
+    lists = tmp_path / "lists.csv"
+    lists.write_text("name,country\nClients,FR\n", encoding="utf-8")
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("list,phone,civility\nClients,06 12 34 56 78,Mme\n", encoding="utf-8")
+    with sandbox_process("--port", "0", "--lists", lists, "--contacts", contacts) as url:
+        (listed,) = requests.post(url + LIST_PATH, data={"id": DEMO_ID, "key": DEMO_KEY}).json()[
+            "list_contact"
+        ]
+        assert listed["nb_contact_list"] == "1"
+        form = {"id": DEMO_ID, "key": DEMO_KEY, "listContactId": listed["list_contact_id"]}
+        info = requests.post(url + "/v1/contact/list/information", data=form, timeout=10).json()
+        assert info["list_contact"][0]["contact_civility"] == "Mme"
+
+
 def test_sandbox_debug_shows_the_traceback(tmp_path):
     lists = tmp_path / "lists.csv"
     lists.write_text("name,country\nTwice,FR\ntwice,FR\n", encoding="utf-8")

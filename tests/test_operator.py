@@ -405,7 +405,9 @@ def test_quiet_with_a_log_file_keeps_every_line_in_the_file(cli, api_env, tmp_pa
         "json",
     )
     assert result.exit_code == 1
-    assert result.stderr.strip().startswith("13 rows") and len(result.stderr.splitlines()) == 1
+    assert (
+        result.stderr.strip().startswith("lists: 13 rows") and len(result.stderr.splitlines()) == 1
+    )
     lines = [json.loads(line) for line in (tmp_path / "run.log").read_text().splitlines()]
     assert [line["row"] for line in lines if line["level"] == "WARNING"] == [8, 9, 14]
     assert lines[-1]["level"] == "INFO" and lines[-1]["counts"]["created"] == 8

@@ -100,7 +100,7 @@ def test_defaults() -> None:
 # --------------------------------------------------------------------------- the shipped job files
 
 
-@pytest.mark.parametrize("name", ["sample.yaml", "nightly.yaml", "migration.yaml"])
+@pytest.mark.parametrize("name", ["sample.yaml", "nightly.yaml", "migration.yaml", "contacts.yaml"])
 def test_shipped_job_files_load(name: str) -> None:
     path = JOBS / name
     job = load_job_file(path)
@@ -129,6 +129,7 @@ def test_nightly_and_migration_jobs() -> None:
     nightly = load_job_file(JOBS / "nightly.yaml")
     assert nightly["log_format"] == "json" and nightly["quiet"] is True
     assert nightly["base_url"] == "https://api.avosms.com"
+    assert nightly["kind"] == "lists"  # pinned: a phone column never changes what it imports
     assert "credentials_file" not in nightly and "key" not in nightly
     text = (JOBS / "nightly.yaml").read_text()
     assert "# 30 2 * * *" in text and "OnCalendar=" in text and "ExecStart=" in text

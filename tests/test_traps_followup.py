@@ -33,7 +33,8 @@ def test_a_one_word_title_is_not_the_header_with_a_default_country(
 ):
     source = tmp_path / "lists.csv"
     source.write_text(text, encoding="utf-8")
-    result = cli("run", source, "--default-country", "FR", "-o", "out.json")
+    # A phone column would make it a contacts file: the kind is pinned.
+    result = cli("run", source, "--kind", "lists", "--default-country", "FR", "-o", "out.json")
     assert result.exit_code == 0, result.stderr
     assert created_names(api_env) == created
     assert sent(api_env) == {name.casefold() for name in created}
@@ -45,7 +46,7 @@ def test_a_workbook_title_and_the_country_column_below_it(cli, api_env, tmp_path
         tmp_path / "lists.xlsx",
         [["Liste"], [], ["nom", "pays", "tel"], ["A", "DE"], ["B", "BE"]],
     )
-    result = cli("run", source, "--default-country", "FR", "-o", "out.json")
+    result = cli("run", source, "--kind", "lists", "--default-country", "FR", "-o", "out.json")
     assert result.exit_code == 0, result.stderr
     assert created_names(api_env) == {"A": "DE", "B": "BE"}
     assert sent(api_env) == {"a", "b"}

@@ -1,9 +1,10 @@
-"""The sandbox account: its credentials, its two endpoints and its lists.
+"""The sandbox account: its credentials and its lists.
 
 Lists are unique by name, compared by a `NameRule`: the API does not document how it compares
 names, so the sandbox models it explicitly, either as the importer's own rule or as a stricter
 one, and tests show the importer stays right either way. A lists file (`sandbox --lists FILE`)
 seeds the lists before the server starts.
+Their contacts live in `importer.sandbox.contacts`.
 """
 
 from __future__ import annotations
@@ -16,29 +17,22 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
 
+from importer.api.endpoints import LIST_CREATE, LIST_RETRIEVE
 from importer.errors import ConfigError
 
 DEMO_ID = "demo@example.com"
 DEMO_KEY = "demo-key-0000"
 
-CREATE_PATH = "/v1/contact/list/create"
-LIST_PATH = "/v1/contact/list"
+CREATE_PATH = LIST_CREATE.path
+LIST_PATH = LIST_RETRIEVE.path
 FIRST_LIST_ID = 1001
 #: How the sandbox writes `list_contact_creation_date` (always UTC; the API names no zone).
 CREATION_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 #: Lists the account starts with (`existing_lists`, `--lists`) are dated this long before the
 #: sandbox starts: they were there before any run.
 SEEDED_LISTS_AGE = 86_400.0
-
-#: Plain words for the create endpoint's codes, sent as `status` (the API never describes it).
-_CREATE_STATUS = {
-    "ERR_100": "API not recognized",
-    "ERR_101": "list name empty",
-    "ERR_102": "country code empty",
-    "ERR_103": "no country matches that ISO2 code",
-    "ERR_104": "list name not available",
-}
 
 
 @dataclass(frozen=True)
@@ -52,7 +46,7 @@ class SandboxList:
 
 
 @cache
-def _country_names() -> dict[str, str]:
+def country_names() -> dict[str, str]:
     """ISO2 code -> English name, loaded once (pycountry's database is slow to open)."""
     import pycountry
 
@@ -85,7 +79,7 @@ def name_key(name: str, rule: NameRule = NameRule.IMPORTER) -> str:
     return _importer_key(name)
 
 
-class _Account:
+class Account:
     """The lists of the (single) sandbox account; check-and-insert is atomic."""
 
     def __init__(self, rule: NameRule = NameRule.IMPORTER) -> None:
@@ -104,7 +98,7 @@ class _Account:
             return "ERR_101", None
         if not country_code:
             return "ERR_102", None
-        if country_code not in _country_names():
+        if country_code not in country_names():
             return "ERR_103", None
         key = name_key(name, self.rule)
         with self._lock:
@@ -124,13 +118,21 @@ class _Account:
         with self._lock:
             return list(self._by_key.values())
 
+    def by_id(self, list_contact_id: str) -> SandboxList | None:
+        """The list with this id, or None."""
+        with self._lock:
+            return next(
+                (x for x in self._by_key.values() if x.list_contact_id == list_contact_id), None
+            )
 
-def load_lists_file(path: Path | str, rule: NameRule = NameRule.IMPORTER) -> list[tuple[str, str]]:
-    """Pre-existing lists for `sandbox --lists FILE`: a CSV of name,country (header optional).
+    def by_name(self, name: str) -> SandboxList | None:
+        """The list with this name (the sandbox's uniqueness rule), or None."""
+        with self._lock:
+            return self._by_key.get(name_key(name, self.rule))
 
-    Two lines whose names are the same under `rule` are refused.
-    """
-    path = Path(path)
+
+def seed_reader(path: Path) -> Any:
+    """A csv reader over a UTF-8 seed file, its delimiter sniffed; ConfigError if unreadable."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -141,8 +143,17 @@ def load_lists_file(path: Path | str, rule: NameRule = NameRule.IMPORTER) -> lis
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ",;\t|")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
-    countries = _country_names()
+    return csv.reader(io.StringIO(text, newline=""), dialect)
+
+
+def load_lists_file(path: Path | str, rule: NameRule = NameRule.IMPORTER) -> list[tuple[str, str]]:
+    """Pre-existing lists for `sandbox --lists FILE`: a CSV of name,country (header optional).
+
+    Two lines whose names are the same under `rule` are refused.
+    """
+    path = Path(path)
+    reader = seed_reader(path)
+    countries = country_names()
     lists: list[tuple[str, str]] = []
     first_line: dict[str, int] = {}
     header_seen = False

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-from importer.sandbox.account import CREATE_PATH, LIST_PATH
+from importer.api.endpoints import ENDPOINTS, Endpoint
 from importer.sandbox.faults import Fault, FaultPlan
 
 if TYPE_CHECKING:
@@ -128,14 +128,22 @@ class _Handler(BaseHTTPRequestHandler):
         }
         sandbox = self.httpd.sandbox
         plan = sandbox.faults
-        key = sandbox.name_key(form.get("listContactName", "")) if path == CREATE_PATH else None
+        endpoint = ENDPOINTS.get(path)
+        key = sandbox.request_key(endpoint, form) if endpoint is not None else None
         throttled = sandbox.stats.arrive(path, key, plan.rate_limit, time.monotonic())
         try:
-            self._answer(path, form, plan, throttled)
+            self._answer(path, endpoint, form, plan, throttled)
         finally:
             sandbox.stats.leave()
 
-    def _answer(self, path: str, form: dict[str, str], plan: FaultPlan, throttled: bool) -> None:
+    def _answer(
+        self,
+        path: str,
+        endpoint: Endpoint | None,
+        form: dict[str, str],
+        plan: FaultPlan,
+        throttled: bool,
+    ) -> None:
         sandbox = self.httpd.sandbox
         if plan.latency:
             time.sleep(plan.latency)
@@ -148,18 +156,16 @@ class _Handler(BaseHTTPRequestHandler):
             headers = {"Retry-After": plan.retry_after or "1"}
             self._send(429, body, "text/plain; charset=utf-8", "HTTP_429", extra=headers)
             return
-        if path not in (CREATE_PATH, LIST_PATH):
+        if endpoint is None:
             self._send_json(404, {"code": "ERR_404", "status": f"no endpoint {path}"})
             return
-        fault, variant = sandbox.draw(plan, create=path == CREATE_PATH)
+        fault, variant = sandbox.draw(plan, create=endpoint.writes)
         if fault is not None:
             sandbox.stats.count_fault(fault)
         if fault is Fault.HTTP_5XX:
             self._send_http_error((500, 502, 503)[variant % 3])
-        elif path == LIST_PATH:
-            self._send_json(200, sandbox.retrieve(form))
-        elif fault is None:
-            self._send_json(200, sandbox.create(form))
+        elif fault is None or not endpoint.writes:
+            self._send_json(200, sandbox.process(endpoint, form))
         elif fault is Fault.ERROR_9XX:
             self._send_json(200, _error_9xx(variant))
         elif fault is Fault.TIMEOUT:
@@ -170,9 +176,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop()
         elif fault is Fault.SLOW_ANSWER:
             time.sleep(plan.hang_seconds)
-            self._send_json(200, sandbox.create(form))
+            self._send_json(200, sandbox.process(endpoint, form))
         elif fault is Fault.LOST_ANSWER:
-            sandbox.create(form)
+            sandbox.process(endpoint, form)
             if variant % 2:
                 self._drop()
             else:

@@ -7,22 +7,34 @@ import hmac
 import random
 import signal
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
 from types import FrameType
 from typing import Any
 
+from importer.api.endpoints import (
+    CODE_CREDENTIALS,
+    CONTACT_ADD,
+    CONTACT_ANSWER_FIELDS,
+    CONTACT_DELETE,
+    CONTACT_UPDATE,
+    LIST_CREATE,
+    LIST_INFORMATION,
+    LIST_RETRIEVE,
+    Endpoint,
+)
 from importer.errors import ConfigError
+from importer.rules.phones import DEFAULT_NUMBER_TYPES, NumberType
 from importer.sandbox.account import (
-    _CREATE_STATUS,
     DEMO_ID,
     DEMO_KEY,
     SEEDED_LISTS_AGE,
+    Account,
     NameRule,
     SandboxList,
-    _Account,
-    _country_names,
+    country_names,
     name_key,
 )
+from importer.sandbox.contacts import ContactAnswer, ContactBook, SandboxContact, seed_contacts
 from importer.sandbox.faults import Fault, FaultPlan
 from importer.sandbox.handler import _HTTPServer
 from importer.sandbox.stats import SandboxStats
@@ -33,6 +45,8 @@ class SandboxServer:
 
     `stop()` then `start()` serves again on the same port with the same lists, so a test can
     take the API away and bring it back. All credentials in `accounts` share one account.
+    `existing_contacts` are forms as `load_contacts_file` reads them; `number_types` are the
+    types `/contact/add` accepts (ERR_108 for the others).
     """
 
     def __init__(
@@ -44,6 +58,8 @@ class SandboxServer:
         accounts: Mapping[str, str] | None = None,
         existing_lists: Iterable[tuple[str, str]] = (),
         name_rule: NameRule = NameRule.IMPORTER,
+        existing_contacts: Iterable[dict[str, str]] = (),
+        number_types: Collection[NumberType] = DEFAULT_NUMBER_TYPES,
     ) -> None:
         """`name_rule` is how the account compares list names (see `NameRule`);
         `existing_lists` are dated `SEEDED_LISTS_AGE` before now."""
@@ -53,7 +69,8 @@ class SandboxServer:
         self._faults = faults or FaultPlan()
         self._rng = random.Random(self._faults.seed)
         self._fault_lock = threading.Lock()
-        self._account = _Account(name_rule)
+        self._account = Account(name_rule)
+        self._contacts = ContactBook(self._account, number_types)
         self.stats = SandboxStats(self._account)
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -61,8 +78,9 @@ class SandboxServer:
             code, _ = self._account.create(name, country, age=SEEDED_LISTS_AGE)
             if code != "OK":
                 raise ConfigError(
-                    f"pre-existing list {name!r} ({country}): {_CREATE_STATUS[code]} ({code})"
+                    f"pre-existing list {name!r} ({country}): {LIST_CREATE.meaning(code)} ({code})"
                 )
+        seed_contacts(self._contacts, self._account, list(existing_contacts))
 
     @property
     def url(self) -> str:
@@ -85,6 +103,10 @@ class SandboxServer:
     def lists(self) -> list[SandboxList]:
         """The account's lists, oldest first."""
         return self._account.lists()
+
+    def contacts(self, list_contact_id: str) -> list[SandboxContact]:
+        """A list's contacts, oldest first."""
+        return self._contacts.contacts(list_contact_id)
 
     def start(self) -> SandboxServer:
         """Listen and serve in a daemon thread; ConfigError when the address is unusable."""
@@ -130,7 +152,11 @@ class SandboxServer:
     # Used by the request handler.
 
     def draw(self, plan: FaultPlan, *, create: bool) -> tuple[Fault | None, int]:
-        """The fault for this request (None: answer normally) and a number picking its variant."""
+        """The fault for this request (None: answer normally) and a number picking its variant.
+
+        `create` is True for a request that may change the account (create, add, update,
+        delete): every fault of the plan applies; reads only get HTTP 5xx.
+        """
         with self._fault_lock:
             u = self._rng.random()
             shares = plan.shares() if create else ((Fault.HTTP_5XX, plan.http_5xx_rate),)
@@ -153,23 +179,23 @@ class SandboxServer:
     def create(self, form: Mapping[str, str]) -> dict[str, str]:
         """Process a create request; the API's JSON answer."""
         if not self.authorized(form):
-            return {"code": "ERR_100", "status": _CREATE_STATUS["ERR_100"]}
+            return _refused(LIST_CREATE)
         code, created = self._account.create(
             form.get("listContactName", ""), form.get("listContactCountryCode", "")
         )
         if created is None:
-            return {"code": code, "status": _CREATE_STATUS[code]}
+            return {"code": code, "status": LIST_CREATE.meaning(code)}
         self.stats.count_created(self.name_key(created.name))
         return {"code": "OK", "status": "success", "list_contact_id": created.list_contact_id}
 
     def retrieve(self, form: Mapping[str, str]) -> dict[str, Any]:
         """Process a retrieve-lists request; ERR_101 for an empty account, like sibling lists."""
         if not self.authorized(form):
-            return {"code": "ERR_100", "status": _CREATE_STATUS["ERR_100"]}
+            return _refused(LIST_RETRIEVE)
         lists = self._account.lists()
         if not lists:
-            return {"code": "ERR_101", "status": "no contact list found"}
-        names = _country_names()
+            return {"code": "ERR_101", "status": LIST_RETRIEVE.meaning("ERR_101")}
+        names = country_names()
         return {
             "code": "OK",
             "status": "success",
@@ -179,12 +205,79 @@ class SandboxServer:
                     "list_contact_name": x.name,
                     "list_contact_country_name": names[x.country_code],
                     "list_contact_country_code": x.country_code,
-                    "nb_contact_list": "0",
+                    "nb_contact_list": str(self._contacts.count(x.list_contact_id)),
                     "list_contact_creation_date": x.creation_date,
                 }
                 for x in lists
             ],
         }
+
+    def information(self, form: Mapping[str, str]) -> dict[str, Any]:
+        """Process `/contact/list/information`: the list's metadata and all its contacts."""
+        if not self.authorized(form):
+            return _refused(LIST_INFORMATION)
+        list_id = form.get("listContactId", "").strip()
+        target = self._account.by_id(list_id) if list_id else None
+        if target is None:
+            code = "ERR_103" if list_id else "ERR_101"
+            return {"code": code, "status": LIST_INFORMATION.meaning(code)}
+        contacts = self._contacts.contacts(list_id)
+        return {
+            "code": "OK",
+            "status": "success",
+            "list_contact_name": target.name,
+            "list_contact_country_name": country_names()[target.country_code],
+            "list_contact_country_code": target.country_code,
+            "nb_contact_list": str(len(contacts)),
+            "list_contact_creation_date": target.creation_date,
+            "list_contact": [
+                {
+                    CONTACT_ANSWER_FIELDS["contactTelephoneNumber"]: contact.number,
+                    **{CONTACT_ANSWER_FIELDS[name]: v for name, v in contact.fields.items()},
+                }
+                for contact in contacts
+            ],
+        }
+
+    def contact(self, endpoint: Endpoint, form: Mapping[str, str]) -> dict[str, str]:
+        """Process `/contact/add`, `/contact/update` or `/contact/delete`; the API's answer."""
+        if not self.authorized(form):
+            return _refused(endpoint)
+        change: Callable[[Mapping[str, str]], ContactAnswer] = {
+            CONTACT_ADD.path: self._contacts.add,
+            CONTACT_UPDATE.path: self._contacts.update,
+            CONTACT_DELETE.path: self._contacts.delete,
+        }[endpoint.path]
+        answer = change(form)
+        if answer.code == "OK" and endpoint is CONTACT_ADD:
+            self.stats.count_added((answer.list_contact_id, answer.e164))
+        if answer.code != "OK":
+            return {"code": answer.code, "status": endpoint.meaning(answer.code)}
+        return {"code": "OK", "status": "success"}
+
+    def process(self, endpoint: Endpoint, form: Mapping[str, str]) -> dict[str, Any]:
+        """Process one request to `endpoint` (no fault); the API's JSON answer."""
+        if endpoint is LIST_CREATE:
+            return self.create(form)
+        if endpoint is LIST_RETRIEVE:
+            return self.retrieve(form)
+        if endpoint is LIST_INFORMATION:
+            return self.information(form)
+        return self.contact(endpoint, form)
+
+    def request_key(self, endpoint: Endpoint, form: Mapping[str, str]) -> Hashable | None:
+        """What the counters count a request by: a list name, a list id, or (list id, number)."""
+        if endpoint is LIST_CREATE:
+            return self.name_key(form.get("listContactName", ""))
+        if endpoint is LIST_INFORMATION:
+            return form.get("listContactId", "").strip()
+        if endpoint is LIST_RETRIEVE:
+            return None
+        return self._contacts.key(form)
+
+
+def _refused(endpoint: Endpoint) -> dict[str, str]:
+    return {"code": CODE_CREDENTIALS, "status": endpoint.meaning(CODE_CREDENTIALS)}
 
 
 def run_sandbox(
@@ -194,6 +287,7 @@ def run_sandbox(
     existing_lists: Iterable[tuple[str, str]] = (),
     ready: Callable[[str], None] | None = None,
     *,
+    existing_contacts: Iterable[dict[str, str]] = (),
     accounts: Mapping[str, str] | None = None,
     stop_event: threading.Event | None = None,
     name_rule: NameRule = NameRule.IMPORTER,
@@ -209,6 +303,7 @@ def run_sandbox(
         accounts=accounts,
         existing_lists=existing_lists,
         name_rule=name_rule,
+        existing_contacts=existing_contacts,
     )
     stop = stop_event or threading.Event()
     in_main_thread = threading.current_thread() is threading.main_thread()

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, deque
+from collections.abc import Hashable
 from typing import Any
 
-from importer.sandbox.account import CREATE_PATH, LIST_PATH, _Account
+from importer.api.endpoints import (
+    CONTACT_ADD,
+    CONTACT_DELETE,
+    CONTACT_UPDATE,
+    LIST_CREATE,
+    LIST_INFORMATION,
+    LIST_RETRIEVE,
+)
+from importer.sandbox.account import Account
 from importer.sandbox.faults import Fault
 
 
 class SandboxStats:
     """Thread-safe counters of what the sandbox saw. Every property returns a copy."""
 
-    def __init__(self, account: _Account) -> None:
+    def __init__(self, account: Account) -> None:
         self._lock = threading.Lock()
         self._account = account
         self.reset()
@@ -23,8 +32,18 @@ class SandboxStats:
         with self._lock:
             self._requests_total = 0
             self._connections = 0
-            self._create_requests: Counter[str] = Counter()
+            self._by_key: dict[str, Counter[Any]] = {
+                endpoint.path: Counter()
+                for endpoint in (
+                    LIST_CREATE,
+                    LIST_INFORMATION,
+                    CONTACT_ADD,
+                    CONTACT_UPDATE,
+                    CONTACT_DELETE,
+                )
+            }
             self._created: Counter[str] = Counter()
+            self._added: Counter[tuple[str, str]] = Counter()
             self._list_requests = 0
             self._arrivals: deque[float] = deque()
             self._max_requests_per_second = 0
@@ -49,14 +68,43 @@ class SandboxStats:
     @property
     def create_requests(self) -> Counter[str]:
         """Create requests received, by the account's name key, whatever their answer."""
-        with self._lock:
-            return Counter(self._create_requests)
+        return self._requests(LIST_CREATE.path)
 
     @property
     def created(self) -> Counter[str]:
         """Lists really created, by the account's name key (never more than 1 each)."""
         with self._lock:
             return Counter(self._created)
+
+    @property
+    def add_requests(self) -> Counter[tuple[str, str]]:
+        """`/contact/add` requests, by (list id, number in E.164 or as sent when invalid)."""
+        return self._requests(CONTACT_ADD.path)
+
+    @property
+    def update_requests(self) -> Counter[tuple[str, str]]:
+        """`/contact/update` requests, by (list id, number)."""
+        return self._requests(CONTACT_UPDATE.path)
+
+    @property
+    def delete_requests(self) -> Counter[tuple[str, str]]:
+        """`/contact/delete` requests, by (list id, number)."""
+        return self._requests(CONTACT_DELETE.path)
+
+    @property
+    def added(self) -> Counter[tuple[str, str]]:
+        """Contacts really added, by (list id, number in E.164) (never more than 1 each)."""
+        with self._lock:
+            return Counter(self._added)
+
+    @property
+    def information_requests(self) -> Counter[str]:
+        """`/contact/list/information` requests, by list id."""
+        return self._requests(LIST_INFORMATION.path)
+
+    def _requests(self, path: str) -> Counter[Any]:
+        with self._lock:
+            return Counter(self._by_key[path])
 
     @property
     def list_requests(self) -> int:
@@ -107,16 +155,20 @@ class SandboxStats:
     def snapshot(self) -> dict[str, Any]:
         """Every counter as plain, JSON-ready values, with totals of the per-name counters."""
         with self._lock:
+            creates = self._by_key[LIST_CREATE.path]
+            adds = self._by_key[CONTACT_ADD.path]
             snap: dict[str, Any] = {
                 "requests_total": self._requests_total,
                 "connections": self._connections,
-                "create_requests_total": self._create_requests.total(),
+                "create_requests_total": creates.total(),
                 "created_total": self._created.total(),
-                "names_sent_more_than_once": sum(
-                    1 for n in self._create_requests.values() if n > 1
-                ),
-                "create_requests": dict(self._create_requests),
+                "names_sent_more_than_once": sum(1 for n in creates.values() if n > 1),
+                "create_requests": dict(creates),
                 "created": dict(self._created),
+                "add_requests_total": adds.total(),
+                "added_total": self._added.total(),
+                "numbers_sent_more_than_once": sum(1 for n in adds.values() if n > 1),
+                "information_requests_total": self._by_key[LIST_INFORMATION.path].total(),
                 "list_requests": self._list_requests,
                 "max_requests_per_second": self._max_requests_per_second,
                 "max_in_flight": self._max_in_flight,
@@ -133,13 +185,16 @@ class SandboxStats:
         with self._lock:
             self._connections += 1
 
-    def arrive(self, path: str, key: str | None, rate_limit: float, now: float) -> bool:
-        """Count one arriving request; True when the rate limit refuses it (HTTP 429)."""
+    def arrive(self, path: str, key: Hashable | None, rate_limit: float, now: float) -> bool:
+        """Count one arriving request; True when the rate limit refuses it (HTTP 429).
+
+        `key` is what the request is counted by (see `SandboxServer.request_key`).
+        """
         with self._lock:
             self._requests_total += 1
-            if path == CREATE_PATH and key is not None:
-                self._create_requests[key] += 1
-            elif path == LIST_PATH:
+            if path in self._by_key and key is not None:
+                self._by_key[path][key] += 1
+            elif path == LIST_RETRIEVE.path:
                 self._list_requests += 1
             window = self._arrivals
             while window and window[0] <= now - 1.0:
@@ -168,3 +223,7 @@ class SandboxStats:
     def count_created(self, key: str) -> None:
         with self._lock:
             self._created[key] += 1
+
+    def count_added(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._added[key] += 1

@@ -1,0 +1,126 @@
+"""Contacts: `validate` on a million-contact CSV beside a bare phonenumbers loop on its numbers."""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+from bench.common import (
+    CLI,
+    CLI_SHOWN,
+    PYTHON,
+    Report,
+    Timed,
+    Workspace,
+    at_most,
+    interleaved,
+    parse_summary,
+    seconds_text,
+    timed_run,
+)
+
+KEY = "contacts"
+TITLE = "Contacts validate (1,000,000-contact CSV)"
+ROWS = 1_000_000
+DISTINCT = 950_000
+ROUNDS = 2
+MAX_RSS_MB = 1000
+MAX_RATIO = 1.5
+
+#: The reference: parse, validate and format the phone column with phonenumbers, each distinct
+#: (raw number, region) once — what any correct importer must at least do.
+BARE_LOOP = """\
+import sys
+import pyarrow.csv as pacsv
+import phonenumbers
+from phonenumbers import PhoneNumberFormat
+
+table = pacsv.read_csv(sys.argv[1], parse_options=pacsv.ParseOptions(delimiter=";"))
+phones = table.column("Téléphone").to_pylist()
+countries = table.column("Pays").to_pylist()
+seen = {}
+for raw, region in zip(phones, countries):
+    key = (raw, region)
+    if key in seen:
+        continue
+    try:
+        number = phonenumbers.parse(str(raw), region)
+    except phonenumbers.NumberParseException:
+        seen[key] = None
+        continue
+    valid = phonenumbers.is_valid_number(number)
+    seen[key] = phonenumbers.format_number(number, PhoneNumberFormat.E164) if valid else None
+print(sum(1 for value in seen.values() if value))
+"""
+
+METHOD = f"""\
+A generated {ROWS:,}-row contacts CSV (`Liste;Pays;Civilité;Nom;Prénom;Téléphone;Email`, 100
+French lists, {DISTINCT:,} distinct mobile numbers, the other rows repeats written another way:
+`06 12 34 56 78`, `+33 6…`, `0033…`, `612345678`). Both sides are fresh processes, timed from
+spawn to exit (imports included), taking turns {ROUNDS} times; the figure is the minimum.
+
+- **Importer**: `{CLI_SHOWN} validate contacts.csv -o out.csv` (read every column, normalize and
+  check the numbers and the fields, dedupe, write the 16-column results CSV).
+- **Bare loop**: a Python process that reads the CSV with pyarrow and parses, validates and
+  formats the phone column with `phonenumbers`, each distinct (raw number, region) once.
+"""
+
+
+def _spellings(national: str, rng: random.Random) -> str:
+    """One way people write the French mobile `0XXXXXXXXX`."""
+    digits = national[1:]
+    spaced = " ".join(national[i : i + 2] for i in range(0, 10, 2))
+    return rng.choice((national, spaced, f"+33 {digits}", f"0033{digits}", digits))
+
+
+def write_contacts(path: Path, rows: int = ROWS, distinct: int = DISTINCT) -> Path:
+    """The benchmark's input: `distinct` numbers, the rest repeats written otherwise."""
+    rng = random.Random(11)
+    numbers = rng.sample(range(600_000_000, 800_000_000), distinct)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";")
+        writer.writerow(["Liste", "Pays", "Civilité", "Nom", "Prénom", "Téléphone", "Email"])
+        for index in range(rows):
+            number = numbers[index] if index < distinct else rng.choice(numbers)
+            person = f"p{index}"
+            writer.writerow(
+                [
+                    f"Liste {number % 100}",
+                    "FR",
+                    rng.choice(("M.", "Mme", "Madame", "")),
+                    f"Nom{person}",
+                    f"Prénom{person}",
+                    _spellings(f"0{number}", rng),
+                    f"{person}@example.fr" if index % 3 else "",
+                ]
+            )
+    return path
+
+
+def measure(report: Report, workspace: Workspace) -> None:
+    source = workspace.cached(f"contacts-{ROWS}.csv", write_contacts)
+    work = workspace.fresh_dir(KEY)
+    timings = interleaved(
+        ROUNDS,
+        {
+            "importer": lambda: timed_run(
+                [CLI, "validate", source, "-o", work / "out.csv", "-q"], ok_codes=(0, 1)
+            ),
+            "bare": lambda: timed_run([PYTHON, "-c", BARE_LOOP, source]),
+        },
+    )
+    importer, bare = timings["importer"], timings["bare"]
+    summary = parse_summary(importer[-1].stderr)
+    outcomes = ", ".join(f"{count:,} {outcome}" for outcome, count in summary.counts.items())
+    report.figure("importer: outcomes", outcomes)
+    report.figure("importer: wall time", seconds_text([run.seconds for run in importer]))
+    report.figure("bare loop: wall time", seconds_text([run.seconds for run in bare]))
+    report.figure("importer: peak RSS", f"{_peak(importer):.0f} MB")
+    ratio = min(run.seconds for run in importer) / min(run.seconds for run in bare)
+    report.check(at_most("importer ÷ bare phonenumbers loop (wall time)", ratio, MAX_RATIO))
+    report.check(at_most("importer peak RSS", _peak(importer), MAX_RSS_MB, " MB"))
+
+
+def _peak(runs: list[Timed]) -> float:
+    return max(run.peak_rss_mb for run in runs)

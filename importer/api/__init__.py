@@ -1,0 +1,1 @@
+"""Talking to AvoSMS: the endpoints and their codes (shared with the sandbox)."""

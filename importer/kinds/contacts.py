@@ -1,0 +1,338 @@
+"""Contacts, the second kind: every row's list, number and fields checked, deduplicated, planned.
+
+A row is one contact in one list. Its list goes through the lists kind's own rules first
+(`importer.normalize.prepare`: the one "same list name" rule, the country table, the API's
+list codes); a row whose list is invalid is `invalid` with the list's code prefixed `LIST_`
+(`LIST_ERR_103`: the codes are per endpoint). Two rows naming one list with two countries:
+the later ones are `invalid` (`COUNTRY_CONFLICT`). The number is checked against the list's
+country — the account's when the list exists there (what the API checks), else the file's —
+by `importer.rules.phones`; the optional fields by `importer.rules.fields`, a bad one left out
+with its reason. Two rows are the same contact when they go to the same list and their numbers
+are equal in E.164: the first valid row wins, later ones are `duplicate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
+
+import numpy as np
+import pandas as pd
+
+from importer import normalize
+from importer.cells import CellFact, CellTrap
+from importer.kinds.roles import OPTIONAL_ROLES, Role
+from importer.records import LocalCode, Outcome
+from importer.rules import fields as rules
+from importer.rules.phones import (
+    DEFAULT_NUMBER_TYPES,
+    NumberFormat,
+    NumberType,
+    Phone,
+    PhoneProblem,
+    normalize_phone,
+)
+
+T = TypeVar("T")
+
+#: Joins a list's key (or country) to a number in one dictionary key: a control character no
+#: region code or E.164 number holds (numpy drops a trailing NUL, so not that one).
+_SEP = "\x1f"
+
+#: The results file's columns for contacts, in order. Exactly these, nothing else.
+CONTACT_COLUMNS: tuple[str, ...] = (
+    "row",
+    "list_name",
+    "country",
+    "phone",
+    "list_contact_id",
+    "number",
+    "civility",
+    "last_name",
+    "first_name",
+    "email",
+    "birthday",
+    "other",
+    "outcome",
+    "code",
+    "message",
+    "attempts",
+)
+#: Working columns kept next to the results: the list's key, its country, the number in E.164.
+CONTACT_KEYS: tuple[str, ...] = ("list_key", "country_code", "e164")
+
+#: Prefix of a code that comes from the list stage (`LIST_ERR_103`).
+LIST_CODE_PREFIX = "LIST_"
+#: Two rows name one list with two different countries.
+CODE_COUNTRY_CONFLICT = "COUNTRY_CONFLICT"
+
+
+@dataclass(frozen=True)
+class ContactOptions:
+    """How a contacts file is read into requests (the contacts options of `run`/`validate`)."""
+
+    list_name: str | None = None
+    """`--list NAME`: every row goes into this list (a list column is then ignored)."""
+    default_country: str | None = None
+    number_types: frozenset[NumberType] = field(default=DEFAULT_NUMBER_TYPES)
+    number_format: NumberFormat = NumberFormat.E164
+    month_first: bool = False
+    birthday_format: rules.BirthdayFormat = rules.BirthdayFormat.DAY_FIRST
+
+
+def _cells(source: pd.DataFrame, column: str) -> pd.Series:
+    if column not in source:
+        return pd.Series([""] * len(source), index=source.index, dtype="str")
+    return source[column].fillna("").astype("str")
+
+
+def _tidy(values: pd.Series) -> pd.Series:
+    """Trimmed, NFC, whitespace runs as one space: like list names."""
+    return normalize.normalize_names(values)
+
+
+def _by_value(values: pd.Series, check: Callable[[str], T]) -> tuple[list[T], np.ndarray]:
+    """`check` run once per distinct value: the results, and each row's position among them."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return [check(str(value)) for value in uniques], codes
+
+
+def _field_checks(options: ContactOptions) -> dict[Role, Callable[[str], rules.Field]]:
+    birthday = partial(
+        rules.birthday, month_first=options.month_first, output=options.birthday_format
+    )
+    return {
+        Role.CIVILITY: rules.civility,
+        Role.EMAIL: rules.email,
+        Role.BIRTHDAY: birthday,
+        Role.LAST_NAME: rules.Field,
+        Role.FIRST_NAME: rules.Field,
+        Role.OTHER: rules.Field,
+    }
+
+
+@dataclass
+class _Fields:
+    """Each optional field of every row, as it would be sent, and why a cell was left out."""
+
+    values: dict[Role, np.ndarray]
+    problems: dict[Role, np.ndarray]
+
+    @classmethod
+    def check(
+        cls, source: pd.DataFrame, options: ContactOptions, facts: Mapping[int, list[CellFact]]
+    ) -> _Fields:
+        """`facts`: position -> the reader's facts about that row's cells."""
+        values: dict[Role, np.ndarray] = {}
+        problems: dict[Role, np.ndarray] = {}
+        for role, check in _field_checks(options).items():
+            results, codes = _by_value(_tidy(_cells(source, role.value)), check)
+            values[role] = np.array([f.value for f in results], dtype=object)[codes]
+            problems[role] = np.array([f.problem for f in results], dtype=object)[codes]
+        for position, row_facts in facts.items():
+            for fact in row_facts:
+                role = Role(fact.column)
+                if role not in values or (role is Role.BIRTHDAY and fact.trap is CellTrap.DATE):
+                    continue  # a date cell is what a birthday column should hold
+                if fact.usable:
+                    problems[role][position] = "; ".join(
+                        filter(None, [problems[role][position], fact.message()])
+                    )
+                else:
+                    values[role][position] = ""
+                    problems[role][position] = f"{role.value} left out: {fact.message()}"
+        return cls(values, problems)
+
+    def differing(self, here: int, there: int) -> list[str]:
+        return [
+            role.value
+            for role in OPTIONAL_ROLES
+            if self.values[role][here] != self.values[role][there]
+        ]
+
+
+def prepare(
+    source: pd.DataFrame,
+    options: ContactOptions | None = None,
+    account_countries: Mapping[str, str] | None = None,
+    cells: Sequence[CellFact] = (),
+) -> pd.DataFrame:
+    """Every row's plan: `planned`, or `invalid` with its code, or `duplicate`.
+
+    In: the reader's frame (`row` and a text column per `Role` found; missing roles are empty),
+    the account's lists as list key -> country code (empty offline), and the reader's facts
+    about workbook cells (`CellFact.column` a role): an unusable list or phone cell makes its
+    row `invalid` (`LIST_BAD_CELL`, `BAD_CELL`), an unusable optional cell is left out.
+    Out: `CONTACT_COLUMNS` plus `CONTACT_KEYS`, one row per input row, in input order.
+    Every check runs once per distinct value (a number once per list country), so a million
+    rows cost what their distinct values cost. Raises errors.ConfigError when the default
+    country is not a country.
+    """
+    options = options or ContactOptions()
+    account_countries = account_countries or {}
+    count = len(source)
+    rows = np.asarray(source["row"], dtype=np.int64)
+    list_cells = (
+        _cells(source, Role.LIST_NAME)
+        if options.list_name is None
+        else pd.Series([options.list_name] * count, index=source.index, dtype="str")
+    )
+    country_cells = _cells(source, Role.COUNTRY)
+    at = {row: position for position, row in enumerate(rows.tolist())}
+    facts: dict[int, list[CellFact]] = {}
+    for fact in cells:
+        if fact.row in at:
+            facts.setdefault(at[fact.row], []).append(fact)
+    lists = normalize.prepare(
+        pd.DataFrame(
+            {"row": rows, "list_name": list_cells.values, "country": country_cells.values}
+        ),
+        default_country=options.default_country,
+        cells=[f for f in cells if f.column in (Role.LIST_NAME.value, Role.COUNTRY.value)],
+    )
+    keys = lists["name_key"].to_numpy(dtype=object)
+    names = lists["name"].to_numpy(dtype=object)
+    row_codes = lists["country_code"].to_numpy(dtype=object)
+    outcome = np.full(count, Outcome.PLANNED.value, dtype=object)
+    code = np.full(count, "", dtype=object)
+    message = np.full(count, "", dtype=object)
+
+    # The list stage first: an unusable list makes the row invalid with the list's code.
+    list_invalid = (lists["outcome"] == Outcome.INVALID).to_numpy()
+    outcome[list_invalid] = Outcome.INVALID.value
+    code[list_invalid] = LIST_CODE_PREFIX + lists["code"].to_numpy(dtype=object)[list_invalid]
+    message[list_invalid] = (
+        "list not usable: " + lists["message"].to_numpy(dtype=object)[list_invalid]
+    )
+    usable = np.flatnonzero(~list_invalid)
+    first = _first_positions(keys[usable], usable)
+    conflict = usable[row_codes[usable] != row_codes[first]]
+    first_of = dict(
+        zip(conflict.tolist(), first[row_codes[usable] != row_codes[first]].tolist(), strict=True)
+    )
+    for i, j in first_of.items():
+        outcome[i], code[i] = Outcome.INVALID.value, CODE_COUNTRY_CONFLICT
+        message[i] = (
+            f"list {names[j]!r} is {row_codes[j]} on row {rows[j]} and "
+            f"{row_codes[i]} here: a list has one country"
+        )
+    checked = np.setdiff1d(usable, conflict, assume_unique=True)
+
+    # The number, against the list's country: the account's when the list is there.
+    region = np.full(count, "", dtype=object)
+    region[checked] = [
+        account_countries.get(k, c) for k, c in zip(keys[checked], row_codes[checked], strict=True)
+    ]
+    phones = _tidy(_cells(source, Role.PHONE)).to_numpy(dtype=object)
+    pairs = pd.Series(region[checked] + _SEP + phones[checked])
+    results, codes = _by_value(
+        pairs,
+        lambda pair: normalize_phone(
+            pair.partition(_SEP)[2],
+            pair.partition(_SEP)[0],
+            number_types=options.number_types,
+            number_format=options.number_format,
+        ),
+    )
+    good = np.array([isinstance(r, Phone) for r in results], dtype=bool)[codes]
+    refused = {
+        position: fact
+        for position, row_facts in facts.items()
+        for fact in row_facts
+        if fact.column == Role.PHONE.value and not fact.usable
+    }
+    e164 = np.full(count, "", dtype=object)
+    number = np.full(count, "", dtype=object)
+    e164[checked] = np.array([getattr(r, "e164", "") for r in results], dtype=object)[codes]
+    number[checked] = np.array([getattr(r, "number", "") for r in results], dtype=object)[codes]
+    bad_at = checked[~good]
+    outcome[bad_at] = Outcome.INVALID.value
+    code[bad_at] = np.array([getattr(r, "code", "") for r in results], dtype=object)[codes][~good]
+    said = np.full(count, "", dtype=object)
+    said[checked] = np.array(
+        [r.message if isinstance(r, PhoneProblem) else r.note for r in results], dtype=object
+    )[codes]
+    for position, fact in refused.items():
+        where = np.flatnonzero(checked == position)
+        if len(where):
+            good[where[0]] = False
+            outcome[position], code[position] = Outcome.INVALID.value, LocalCode.BAD_CELL.value
+            said[position], e164[position], number[position] = fact.message(), "", ""
+    for position, row_facts in facts.items():
+        warned = [f.message() for f in row_facts if f.column == Role.PHONE.value and f.usable]
+        if warned and position not in refused:
+            said[position] = "; ".join(filter(None, [said[position], *warned]))
+    fields = _Fields.check(source, options, facts)
+
+    # Same list, same number in E.164: the first valid row wins.
+    valid = checked[good]
+    first = _first_positions(keys[valid] + _SEP + e164[valid], valid)
+    repeats = valid[first != valid]
+    outcome[repeats], code[repeats] = Outcome.DUPLICATE.value, LocalCode.DUPLICATE.value
+    twin = dict(zip(repeats.tolist(), first[first != valid].tolist(), strict=True))
+
+    # Messages, only for the rows that have something to say.
+    field_said = np.zeros(count, dtype=bool)
+    for role in OPTIONAL_ROLES:
+        field_said |= fields.problems[role] != ""
+    moved = np.zeros(count, dtype=bool)
+    moved[checked] = region[checked] != row_codes[checked]
+    talk = np.zeros(count, dtype=bool)
+    talk[checked] = True
+    talk &= (said != "") | field_said | moved
+    talk[repeats] = True
+    for i in np.flatnonzero(talk).tolist():
+        notes = [str(said[i])] if said[i] else []
+        if moved[i]:
+            notes.append(
+                f"list {names[i]!r} is {region[i]} on the account (the file says "
+                f"{row_codes[i]}): the number is checked against {region[i]}"
+            )
+        if number[i]:
+            notes.extend(
+                str(fields.problems[r][i]) for r in OPTIONAL_ROLES if fields.problems[r][i]
+            )
+        if i in twin:
+            j = twin[i]
+            text = f"same number {number[j]} in list {names[j]!r} as row {rows[j]}"
+            differ = fields.differing(i, j)
+            if differ:
+                text += f" (other fields differ: {', '.join(differ)})"
+            notes.insert(0, text)
+        message[i] = "; ".join(notes)
+
+    sent = number != ""
+    return pd.DataFrame(
+        {
+            "row": rows,
+            # The cells as read stay in the reader's (Arrow) strings: no Python object per cell.
+            "list_name": list_cells.reset_index(drop=True),
+            "country": country_cells.reset_index(drop=True),
+            "phone": _cells(source, Role.PHONE).reset_index(drop=True),
+            "list_contact_id": np.full(count, "", dtype=object),
+            "number": number,
+            **{
+                role.value: np.where(sent, fields.values[role], "").astype(object)
+                for role in OPTIONAL_ROLES
+            },
+            "outcome": outcome,
+            "code": code,
+            "message": message,
+            "attempts": np.zeros(count, dtype=np.int64),
+            "list_key": keys,
+            "country_code": region,
+            "e164": e164,
+        },
+        columns=[*CONTACT_COLUMNS, *CONTACT_KEYS],
+    )
+
+
+def _first_positions(keys: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """For each of `positions`, the position of the first one with the same key."""
+    if len(keys) == 0:
+        return positions.copy()
+    codes, _ = pd.factorize(keys, use_na_sentinel=False)
+    _, first_index = np.unique(codes, return_index=True)
+    return positions[first_index[codes]]

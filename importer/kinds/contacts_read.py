@@ -1,0 +1,131 @@
+"""Reading a contacts file, and telling a contacts file from a lists file.
+
+The reader of `importer.read` is used unchanged (encodings, delimiters, workbooks, every cell
+as text, header below titles, traps), one role at a time: its required column is the phone,
+its second column each other role in turn, and the passes are joined on the spreadsheet row.
+Each pass parses the file again — a price in time, not in behaviour — until the reader learns
+to return any number of columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+
+from importer.cells import CellFact
+from importer.errors import InputError
+from importer.kinds.roles import (
+    ROLE_ALIASES,
+    WEAK_PHONE_ALIASES,
+    Kind,
+    Role,
+    detect_kind,
+    match_roles,
+)
+from importer.read import SourceTable, read_table
+
+_MAP_PHONE = "--map HEADER=phone"
+
+
+@dataclass(frozen=True)
+class ContactsSource:
+    """A contacts file as read: its description, and one text column per role found."""
+
+    source: SourceTable
+    """What was detected about the file (its frame holds no cells)."""
+    frame: pd.DataFrame
+    """`row` (header = 1) and one text column per `Role` found, "" when empty."""
+    roles: Mapping[Role, str]
+    """Role -> the header it was read from."""
+    cells: tuple[CellFact, ...] = ()
+    """The reader's facts about workbook cells that are not what they show, by role."""
+
+
+def _phone_pass(
+    path: Path, *, sheet: str | None, phone_header: str | None, weak: bool, max_rows: int
+) -> SourceTable:
+    aliases = (*ROLE_ALIASES[Role.PHONE], *(WEAK_PHONE_ALIASES if weak else ()))
+    return read_table(
+        path,
+        sheet=sheet,
+        name_column=phone_header,
+        max_rows=max_rows,
+        country_required=False,
+        name_aliases=aliases,
+        name_role="phone",
+        name_option=_MAP_PHONE,
+    )
+
+
+def read_contacts(
+    path: Path,
+    *,
+    sheet: str | None = None,
+    mapping: Mapping[str, Role] | None = None,
+    list_given: bool = False,
+    max_rows: int = 1_000_000,
+) -> ContactsSource:
+    """Read every recognised (or mapped) column of a contacts file, all as text.
+
+    Raises InputError in one line naming the file: no phone column, no list column without
+    `--list`, two columns for one role, and everything the reader refuses.
+    """
+    mapping = mapping or {}
+    phone_header = next((h for h, role in mapping.items() if role is Role.PHONE), None)
+    try:
+        first = _phone_pass(
+            path, sheet=sheet, phone_header=phone_header, weak=False, max_rows=max_rows
+        )
+    except InputError:
+        if phone_header is not None:
+            raise
+        # `numéro`, `number`, `n°` are the phone only in a file known to hold contacts.
+        first = _phone_pass(path, sheet=sheet, phone_header=None, weak=True, max_rows=max_rows)
+    label = str(path)
+    roles = match_roles(label, first.header, mapping, list_given=list_given)
+    headers = {role: first.header[index].strip() for role, index in roles.items()}
+    frame = pd.DataFrame({"row": first.frame["row"], Role.PHONE.value: first.frame["list_name"]})
+    # Each pass reads the phone in the list-name slot and one role in the country slot.
+    cells = [replace(fact, column=Role.PHONE.value) for fact in first.cells]
+    for role, header in headers.items():
+        if role is Role.PHONE or (role is Role.LIST_NAME and list_given):
+            continue
+        part = read_table(
+            path,
+            sheet=sheet,
+            name_column=headers[Role.PHONE],
+            country_column=header,
+            max_rows=max_rows,
+            country_required=False,
+            name_role="phone",
+            name_option=_MAP_PHONE,
+        )
+        column = part.frame[["row", "country"]].rename(columns={"country": role.value})
+        frame = frame.merge(column, on="row", how="outer")
+        cells += [
+            replace(fact, column=role.value) for fact in part.cells if fact.column == "country"
+        ]
+    frame = frame.sort_values("row", kind="stable").reset_index(drop=True)
+    text = [column for column in frame.columns if column != "row"]
+    frame[text] = frame[text].fillna("").astype(str)
+    frame["row"] = frame["row"].astype("int64")
+    if len(frame) > max_rows:  # pragma: no cover - every pass checks it first
+        raise InputError(f"{label}: {len(frame):,} rows, more than the limit of {max_rows:,}")
+    cells.sort(key=lambda fact: fact.row)
+    source = replace(first, frame=first.frame.iloc[0:0], cells=())
+    return ContactsSource(source, frame, headers, tuple(cells))
+
+
+def kind_of(source: SourceTable | None, *, explicit: Kind | None, list_given: bool) -> Kind:
+    """The kind of a file: `--kind` when given, contacts with `--list`, else by its header.
+
+    `source` is the file read as a lists file (None when that failed).
+    """
+    if explicit is not None:
+        return explicit
+    if list_given:
+        return Kind.CONTACTS
+    return detect_kind(source.header) if source is not None else Kind.CONTACTS

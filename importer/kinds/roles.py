@@ -1,0 +1,262 @@
+"""Header roles of a contacts file, as data: which headers mean which field, and the kind.
+
+Headers are compared like list files' headers (`importer.read.header_key`: case, accents,
+spaces and punctuation ignored). In a contacts file a bare `nom` is the person's last name,
+never the list. Only unambiguous phone headers make a file a contacts file; `numéro`,
+`number` and `n°` count as the phone once the kind is known to be contacts (a lists file often
+has a row-number column). An explicit mapping (`--map HEADER=ROLE`) wins over recognition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from types import MappingProxyType
+
+from importer.errors import ConfigError, InputError
+from importer.read import header_key
+
+
+class Kind(StrEnum):
+    """What a file imports (`--kind`, job key `kind`)."""
+
+    LISTS = "lists"
+    CONTACTS = "contacts"
+
+
+class Role(StrEnum):
+    """A column's meaning in a contacts file; the value is its results-file column."""
+
+    LIST_NAME = "list_name"
+    COUNTRY = "country"
+    PHONE = "phone"
+    CIVILITY = "civility"
+    LAST_NAME = "last_name"
+    FIRST_NAME = "first_name"
+    EMAIL = "email"
+    BIRTHDAY = "birthday"
+    OTHER = "other"
+
+
+#: The optional fields of a contact, in the API's order.
+OPTIONAL_ROLES: tuple[Role, ...] = (
+    Role.CIVILITY,
+    Role.LAST_NAME,
+    Role.FIRST_NAME,
+    Role.EMAIL,
+    Role.BIRTHDAY,
+    Role.OTHER,
+)
+
+#: Header spellings per role: English, French and the API's own field names.
+ROLE_ALIASES: Mapping[Role, tuple[str, ...]] = MappingProxyType(
+    {
+        Role.LIST_NAME: (
+            "liste",
+            "nom de la liste",
+            "nom liste",
+            "nom de liste",
+            "list",
+            "list name",
+            "contact list",
+            "groupe",
+            "nom du groupe",
+            "group",
+            "group name",
+            "listContactName",
+            "list_contact_name",
+        ),
+        Role.COUNTRY: (
+            "pays",
+            "code pays",
+            "country",
+            "country code",
+            "iso",
+            "iso2",
+            "listContactCountryCode",
+            "list_contact_country_code",
+        ),
+        Role.PHONE: (
+            "téléphone",
+            "telephone",
+            "tél",
+            "tel",
+            "numéro de téléphone",
+            "téléphone mobile",
+            "téléphone portable",
+            "mobile",
+            "portable",
+            "gsm",
+            "phone",
+            "phone number",
+            "mobile phone",
+            "mobile number",
+            "cell",
+            "cell phone",
+            "msisdn",
+            "contactTelephoneNumber",
+            "contact_telephone_number",
+        ),
+        Role.CIVILITY: ("civilité", "civility", "title", "titre", "contactCivility"),
+        Role.LAST_NAME: (
+            "nom",
+            "nom de famille",
+            "last name",
+            "lastname",
+            "surname",
+            "family name",
+            "contactName",
+            "contact_name",
+        ),
+        Role.FIRST_NAME: (
+            "prénom",
+            "first name",
+            "firstname",
+            "given name",
+            "contactFirstName",
+            "contact_first_name",
+        ),
+        Role.EMAIL: (
+            "email",
+            "e-mail",
+            "mail",
+            "courriel",
+            "adresse e-mail",
+            "adresse email",
+            "email address",
+            "contactEmail",
+            "contact_email",
+        ),
+        Role.BIRTHDAY: (
+            "date de naissance",
+            "né le",
+            "birthday",
+            "birth date",
+            "date of birth",
+            "dob",
+            "contactBirthday",
+            "contact_birthday",
+        ),
+        Role.OTHER: (
+            "autre",
+            "other",
+            "notes",
+            "note",
+            "commentaire",
+            "commentaires",
+            "comment",
+            "remarque",
+            "contactOther",
+            "contact_other",
+        ),
+    }
+)
+
+#: Phone headers that only count once the kind is contacts.
+WEAK_PHONE_ALIASES: tuple[str, ...] = ("numéro", "numero", "number", "n°", "no", "num")
+
+_KEYS: Mapping[Role, frozenset[str]] = MappingProxyType(
+    {role: frozenset(map(header_key, aliases)) for role, aliases in ROLE_ALIASES.items()}
+)
+_WEAK_PHONE_KEYS = frozenset(map(header_key, WEAK_PHONE_ALIASES))
+
+
+def detect_kind(header: Sequence[str], explicit: Kind | None = None) -> Kind:
+    """The kind of a file from its header row: contacts when a phone column is recognised.
+
+    `explicit` (`--kind`) wins; only unambiguous phone headers count (not `numéro`).
+    """
+    if explicit is not None:
+        return explicit
+    keys = {header_key(cell) for cell in header}
+    return Kind.CONTACTS if keys & _KEYS[Role.PHONE] else Kind.LISTS
+
+
+def parse_mapping(pairs: Sequence[str] | Mapping[str, str]) -> dict[str, Role]:
+    """`--map HEADER=ROLE` values (or a job's `columns:` mapping) -> header -> role.
+
+    Raises ConfigError naming a pair without `=` or a role that does not exist.
+    """
+    items: list[tuple[str, str]] = []
+    if isinstance(pairs, Mapping):
+        items = [(str(header), str(role)) for header, role in pairs.items()]
+    else:
+        for pair in pairs:
+            header, sep, role = pair.rpartition("=")
+            if not sep or not header.strip():
+                raise ConfigError(f"--map {pair!r}: expected HEADER=ROLE")
+            items.append((header, role))
+    roles = {role.value: role for role in Role}
+    mapping: dict[str, Role] = {}
+    for header, role in items:
+        chosen = roles.get(role.strip().lower().replace("-", "_").replace(" ", "_"))
+        if chosen is None:
+            raise ConfigError(
+                f"column {header.strip()!r}: unknown role {role.strip()!r}; "
+                f"roles are {', '.join(roles)}"
+            )
+        mapping[header.strip()] = chosen
+    return mapping
+
+
+def is_header_row(cells: Sequence[str], mapping: Mapping[str, Role] | None = None) -> bool:
+    """Whether a row can be the header: it holds a phone or list-name column, or a mapped one."""
+    keys = {header_key(cell) for cell in cells if cell.strip()}
+    mapped = {header_key(header) for header in (mapping or {})}
+    wanted = _KEYS[Role.PHONE] | _WEAK_PHONE_KEYS | _KEYS[Role.LIST_NAME] | mapped
+    return bool(keys & wanted)
+
+
+def match_roles(
+    label: str,
+    header: Sequence[str],
+    mapping: Mapping[str, Role] | None = None,
+    *,
+    list_given: bool = False,
+) -> dict[Role, int]:
+    """Role -> column index for a contacts file's header row.
+
+    The mapping wins over recognition; a weak phone header (`numéro`) is used when no strong
+    one is there. Raises InputError (one line naming the file) when no phone column is found,
+    when no list column is found and `--list` is not given, when a mapped header is missing or
+    when two columns could hold one role.
+    """
+    mapping = mapping or {}
+    found = [(index, cell.strip()) for index, cell in enumerate(header) if cell.strip()]
+    shown = ", ".join(repr(text) for _, text in found[:20]) or "none"
+    roles: dict[Role, int] = {}
+    taken: set[int] = set()
+    for wanted, role in mapping.items():
+        hits = [i for i, text in found if header_key(text) == header_key(wanted)]
+        if not hits:
+            raise InputError(f"{label}: no column named {wanted!r} (--map); columns found: {shown}")
+        roles[role] = hits[0]
+        taken.add(hits[0])
+    for role in Role:
+        if role in roles:
+            continue
+        hits = [i for i, text in found if i not in taken and header_key(text) in _KEYS[role]]
+        if role is Role.PHONE and not hits:
+            hits = [
+                i for i, text in found if i not in taken and header_key(text) in _WEAK_PHONE_KEYS
+            ]
+        if len(hits) > 1:
+            names = ", ".join(repr(header[i].strip()) for i in hits)
+            raise InputError(
+                f"{label}: {len(hits)} columns could be the {role.value}: {names}; "
+                f"choose one with --map HEADER={role.value}"
+            )
+        if hits:
+            roles[role] = hits[0]
+            taken.add(hits[0])
+    if Role.PHONE not in roles:
+        raise InputError(
+            f"{label}: no phone column for a contacts import; columns found: {shown}; "
+            "name it with --map HEADER=phone"
+        )
+    if Role.LIST_NAME not in roles and not list_given:
+        raise InputError(
+            f"{label}: no column for the list name; columns found: {shown}; "
+            "give --list NAME for a whole file, or --map HEADER=list_name"
+        )
+    return roles

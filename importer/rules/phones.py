@@ -1,0 +1,292 @@
+"""Phone numbers: what people type and spreadsheets do to it, checked like the API checks it.
+
+Parsing, validity, region and type are Google's libphonenumber (the `phonenumbers` port): no
+hand-written parser. Before parsing, two spreadsheet accidents are undone — a number stored as
+a float and rendered as text (`612345678.0`, `3.3612345678E+10`, the latter only when every
+digit survived) — and the French `poste` is read as an extension. The number is parsed with
+the list's country as the default region (what the API checks `ERR_107` against), and checked
+with the API's own codes of `/contact/add`:
+
+- `ERR_102` the cell is empty;
+- `ERR_106` not a valid number anywhere (or digits lost by scientific notation);
+- `ERR_107` a valid number of another country than the list's — an overseas territory's
+  number typed in national form in a French list included, with the territory's name and code;
+- `ERR_108` a type that cannot receive SMS (see `NumberType`), unless allowed.
+
+The sandbox checks numbers with this same module, so the two agree unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from functools import cache
+from types import MappingProxyType
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat, PhoneNumberType
+
+CODE_EMPTY = "ERR_102"
+CODE_INVALID = "ERR_106"
+CODE_OTHER_COUNTRY = "ERR_107"
+CODE_TYPE_NOT_ALLOWED = "ERR_108"
+
+#: Every code `normalize_phone` can return.
+PHONE_CODES = frozenset({CODE_EMPTY, CODE_INVALID, CODE_OTHER_COUNTRY, CODE_TYPE_NOT_ALLOWED})
+
+
+class NumberType(StrEnum):
+    """A number's type, as libphonenumber tells it; the values of `--number-types`."""
+
+    MOBILE = "mobile"
+    FIXED_LINE_OR_MOBILE = "fixed-line-or-mobile"
+    FIXED_LINE = "fixed-line"
+    TOLL_FREE = "toll-free"
+    PREMIUM_RATE = "premium-rate"
+    SHARED_COST = "shared-cost"
+    VOIP = "voip"
+    PERSONAL_NUMBER = "personal-number"
+    PAGER = "pager"
+    UAN = "uan"
+    VOICEMAIL = "voicemail"
+    UNKNOWN = "unknown"
+
+
+#: Operator words for each type, used in `ERR_108` messages.
+TYPE_WORDS: Mapping[NumberType, str] = MappingProxyType(
+    {
+        NumberType.MOBILE: "a mobile number",
+        NumberType.FIXED_LINE_OR_MOBILE: "a fixed-line or mobile number",
+        NumberType.FIXED_LINE: "a fixed line (landline)",
+        NumberType.TOLL_FREE: "a toll-free number",
+        NumberType.PREMIUM_RATE: "a premium-rate number",
+        NumberType.SHARED_COST: "a shared-cost number",
+        NumberType.VOIP: "a VoIP number",
+        NumberType.PERSONAL_NUMBER: "a personal number",
+        NumberType.PAGER: "a pager",
+        NumberType.UAN: "a company (UAN) number",
+        NumberType.VOICEMAIL: "a voice-mail access number",
+        NumberType.UNKNOWN: "a number of unknown type",
+    }
+)
+
+_TYPES: Mapping[int, NumberType] = MappingProxyType(
+    {
+        PhoneNumberType.MOBILE: NumberType.MOBILE,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE: NumberType.FIXED_LINE_OR_MOBILE,
+        PhoneNumberType.FIXED_LINE: NumberType.FIXED_LINE,
+        PhoneNumberType.TOLL_FREE: NumberType.TOLL_FREE,
+        PhoneNumberType.PREMIUM_RATE: NumberType.PREMIUM_RATE,
+        PhoneNumberType.SHARED_COST: NumberType.SHARED_COST,
+        PhoneNumberType.VOIP: NumberType.VOIP,
+        PhoneNumberType.PERSONAL_NUMBER: NumberType.PERSONAL_NUMBER,
+        PhoneNumberType.PAGER: NumberType.PAGER,
+        PhoneNumberType.UAN: NumberType.UAN,
+        PhoneNumberType.VOICEMAIL: NumberType.VOICEMAIL,
+        PhoneNumberType.UNKNOWN: NumberType.UNKNOWN,
+    }
+)
+
+#: What can receive an SMS unless `--number-types` says otherwise: mobiles, and numbers whose
+#: numbering plan cannot tell a fixed line from a mobile (the United States, for one).
+DEFAULT_NUMBER_TYPES: frozenset[NumberType] = frozenset(
+    {NumberType.MOBILE, NumberType.FIXED_LINE_OR_MOBILE}
+)
+
+
+class NumberFormat(StrEnum):
+    """How a number is sent (`--number-format`); the API does not say which it stores."""
+
+    E164 = "e164"
+    """`+33612345678`, the default: one spelling per number, whatever the list's country."""
+    NATIONAL = "national"
+    """`06 12 34 56 78`, the list country's own way."""
+    INTERNATIONAL = "international"
+    """`+33 6 12 34 56 78`."""
+
+
+_FORMATS: Mapping[NumberFormat, int] = MappingProxyType(
+    {
+        NumberFormat.E164: PhoneNumberFormat.E164,
+        NumberFormat.NATIONAL: PhoneNumberFormat.NATIONAL,
+        NumberFormat.INTERNATIONAL: PhoneNumberFormat.INTERNATIONAL,
+    }
+)
+
+#: Territories whose numbers people type in their home country's national form (a Guadeloupe
+#: mobile written `0690…`): tried when a number is valid nowhere in the list's own country.
+TERRITORIES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "FR": ("GP", "MQ", "GF", "RE", "YT", "BL", "MF", "PM"),
+        "GB": ("GG", "JE", "IM"),
+        "US": ("PR", "VI", "GU", "AS", "MP"),
+        "NL": ("BQ", "CW", "SX", "AW"),
+    }
+)
+
+#: A float rendered as text: `612345678.0`.
+_FLOAT_TEXT = re.compile(r"\+?\d+\.0+")
+#: Scientific notation as spreadsheets render big numbers: `3.3612345678E+10`.
+_SCIENTIFIC = re.compile(r"\+?\d(?:[.,]\d+)?[eE]\+?\d+")
+#: The French word for an extension, which libphonenumber would read as vanity letters.
+_POSTE = re.compile(r"\bposte\b\.?", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Phone:
+    """A number good to send: its E.164 key, the spelling to send, and what was done to it."""
+
+    e164: str
+    number: str
+    """As sent, in the chosen `NumberFormat`."""
+    region: str
+    number_type: NumberType
+    note: str = ""
+    """What the operator should know (`extension 12 dropped`), or ""."""
+
+
+@dataclass(frozen=True)
+class PhoneProblem:
+    """Why a number cannot be sent: one of `PHONE_CODES` and a message naming the cause."""
+
+    code: str
+    message: str
+
+
+@cache
+def territory_name(region: str) -> str:
+    """The English name of an ISO 3166 region (`GP` -> `Guadeloupe`), or the code itself."""
+    import pycountry
+
+    country = pycountry.countries.get(alpha_2=region)
+    return str(getattr(country, "common_name", None) or country.name) if country else region
+
+
+def _undo_spreadsheet(text: str) -> str | PhoneProblem:
+    """The number with a spreadsheet's float rendering undone, or the digits-lost problem."""
+    if _FLOAT_TEXT.fullmatch(text):
+        return text.split(".", 1)[0]
+    if _SCIENTIFIC.fullmatch(text):
+        try:
+            value = Decimal(text.replace(",", "."))
+        except InvalidOperation:  # pragma: no cover - the pattern only lets numbers through
+            return text
+        exponent = value.as_tuple().exponent
+        if not isinstance(exponent, int) or exponent > 0:
+            # More places than mantissa digits: the trailing digits were rounded away.
+            return PhoneProblem(
+                CODE_INVALID,
+                f"phone {text!r} is in scientific notation and its last digits are lost: "
+                "format the column as text in the spreadsheet and export again",
+            )
+        return ("+" if text.startswith("+") else "") + format(value.to_integral_value(), "f")
+    return text
+
+
+def _parse(text: str, region: str) -> PhoneNumber | None:
+    try:
+        return phonenumbers.parse(text, region)
+    except NumberParseException:
+        return None
+
+
+@cache
+def _territory_codes(region: str) -> tuple[int, ...]:
+    """The country calling codes of `region`'s territories (+590, +596, +594, +262, +508)."""
+    codes = (phonenumbers.country_code_for_region(t) for t in TERRITORIES.get(region, ()))
+    return tuple(dict.fromkeys(codes))
+
+
+def _territory_of(parsed: PhoneNumber, region: str) -> str | None:
+    """The territory of `region` where this national-form number is valid, if any.
+
+    The national number stays what the home country's trunk prefix left (`0690…` -> 690…);
+    only the calling code changes, so no second parse is needed.
+    """
+    for code in _territory_codes(region):
+        candidate = PhoneNumber(country_code=code, national_number=parsed.national_number)
+        territory = phonenumbers.region_code_for_number(candidate)
+        if territory and phonenumbers.number_type(candidate) != PhoneNumberType.UNKNOWN:
+            return territory
+    return None
+
+
+def _other_country(region: str, found: str, how: str = "") -> PhoneProblem:
+    code = phonenumbers.country_code_for_region(found)
+    return PhoneProblem(
+        CODE_OTHER_COUNTRY,
+        f"a number of {territory_name(found)} (+{code}){how}, not of the list's country {region}",
+    )
+
+
+def normalize_phone(
+    raw: str,
+    region: str,
+    *,
+    number_types: Collection[NumberType] = DEFAULT_NUMBER_TYPES,
+    number_format: NumberFormat = NumberFormat.E164,
+) -> Phone | PhoneProblem:
+    """Check and format one phone cell for a list of country `region` (ISO2, upper case).
+
+    In: the cell as read (already trimmed of invisible characters or not: spaces are
+    dropped here), the list's country, the types allowed and the output spelling.
+    Out: a `Phone` whose `e164` is a valid number of `region` of an allowed type, or a
+    `PhoneProblem` with one of `PHONE_CODES`. Idempotent: a `Phone.number` normalizes to itself.
+    """
+    text = raw.strip()
+    if not text:
+        return PhoneProblem(CODE_EMPTY, "phone number is empty")
+    undone = _undo_spreadsheet(text)
+    if isinstance(undone, PhoneProblem):
+        return undone
+    parsed = _parse(_POSTE.sub(" ext ", undone), region)
+    if parsed is None:
+        return PhoneProblem(CODE_INVALID, f"{text!r} is not a phone number")
+    note = f"extension {parsed.extension} dropped" if parsed.extension else ""
+    parsed.extension = None
+    # libphonenumber's own definition of valid: a region owns the number and its type is known.
+    # The type is computed once here (is_valid_number would compute it a second time).
+    found = phonenumbers.region_code_for_number(parsed)
+    number_type = _TYPES.get(phonenumbers.number_type(parsed), NumberType.UNKNOWN)
+    if found is None or number_type is NumberType.UNKNOWN:
+        if parsed.country_code == phonenumbers.country_code_for_region(region):
+            territory = _territory_of(parsed, region)
+            if territory is not None:
+                return _other_country(region, territory, " typed in national form")
+        return PhoneProblem(CODE_INVALID, f"{text!r} is not a valid phone number")
+    if found != region:
+        return _other_country(region, found)
+    if number_type not in number_types:
+        return PhoneProblem(
+            CODE_TYPE_NOT_ALLOWED,
+            f"{TYPE_WORDS[number_type]} cannot receive SMS "
+            f"(allowed: {', '.join(sorted(number_types))}; widen with --number-types)",
+        )
+    e164 = phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+    return Phone(
+        e164=e164,
+        number=(
+            e164
+            if number_format is NumberFormat.E164
+            else phonenumbers.format_number(parsed, _FORMATS[number_format])
+        ),
+        region=region,
+        number_type=number_type,
+        note=note,
+    )
+
+
+def parse_number_types(text: str) -> frozenset[NumberType]:
+    """`--number-types mobile,fixed-line` -> the set; ValueError naming a value not known."""
+    values = [part.strip().lower().replace("_", "-") for part in text.split(",") if part.strip()]
+    known = {t.value for t in NumberType}
+    unknown = [value for value in values if value not in known]
+    if unknown or not values:
+        raise ValueError(
+            f"unknown number type {', '.join(unknown) or '(none)'}: "
+            f"choose among {', '.join(t.value for t in NumberType)}"
+        )
+    return frozenset(NumberType(value) for value in values)
