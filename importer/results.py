@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import itertools
 import json
 import os
 import secrets
@@ -268,9 +267,9 @@ def write_table(frame: pd.DataFrame, path: Path, *, sheet_name: str = "Sheet1") 
         elif suffix == ".json":
             _write_json_rows(table, handle, prefix="[", suffix="\n]\n", indent="\n ")
         else:
-            workbook = _new_workbook()
-            _append_table_sheet(workbook, sheet_name, table, None)
-            workbook.save(handle)
+            from importer.results_xlsx import write_workbook
+
+            write_workbook(handle, neutralise_formulas(table), sheet_name=sheet_name)
 
 
 def check_writable(path: Path, *, results: bool = True, rows: int = 0) -> None:
@@ -282,11 +281,10 @@ def check_writable(path: Path, *, results: bool = True, rows: int = 0) -> None:
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"{path}: is a directory; give a file name for the output")
-    if results and _format_of(path) == ".xlsx" and rows >= XLSX_MAX_ROWS:
-        raise ConfigError(
-            f"{path}: {rows} rows do not fit in one .xlsx sheet ({XLSX_MAX_ROWS - 1} at most); "
-            "write the results as .csv"
-        )
+    if results and _format_of(path) == ".xlsx":
+        from importer.results_xlsx import check_rows_fit
+
+        check_rows_fit(rows, f"{path}: ")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -391,135 +389,28 @@ def _write_json_rows(
         text.detach()  # the caller owns `handle` and syncs it
 
 
-#: Row tints by outcome, light enough to read black text on.
-OUTCOME_FILLS: dict[str, str] = {
-    Outcome.CREATED: "C6EFCE",  # light green
-    Outcome.EXISTS: "DDEBF7",  # light blue
-    Outcome.DUPLICATE: "EDEDED",  # light grey
-    Outcome.PLANNED: "EDEDED",
-    Outcome.FAILED: "FFC7CE",  # light red
-    Outcome.INVALID: "FFC7CE",
-    Outcome.PENDING: "FFEB9C",  # light yellow
-}
-
-#: Excel's limits: rows per sheet (header included) and characters per cell.
-XLSX_MAX_ROWS = 1_048_576
-XLSX_MAX_CELL_CHARS = 32_767
-#: Column widths, in characters.
-XLSX_MIN_WIDTH, XLSX_MAX_WIDTH = 6, 60
-#: Control characters an .xlsx cannot hold (XML 1.0); replaced by U+FFFD there.
-XLSX_ILLEGAL_PATTERN = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
-
-
-def _xlsx_text(table: pa.Table) -> pa.Table:
-    """Every column as text an .xlsx can hold: numbers as digits, no control chars, capped."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    columns = []
-    for column in neutralise_formulas(table).columns:
-        text = pc.cast(column, pa.large_string())
-        text = pc.replace_substring_regex(text, XLSX_ILLEGAL_PATTERN, "\ufffd")
-        columns.append(pc.utf8_slice_codeunits(text, 0, XLSX_MAX_CELL_CHARS))
-    return pa.Table.from_arrays(columns, names=table.column_names)
-
-
 def _write_xlsx(table: pa.Table, handle: IO[bytes], summary: RunSummary) -> None:
     """Sheet "Results" (frozen header, autofilter, widths, rows tinted by outcome, text cells)
-    and sheet "Summary". Write-only mode: rows stream to the file instead of living in memory.
-    """
-    workbook = _new_workbook()
-    outcomes = table.column("outcome").to_pylist()
-    styles = (f"result {o}" if o in OUTCOME_FILLS else "result" for o in outcomes)
-    _append_table_sheet(workbook, "Results", table, styles)
-    _write_summary_sheet(workbook, summary)
-    workbook.save(handle)
+    and sheet "Summary"; see `results_xlsx`."""
+    from importer.results_xlsx import Section, write_workbook
 
-
-def _new_workbook() -> Any:
-    """A write-only workbook with the named styles: text cells, bold header, outcome tints."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font, NamedStyle, PatternFill
-
-    workbook = Workbook(write_only=True)
-    workbook.add_named_style(NamedStyle(name="result", number_format="@"))
-    workbook.add_named_style(
-        NamedStyle(name="result header", number_format="@", font=Font(bold=True))
-    )
-    for outcome, colour in OUTCOME_FILLS.items():
-        fill = PatternFill(fill_type="solid", start_color=colour, end_color=colour)
-        workbook.add_named_style(NamedStyle(name=f"result {outcome}", number_format="@", fill=fill))
-    return workbook
-
-
-def _append_table_sheet(
-    workbook: Any, title: str, table: pa.Table, row_styles: Iterator[str] | None
-) -> None:
-    """One sheet of text cells: frozen bold header, autofilter, widths by the longest value."""
-    import pyarrow.compute as pc
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.utils import get_column_letter
-
-    if table.num_rows >= XLSX_MAX_ROWS:
-        raise ConfigError(
-            f"{table.num_rows} rows do not fit in an .xlsx sheet "
-            f"(at most {XLSX_MAX_ROWS - 1}); write them as .csv"
-        )
-    text = _xlsx_text(table)
-    names = text.column_names
-    sheet = workbook.create_sheet(title)
-    sheet.freeze_panes = "A2"
-    sheet.auto_filter.ref = f"A1:{get_column_letter(max(1, len(names)))}{text.num_rows + 1}"
-    for index, name in enumerate(names, start=1):
-        longest = pc.max(pc.utf8_length(text.column(name))).as_py() or 0
-        width = min(XLSX_MAX_WIDTH, max(XLSX_MIN_WIDTH, len(name), longest)) + 2
-        sheet.column_dimensions[get_column_letter(index)].width = width
-
-    def cell(value: str, style: str) -> WriteOnlyCell:
-        made = WriteOnlyCell(sheet, value)
-        made.style = style
-        return made
-
-    sheet.append([cell(name, "result header") for name in names])
-    columns = [text.column(c).to_pylist() for c in names]
-    styles = row_styles if row_styles is not None else itertools.repeat("result")
-    for values, style in zip(zip(*columns, strict=True), styles, strict=False):
-        sheet.append([cell(value, style) for value in values])
-
-
-def _write_summary_sheet(workbook: Any, summary: RunSummary) -> None:
-    """Counts per outcome and per code, and the run's parameters, one section under another."""
-    from openpyxl.cell import WriteOnlyCell
-
-    sheet = workbook.create_sheet("Summary")
-    sheet.column_dimensions["A"].width = 24
-    sheet.column_dimensions["B"].width = 70
-    sheet.column_dimensions["C"].width = 80
     headings = {
         "Run": ("Run", "Value"),
         "Outcomes": ("Outcome", "Rows"),
         "Codes": ("Code", "Rows", "Meaning"),
         "Parameters": ("Option", "Value"),
     }
-    for section, pairs in summary_rows(summary).items():
-        titles = []
-        for title in headings[section]:
-            made = WriteOnlyCell(sheet, title)
-            made.style = "result header"
-            titles.append(made)
-        sheet.append(titles)
+    sections = []
+    for name, pairs in summary_rows(summary).items():
+        rows = []
         for key, value in pairs:
-            row: list[Any] = [neutralise_text(_xml_safe(key))]
-            row.append(neutralise_text(_xml_safe(value)) if isinstance(value, str) else value)
-            if section == "Codes":
+            row: list[Any] = [neutralise_text(key)]
+            row.append(neutralise_text(value) if isinstance(value, str) else value)
+            if name == "Codes":
                 row.append(explain_code(key))
-            sheet.append(row)
-        sheet.append([])
-
-
-def _xml_safe(value: str) -> str:
-    """Drop the control characters an .xlsx cannot hold (one value; see XLSX_ILLEGAL_PATTERN)."""
-    return "".join("\ufffd" if ord(ch) < 32 and ch not in "\t\n\r" else ch for ch in value)
+            rows.append(row)
+        sections.append(Section(headings[name], rows))
+    write_workbook(handle, neutralise_formulas(table), sheet_name="Results", summary=sections)
 
 
 def summary_rows(summary: RunSummary) -> Mapping[str, list[tuple[str, Any]]]:

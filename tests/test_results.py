@@ -10,8 +10,9 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from openpyxl.utils.escape import unescape
 
-from importer import results
+from importer import results, results_xlsx
 from importer.errors import ConfigError
 from importer.records import RESULT_COLUMNS
 from importer.results import (
@@ -220,8 +221,8 @@ def test_xlsx_neutralises_every_dangerous_first_character(tmp_path: Path) -> Non
         for column in TEXT_COLUMNS:
             cell = cells[column]
             assert cell.data_type == "s", (char, column)
-            # XML turns a stored carriage return into a line feed; the quote is what matters
-            assert cell.value == "'" + frame.loc[i, column].replace("\r", "\n")
+            # a carriage return is stored as Excel's escape `_x000D_`, which Excel reads back
+            assert unescape(cell.value) == "'" + frame.loc[i, column]
     last = dict(zip(header, sheet[sheet.max_row], strict=True))
     assert last["list_name"].value == "safe=1"
 
@@ -274,9 +275,10 @@ def test_xlsx_widths_follow_longest_value_capped(tmp_path: Path) -> None:
     path = tmp_path / "out.xlsx"
     write_results(frame, path, make_summary())
     dims = openpyxl.load_workbook(path)["Results"].column_dimensions
-    assert dims["A"].width == results.XLSX_MIN_WIDTH + 2  # "row", short numbers
-    assert dims["B"].width == len('Say "hi", all\nnow') + 2
-    assert dims["H"].width == results.XLSX_MAX_WIDTH + 2
+    # Excel stores a width as characters plus the cell's padding (a fraction of a character)
+    assert int(dims["A"].width) == results_xlsx.XLSX_MIN_WIDTH + 2  # "row", short numbers
+    assert int(dims["B"].width) == len('Say "hi", all\nnow') + 2
+    assert int(dims["H"].width) == results_xlsx.XLSX_MAX_WIDTH + 2
 
 
 def test_xlsx_rows_tinted_by_outcome(workbook: openpyxl.Workbook) -> None:
@@ -284,13 +286,18 @@ def test_xlsx_rows_tinted_by_outcome(workbook: openpyxl.Workbook) -> None:
     outcome_column = RESULT_COLUMNS.index("outcome")
     for row in sheet.iter_rows(min_row=2):
         outcome = row[outcome_column].value
-        colours = {cell.fill.fgColor.rgb[-6:] for cell in row}
-        assert colours == {results.OUTCOME_FILLS[outcome]}, outcome
-        assert {cell.fill.fill_type for cell in row} == {"solid"}
+        tint = results_xlsx.OUTCOME_FILLS[outcome]
+        # the row's format tints the row's empty cells (Excel shows it); written cells carry it
+        row_format = sheet.row_dimensions[row[0].row]
+        assert (row_format.fill.fgColor.rgb[-6:], row_format.fill.fill_type) == (tint, "solid")
+        written = [cell for cell in row if cell.value is not None]
+        assert {cell.fill.fgColor.rgb[-6:] for cell in written} == {tint}, outcome
+        assert {cell.fill.fill_type for cell in written} == {"solid"}
+        assert {cell.number_format for cell in written} == {"@"}
 
 
 def test_xlsx_outcome_fills_are_the_agreed_tints() -> None:
-    fills = results.OUTCOME_FILLS
+    fills = results_xlsx.OUTCOME_FILLS
     assert fills["duplicate"] == fills["planned"]
     assert fills["failed"] == fills["invalid"]
     assert len({fills["created"], fills["exists"], fills["planned"], fills["failed"],
@@ -314,6 +321,43 @@ def test_xlsx_summary_sheet(workbook: openpyxl.Workbook) -> None:
     assert as_pairs["workers"] == ["4"]
 
 
+def test_xlsx_summary_headings_are_bold_text(workbook: openpyxl.Workbook) -> None:
+    sheet = workbook["Summary"]
+    headings = {"Run", "Outcome", "Code", "Option"}
+    seen = set()
+    for row in sheet.iter_rows():
+        first = row[0]
+        bold = first.value in headings
+        if bold:
+            seen.add(first.value)
+        for cell in row:
+            if cell.value is not None:
+                assert bool(cell.font.b) == bold, cell.coordinate
+                assert (cell.number_format == "@") == bold, cell.coordinate
+    assert seen == headings
+    assert [int(sheet.column_dimensions[c].width) for c in "ABC"] == list(
+        results_xlsx.SUMMARY_WIDTHS
+    )
+
+
+def test_xlsx_table_of_any_columns_is_text_without_tints(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {"id": [17, 18], "name": ["=cmd", "Été"], "contacts": pd.array([3, None], dtype="Int64")}
+    )
+    path = tmp_path / "lists.xlsx"
+    results.write_table(frame, path, sheet_name="Lists")
+    sheet = openpyxl.load_workbook(path)["Lists"]
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:C3"
+    values = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert values == [["id", "name", "contacts"], ["17", "'=cmd", "3"], ["18", "Été", None]]
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row:
+            if cell.value is not None:
+                assert (cell.data_type, cell.number_format) == ("s", "@")
+                assert cell.fill.fill_type is None
+    assert all(cell.font.b for cell in sheet[1])
+
+
 def test_xlsx_summary_sheet_neutralises_and_never_holds_the_key(tmp_path: Path) -> None:
     path = tmp_path / "out.xlsx"
     summary = make_summary(input_path="=HYPERLINK(1)", sheet="Feuil1", encoding=None)
@@ -335,14 +379,14 @@ def test_xlsx_drops_control_characters_and_caps_cells(tmp_path: Path) -> None:
     write_results(frame, path, make_summary())
     sheet = openpyxl.load_workbook(path)["Results"]
     assert sheet["B2"].value == "bell\ufffd here"
-    assert len(sheet["H3"].value) == results.XLSX_MAX_CELL_CHARS
+    assert len(sheet["H3"].value) == results_xlsx.XLSX_MAX_CELL_CHARS
     # the CSV keeps the value as it was
     write_results(frame, tmp_path / "out.csv", make_summary())
     assert read_csv(tmp_path / "out.csv").loc[0, "list_name"] == "bell\x07 here"
 
 
 def test_xlsx_refuses_more_rows_than_excel_holds(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(results, "XLSX_MAX_ROWS", 3)
+    monkeypatch.setattr(results_xlsx, "XLSX_MAX_ROWS", 3)
     with pytest.raises(ConfigError, match=r"\.csv"):
         write_results(make_frame(), Path("never-written.xlsx"), make_summary())
     assert not Path("never-written.xlsx").exists()
