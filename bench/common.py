@@ -79,9 +79,20 @@ def at_most(label: str, value: float, bound: float, unit: str = "") -> Check:
     return Check(label, value, "≤", bound, unit)
 
 
+@dataclass(frozen=True)
+class Planned:
+    """A target whose measurement is not written yet: RESULTS.md shows it as not measured."""
+
+    key: str
+    title: str
+    label: str
+    target: str
+
+
 @dataclass
 class Report:
-    """What one benchmark found: raw figures, checks against targets, how to reproduce."""
+    """What one benchmark found: raw figures, checks against targets, how to reproduce,
+    and any further markdown sections (a profile, a table of candidates)."""
 
     key: str
     title: str
@@ -89,6 +100,7 @@ class Report:
     method: str
     figures: list[tuple[str, str]] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
+    sections: list[tuple[str, list[str]]] = field(default_factory=list)
     error: str | None = None
 
     def figure(self, label: str, value: str) -> None:
@@ -100,6 +112,10 @@ class Report:
         self.checks.append(check)
         verdict = "holds" if check.holds else "MISSED"
         print(f"  {check.label:<52} {check.shown} (target {check.target}: {verdict})", flush=True)
+
+    def section(self, title: str, lines: list[str]) -> None:
+        """A markdown section of its own under this benchmark in RESULTS.md."""
+        self.sections.append((title, lines))
 
 
 def seconds_text(samples: Sequence[float]) -> str:

@@ -21,7 +21,16 @@ KEY = "startup"
 TITLE = "Start-up"
 ROUNDS = 15
 #: Heavy packages `--help` must not import (the package imports them lazily).
-HEAVY = ("pandas", "pyarrow", "numpy", "requests", "openpyxl", "python_calamine", "pycountry")
+HEAVY = (
+    "pandas",
+    "pyarrow",
+    "numpy",
+    "requests",
+    "openpyxl",
+    "python_calamine",
+    "rustpy_xlsxwriter",
+    "pycountry",
+)
 
 METHOD = f"""\
 `{CLI_SHOWN} --help` (the installed console script) beside `{PYTHON_SHOWN} -c "import click"`,
