@@ -10,6 +10,7 @@ from bench.common import (
     CLI_SHOWN,
     PYTHON,
     Report,
+    Timed,
     Workspace,
     at_most,
     importer_env,
@@ -117,8 +118,26 @@ def measure(report: Report, workspace: Workspace) -> None:
     text = workspace.messy_csv(ROWS)
     work = workspace.fresh_dir(KEY)
     _reading(report, workbook)
-    _writing(report, text, work)
-    _whole_process(report, workbook, work)
+    read_only = f"{CALAMINE_SETUP}\n{CALAMINE_READ.format(path=str(workbook))}"
+    runs = interleaved(
+        ROUNDS,
+        {
+            "→ .xlsx": lambda: _validate(text, work / "out.xlsx"),
+            "→ .csv": lambda: _validate(text, work / "out.csv"),
+            "from .xlsx": lambda: _validate(workbook, work / "from-xlsx.csv"),
+            "calamine": lambda: timed_run([PYTHON, "-c", read_only]),
+            "imports": lambda: timed_run([PYTHON, "-c", HEAVY_IMPORTS]),
+        },
+    )
+    seconds = {name: [run.seconds for run in timed] for name, timed in runs.items()}
+    _writing(report, seconds, runs, text, work)
+    report.figure("process: validate big.xlsx -o out.csv", seconds_text(seconds["from .xlsx"]))
+    report.figure("process: calamine read only", seconds_text(seconds["calamine"]))
+    report.figure("process: import pandas + pyarrow only", seconds_text(seconds["imports"]))
+    report.figure(
+        "process: validate ÷ calamine read (no target)",
+        f"{min(seconds['from .xlsx']) / min(seconds['calamine']):.2f}",
+    )
     report.section("How the .xlsx writer was chosen", CANDIDATES)
 
 
@@ -136,30 +155,22 @@ def _reading(report: Report, workbook: Path) -> None:
     report.check(at_most("read: importer ÷ calamine (in-process, warm)", ratio, READ_TARGET))
 
 
-def _writing(report: Report, source: Path, work: Path) -> None:
-    out = f"{work}/out"
-    runs = interleaved(
-        ROUNDS,
-        {
-            suffix: (
-                lambda suffix=suffix: timed_run(
-                    [CLI, "validate", source, "-o", out + suffix, "--no-progress", "-q"],
-                    ok_codes=(0, 1),
-                )
-            )
-            for suffix in (".xlsx", ".csv")
-        },
-    )
-    xlsx = [run.seconds for run in runs[".xlsx"]]
-    csv = [run.seconds for run in runs[".csv"]]
+def _writing(
+    report: Report,
+    seconds: dict[str, list[float]],
+    runs: dict[str, list[Timed]],
+    source: Path,
+    work: Path,
+) -> None:
+    xlsx, csv = seconds["→ .xlsx"], seconds["→ .csv"]
     report.figure("write: validate → .xlsx (process)", seconds_text(xlsx))
     report.figure("write: validate → .csv (process)", seconds_text(csv))
     report.figure(
         "write: peak RSS, → .xlsx / → .csv",
-        f"{max(r.peak_rss_mb for r in runs['.xlsx']):.0f} MB / "
-        f"{max(r.peak_rss_mb for r in runs['.csv']):.0f} MB",
+        f"{max(r.peak_rss_mb for r in runs['→ .xlsx']):.0f} MB / "
+        f"{max(r.peak_rss_mb for r in runs['→ .csv']):.0f} MB",
     )
-    timed = timed_run([PYTHON, "-c", WRITERS, source, out, str(CALLS)], env=importer_env())
+    timed = timed_run([PYTHON, "-c", WRITERS, source, work / "alone", str(CALLS)])
     line = next(line for line in timed.stdout.splitlines() if line.startswith("BENCH-TIMES "))
     writers = json.loads(line.removeprefix("BENCH-TIMES "))
     report.figure("write: write_results → .xlsx alone, warm", seconds_text(writers[".xlsx"][1:]))
@@ -168,24 +179,8 @@ def _writing(report: Report, source: Path, work: Path) -> None:
     report.check(at_most("write: validate → .xlsx ÷ → .csv (process)", ratio, WRITE_TARGET))
 
 
-def _whole_process(report: Report, workbook: Path, work: Path) -> None:
-    read_only = f"{CALAMINE_SETUP}\n{CALAMINE_READ.format(path=str(workbook))}"
-    runs = interleaved(
-        ROUNDS,
-        {
-            "importer": lambda: timed_run(
-                [CLI, "validate", workbook, "-o", f"{work}/from-xlsx.csv", "--no-progress", "-q"],
-                ok_codes=(0, 1),
-            ),
-            "calamine": lambda: timed_run([PYTHON, "-c", read_only]),
-            "imports": lambda: timed_run([PYTHON, "-c", HEAVY_IMPORTS]),
-        },
-    )
-    seconds = {name: [run.seconds for run in timed] for name, timed in runs.items()}
-    report.figure("process: validate big.xlsx -o out.csv", seconds_text(seconds["importer"]))
-    report.figure("process: calamine read only", seconds_text(seconds["calamine"]))
-    report.figure("process: import pandas + pyarrow only", seconds_text(seconds["imports"]))
-    report.figure(
-        "process: validate ÷ calamine read (no target)",
-        f"{min(seconds['importer']) / min(seconds['calamine']):.2f}",
+def _validate(source: Path, output: Path) -> Timed:
+    """`validate SOURCE -o OUTPUT` as a fresh process (exit 1: some rows invalid, as planned)."""
+    return timed_run(
+        [CLI, "validate", source, "-o", output, "--no-progress", "-q"], ok_codes=(0, 1)
     )
