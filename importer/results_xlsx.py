@@ -9,6 +9,7 @@ module only makes text an .xlsx can hold.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
@@ -175,6 +176,4 @@ def _summary_records(sections: Iterable[Section]) -> tuple[list[dict[str, Any]],
 
 def _cell(value: Any) -> Any:
     """One Summary value: numbers stay numbers, text loses what an .xlsx cannot hold."""
-    if not isinstance(value, str):
-        return value
-    return "".join("\ufffd" if ord(ch) < 32 and ch not in "\t\n\r" else ch for ch in value)
+    return re.sub(XLSX_ILLEGAL_PATTERN, "\ufffd", value) if isinstance(value, str) else value

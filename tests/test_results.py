@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from openpyxl.utils.escape import unescape
 
 from importer import results, results_xlsx
@@ -383,6 +386,26 @@ def test_xlsx_drops_control_characters_and_caps_cells(tmp_path: Path) -> None:
     # the CSV keeps the value as it was
     write_results(frame, tmp_path / "out.csv", make_summary())
     assert read_csv(tmp_path / "out.csv").loc[0, "list_name"] == "bell\x07 here"
+
+
+@settings(deadline=None, max_examples=60)  # a workbook per example: timing varies
+@given(st.lists(st.text(st.characters(exclude_categories=["Cs"]), max_size=40), max_size=8))
+@example(["_x000D_", "a\rb", " lead ", "bell\x07", "=1", "", "x\ny", "😀"])
+def test_xlsx_text_reads_back_as_written(tmp_path_factory: pytest.TempPathFactory, values) -> None:
+    """Whatever the text, a spreadsheet reader gets it back: only formulas are defused and the
+    control characters an .xlsx cannot hold replaced (escapes like `_x000D_` included)."""
+    from python_calamine import CalamineWorkbook
+
+    path = tmp_path_factory.mktemp("xlsx") / "any.xlsx"
+    results.write_table(pd.DataFrame({"value": values}, dtype=object), path, sheet_name="S")
+    grid = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
+    read_back = [row[0] for row in grid[1:]]
+    read_back += [""] * (len(values) - len(read_back))  # calamine stops at the last filled row
+    expected = [
+        re.sub(results_xlsx.XLSX_ILLEGAL_PATTERN, "\ufffd", results.neutralise_text(value))
+        for value in values
+    ]
+    assert read_back == expected
 
 
 def test_xlsx_refuses_more_rows_than_excel_holds(monkeypatch: pytest.MonkeyPatch) -> None:
