@@ -493,7 +493,8 @@ def machine() -> list[tuple[str, str]]:
         ("OS", f"{platform.system()} {platform.release()} {platform.machine()}"),
         ("Python", platform.python_version()),
     ]
-    for package in ("pandas", "pyarrow", "python-calamine", "openpyxl", "requests", "click"):
+    packages = ("pandas", "pyarrow", "python-calamine", "rustpy-xlsxwriter", "openpyxl")
+    for package in (*packages, "requests", "click"):
         try:
             facts.append((package, importlib.metadata.version(package)))
         except importlib.metadata.PackageNotFoundError:
