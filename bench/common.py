@@ -207,28 +207,36 @@ def interleaved(rounds: int, contenders: dict[str, Callable[[], Timed]]) -> dict
     return timings
 
 
-_REPEAT = """\
+_TURNS = """\
 import json, sys, time
 exec(sys.argv[1])
-times = []
+calls = json.loads(sys.argv[2])
+times = {name: [] for name in calls}
 for _ in range(int(sys.argv[3])):
-    started = time.perf_counter()
-    exec(sys.argv[2])
-    times.append(time.perf_counter() - started)
+    for name, call in calls.items():
+        started = time.perf_counter()
+        exec(call)
+        times[name].append(time.perf_counter() - started)
 print("BENCH-TIMES " + json.dumps(times))
 """
 
 
 def in_process(
-    setup: str, call: str, rounds: int, *, env: dict[str, str] | None = None
-) -> list[float]:
-    """Seconds of `call` run `rounds` times in one fresh interpreter, after `setup` (untimed).
+    setup: str, calls: dict[str, str], rounds: int, *, env: dict[str, str] | None = None
+) -> dict[str, list[float]]:
+    """Seconds of each of `calls`, taking turns `rounds` times in one fresh interpreter, after
+    `setup` (untimed): a burst of other work on the machine hits every side alike.
 
-    The first time still pays what `call` imports lazily; the later ones are warm.
+    The first turn still pays what each call imports lazily; the later ones are warm.
     """
-    timed = timed_run([PYTHON, "-c", _REPEAT, setup, call, str(rounds)], env=env)
-    line = next(line for line in timed.stdout.splitlines() if line.startswith("BENCH-TIMES "))
-    return [float(value) for value in json.loads(line.removeprefix("BENCH-TIMES "))]
+    script = [PYTHON, "-c", _TURNS, setup, json.dumps(calls), str(rounds)]
+    line = next(
+        line
+        for line in timed_run(script, env=env).stdout.splitlines()
+        if line.startswith("BENCH-TIMES ")
+    )
+    times: dict[str, list[float]] = json.loads(line.removeprefix("BENCH-TIMES "))
+    return times
 
 
 def _tail(text: str, lines: int = 15) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from bench.common import (
@@ -26,9 +25,7 @@ ROWS = 100_000
 #: Fresh processes per side, taking turns.
 ROUNDS = 5
 #: Calls in one interpreter: the first pays the lazy imports, the best of the rest is "warm".
-CALLS = 6
-#: Interpreters per side for the in-process read, taking turns.
-READ_ROUNDS = 2
+CALLS = 8
 READ_TARGET = 1.5
 WRITE_TARGET = 4
 
@@ -38,29 +35,21 @@ IMPORTER_SETUP = "from pathlib import Path\nfrom importer.read import read_table
 IMPORTER_READ = "read_table(Path({path!r}))"
 HEAVY_IMPORTS = "import pandas, pyarrow, pyarrow.compute"
 
-#: Both writers on the same prepared rows in one interpreter; prints the seconds of each call.
+#: The setup of both writers: the same rows, read and prepared once.
 WRITERS = """\
-import json, sys, time
 from datetime import UTC, datetime
 from pathlib import Path
 from importer.normalize import prepare
 from importer.read import read_table
 from importer.results import RunSummary, tally, write_results
 
-frame = prepare(read_table(Path(sys.argv[1])).frame)
+frame = prepare(read_table(Path({path!r})).frame)
 counts, codes = tally(frame)
 now = datetime.now(UTC)
 summary = RunSummary(
-    run_id=None, input_path=sys.argv[1], input_sha256="", encoding=None, delimiter=None,
+    run_id=None, input_path={path!r}, input_sha256="", encoding=None, delimiter=None,
     sheet=None, started_at=now, ended_at=now, counts=counts, code_counts=codes,
 )
-times = {".csv": [], ".xlsx": []}
-for _ in range(int(sys.argv[3])):
-    for suffix, spent in times.items():
-        started = time.perf_counter()
-        write_results(frame, Path(sys.argv[2]).with_suffix(suffix), summary)
-        spent.append(time.perf_counter() - started)
-print("BENCH-TIMES " + json.dumps(times))
 """
 
 METHOD = f"""\
@@ -70,14 +59,14 @@ duplicates, bad countries and empty cells), as CSV and as .xlsx (written with op
 - **Reading** (target ≤ {READ_TARGET}): in-process, imports excluded: the importer's reader
   (`importer.read.read_table(path)`: calamine, then header matching and the cells as text) beside
   python-calamine alone (`CalamineWorkbook.from_path(p).get_sheet_by_index(0).to_python()`), on
-  the .xlsx. Each side is called {CALLS} times in one interpreter, {READ_ROUNDS} interpreters per
-  side taking turns; the first call of each interpreter pays lazy imports, so the figure is the
-  best of the later ("warm") calls.
+  the .xlsx. Both sides take turns {CALLS} times in one interpreter, so a burst of other work
+  hits both alike; the first turn pays lazy imports, so the figure is the best of the later
+  ("warm") calls.
 - **Writing** (target ≤ {WRITE_TARGET}): the same run with two outputs:
   `{CLI_SHOWN} validate big.csv -o out.xlsx` beside `… -o out.csv`, fresh processes timed from
   spawn to exit, taking turns {ROUNDS} times, minimum kept. The CSV input keeps the read short,
   so the writer weighs as much as it can in the ratio. The writers alone (`write_results` on
-  the same prepared rows, warm, in one interpreter) are shown too.
+  the same prepared rows, taking turns warm in one interpreter) are shown too.
 - For reference, without target: `validate big.xlsx -o out.csv` as a fresh process beside a
   process that only reads the workbook with calamine, and one that only imports pandas and
   pyarrow (the fixed cost any pandas-based validation pays before reading a cell).
@@ -142,13 +131,12 @@ def measure(report: Report, workspace: Workspace) -> None:
 
 
 def _reading(report: Report, workbook: Path) -> None:
-    importer: list[float] = []
-    calamine: list[float] = []
-    for _ in range(READ_ROUNDS):
-        importer += in_process(
-            IMPORTER_SETUP, IMPORTER_READ.format(path=str(workbook)), CALLS, env=importer_env()
-        )[1:]
-        calamine += in_process(CALAMINE_SETUP, CALAMINE_READ.format(path=str(workbook)), CALLS)[1:]
+    calls = {
+        "importer": IMPORTER_READ.format(path=str(workbook)),
+        "calamine": CALAMINE_READ.format(path=str(workbook)),
+    }
+    times = in_process(f"{IMPORTER_SETUP}\n{CALAMINE_SETUP}", calls, CALLS, env=importer_env())
+    importer, calamine = times["importer"][1:], times["calamine"][1:]
     report.figure("read: importer's reader, warm", seconds_text(importer))
     report.figure("read: calamine alone, warm", seconds_text(calamine))
     ratio = min(importer) / min(calamine)
@@ -170,9 +158,11 @@ def _writing(
         f"{max(r.peak_rss_mb for r in runs['→ .xlsx']):.0f} MB / "
         f"{max(r.peak_rss_mb for r in runs['→ .csv']):.0f} MB",
     )
-    timed = timed_run([PYTHON, "-c", WRITERS, source, work / "alone", str(CALLS)])
-    line = next(line for line in timed.stdout.splitlines() if line.startswith("BENCH-TIMES "))
-    writers = json.loads(line.removeprefix("BENCH-TIMES "))
+    calls = {
+        suffix: f"write_results(frame, Path({str(work / ('alone' + suffix))!r}), summary)"
+        for suffix in (".xlsx", ".csv")
+    }
+    writers = in_process(WRITERS.format(path=str(source)), calls, CALLS)
     report.figure("write: write_results → .xlsx alone, warm", seconds_text(writers[".xlsx"][1:]))
     report.figure("write: write_results → .csv alone, warm", seconds_text(writers[".csv"][1:]))
     ratio = min(xlsx) / min(csv)
