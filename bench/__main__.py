@@ -19,6 +19,7 @@ when a benchmark could not be measured at all.
 from __future__ import annotations
 
 import os
+import resource
 import sys
 import time
 import traceback
@@ -77,6 +78,8 @@ def main(argv: list[str]) -> int:
                 traceback.print_exc()
             print(f"  ({time.perf_counter() - began:.0f} s)", flush=True)
             reports.append(report)
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
+    facts.append(("Peak RSS of the benchmark process (a child's peak counts it)", f"{own:.0f} MB"))
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     facts.append(("Load average at the end (1, 5, 15 min)", load))
     facts.append(("Duration of the run", f"{(datetime.now(UTC) - started).seconds / 60:.0f} min"))

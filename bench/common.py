@@ -11,6 +11,7 @@ import contextlib
 import csv
 import importlib.metadata
 import json
+import multiprocessing
 import os
 import platform
 import random
@@ -155,6 +156,8 @@ def timed_run(
 
     stdout/stderr go to temporary files (no pipe to drain while we wait), and `os.wait4` reaps
     the child with the resource usage of that child alone (and of the children it waited for).
+    Linux counts in a child's peak RSS the memory of this process when it spawned the child,
+    so this process keeps its own memory small (big inputs are built in forked children).
     """
     args: str | list[str] = str(command[0]) if shell else [str(part) for part in command]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -450,12 +453,20 @@ class Workspace:
         return path
 
     def cached(self, name: str, build: Callable[[Path], Path]) -> Path:
-        """`name` in the workspace, built by `build(path)` the first time it is asked for."""
+        """`name` in the workspace, built by `build(path)` the first time it is asked for.
+
+        Built in a forked child: a child's peak RSS (`wait4`) counts its parent's memory at
+        spawn, so this process must stay small for the children's peaks to be their own.
+        """
         path = self.root / name
         if not path.exists():
             started = time.perf_counter()
             print(f"  (generating {name} ...", end="", flush=True)
-            build(path)
+            child = multiprocessing.get_context("fork").Process(target=build, args=(path,))
+            child.start()
+            child.join()
+            if child.exitcode != 0:
+                raise RuntimeError(f"generating {name} failed (exit code {child.exitcode})")
             size = path.stat().st_size / 1e6
             print(f" {size:.1f} MB in {time.perf_counter() - started:.1f} s)", flush=True)
         return path
