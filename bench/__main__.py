@@ -32,11 +32,8 @@ from bench.common import PYTHON_SHOWN, Planned, Report, machine, workspace
 
 BENCHMARKS: tuple[ModuleType, ...] = (throughput, rate, pipeline, excel, startup)
 
-#: Targets of the speed issue whose benchmark belongs to work still in progress.
+#: Targets of the speed issue whose benchmark belongs to work still in progress (contacts).
 PLANNED: tuple[Planned, ...] = (
-    Planned("throughput", "API throughput", "importer ÷ ideal (requests/s)", "≥ 0.92"),
-    Planned("throughput", "API throughput", "importer ÷ reference (requests/s)", "—"),
-    Planned("throughput", "API throughput", "importer ÷ reference (CPU, median)", "≤ 1"),
     Planned("contacts", "Contacts", "contacts throughput ÷ ideal (5,000 adds to 10 lists)", "—"),
     Planned("contacts", "Contacts", "no-op re-run of a finished 100,000-contact job", "—"),
     Planned(
