@@ -1,24 +1,28 @@
-"""HTTP for the API client: pooled keep-alive connections, a deadline per request, proxies.
+"""HTTP for the API client: `http.client` connections kept alive, a deadline per request, proxies.
 
-Each request is one write (the request line, our few fixed headers and the form) and the
-answer is read through `httptools` (Node's llhttp parser: framing by Content-Length, chunks or
-the end of the connection, keep-alive). Per request that costs under a third of the CPU of
-`requests`, and less than `http.client`, whose header parsing goes through the `email` package
-(figures in bench/RESULTS.md, "API throughput"). The rules the importer promises:
+The standard library's `http.client` writes each request and reads each answer (framing by
+Content-Length, chunks or the end of the connection; keep-alive; the proxy's CONNECT tunnel
+through `set_tunnel`). This module pools its connections and adds the rules the importer
+promises:
 
 - **One deadline per request.** `timeout` bounds the whole exchange (connecting, the proxy's
-  tunnel, the TLS handshake, sending, every read of the answer), not each socket read: an
-  answer trickling in a byte at a time is cut when the time is up.
+  tunnel, the TLS handshake, sending, every read of the answer), not each socket read:
+  http.client reads through a file over the socket, and every read of that file waits only
+  for what is left of the deadline, so an answer trickling in a byte at a time is cut when
+  the time is up.
 - **Proxies only for HTTPS, never for loopback**: see `importer.proxy`.
 - **Truthful failures.** A `TransportError` says whether the request provably never reached
   the server (`unreached`: the name did not resolve, the connection was refused, the proxy
-  refused the tunnel, ...: nothing of the request was sent) or may have been processed.
+  refused the tunnel, ...: nothing of the request was sent) or may have been processed. A
+  request that fails on a reused connection may have been processed: it is never re-sent here.
 
 Thread-safe: each request checks one connection out of the pool and back in.
 """
 
 from __future__ import annotations
 
+import http.client
+import io
 import math
 import select
 import socket
@@ -29,8 +33,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
-
-import httptools
 
 from importer.errors import ConfigError
 from importer.proxy import Proxy, proxy_for
@@ -43,13 +45,12 @@ MAX_ANSWER_BYTES = 64 * 1024 * 1024
 #: the server is closing fails with an unknown fate.
 MAX_IDLE_SECONDS = 4.0
 _HEADERS = (
-    "User-Agent: avosms-import\r\n"
-    "Accept: application/json\r\n"
-    "Content-Type: application/x-www-form-urlencoded\r\n"
+    ("User-Agent", "avosms-import"),
+    ("Accept", "application/json"),
+    ("Content-Type", "application/x-www-form-urlencoded"),
 )
-_READ_SIZE = 64 * 1024
-#: Statuses whose answers have no body, whatever their headers say (RFC 9110).
-_NO_BODY = frozenset({204, 304})
+#: How http.client words a proxy's refusal of the tunnel (an OSError without an errno).
+_TUNNEL_REFUSED = "Tunnel connection failed:"
 
 
 @dataclass(frozen=True)
@@ -101,19 +102,18 @@ class Transport:
             raise ConfigError(f"the API address {base_url!r} is not usable (bad port)") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"the API address {base_url!r} is not usable (http(s)://HOST)")
-        self._tls = parts.scheme == "https"
         self._host = parts.hostname
-        self._port = port or (443 if self._tls else 80)
+        self._port = port or (443 if parts.scheme == "https" else 80)
         self._authority = f"[{self._host}]" if ":" in self._host else self._host
         if port is not None:
             self._authority += f":{port}"
         self._prefix = quote(parts.path.rstrip("/"), safe="/%:@!$&'()*+,;=-._~")
         self._timeout = timeout
         self._proxy = proxy_for(base_url, environ or {})
-        self._context = _tls_context() if self._tls else None
+        self._context = _tls_context() if parts.scheme == "https" else None
         self._clock = clock
         self._pool_size = pool_size
-        self._idle: list[tuple[float, _DeadlineSocket]] = []
+        self._idle: list[tuple[float, _Connection]] = []
         self._lock = threading.Lock()
         self._closed = False
 
@@ -131,165 +131,186 @@ class Transport:
 
         Redirects are not followed (they would carry the key's form elsewhere).
         """
-        deadline = self._clock() + self._timeout
-        request = (
-            f"POST {self._prefix}{path} HTTP/1.1\r\nHost: {self._authority}\r\n{_HEADERS}"
-            f"Content-Length: {len(form)}\r\n\r\n"
-        ).encode("ascii") + form
-        sock = self._checkout(deadline)
-        reading = _Reading()
+        connection = self._checkout(self._clock() + self._timeout)
         try:
-            sock.deadline = deadline
-            sock.sendall(request)  # one write, one TCP segment for a small form
-            _receive(sock, reading)
+            response = connection.post(self._prefix + path, self._authority, form)
+            if connection.ended:  # the server closed before the end of the head
+                raise TransportError("the answer was cut off")
+            if 100 <= response.status < 200:
+                raise TransportError(f"the answer was an interim {response.status} only")
+            body = _read_body(response)
         except BaseException as error:
-            sock.close()
+            connection.close()
             if isinstance(error, Exception):
-                raise _failure(error, self._timeout) from None
+                raise _failure(error, self._timeout, cut=connection.ended) from None
             raise
-        body = None if reading.too_large else b"".join(reading.chunks)
-        if reading.too_large or reading.until_close or not reading.keep_alive:
-            sock.close()
+        response.close()
+        if body is None or response.will_close or connection.sock is None:
+            connection.close()
         else:
-            self._checkin(sock)
-        return HttpAnswer(reading.status, reading.headers, body)
+            self._checkin(connection)
+        headers: dict[str, str] = {}
+        for name, value in response.getheaders():
+            key, text = name.lower(), value.strip()
+            headers[key] = f"{headers[key]}, {text}" if key in headers else text
+        return HttpAnswer(response.status, headers, body)
 
     def close(self) -> None:
         """Close the idle connections; those in use are closed when they come back."""
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
-        for _, sock in idle:
-            sock.close()
+        for _, connection in idle:
+            connection.close()
 
     # -- the pool ---------------------------------------------------------------------------
 
-    def _checkout(self, deadline: float) -> _DeadlineSocket:
-        """A connected socket: the most recently used live one, or a new one."""
+    def _checkout(self, deadline: float) -> _Connection:
+        """A connection good until `deadline`: the most recently used live one, or a new one."""
         while True:
             with self._lock:
                 if not self._idle:
                     break
-                since, sock = self._idle.pop()
-            if self._clock() - since <= MAX_IDLE_SECONDS and sock.alive():
-                return sock
-            sock.close()
+                since, connection = self._idle.pop()
+            if self._clock() - since <= MAX_IDLE_SECONDS and connection.alive():
+                connection.deadline = deadline
+                return connection
+            connection.close()
         return self._connect(deadline)
 
-    def _checkin(self, sock: _DeadlineSocket) -> None:
+    def _checkin(self, connection: _Connection) -> None:
         with self._lock:
             if not self._closed and len(self._idle) < self._pool_size:
-                self._idle.append((self._clock(), sock))
+                self._idle.append((self._clock(), connection))
                 return
-        sock.close()
+        connection.close()
 
-    def _connect(self, deadline: float) -> _DeadlineSocket:
+    def _connect(self, deadline: float) -> _Connection:
         """A new connection (through the proxy's tunnel, TLS set up); failures here never
         sent a byte of the request."""
         proxy = self._proxy
         host, port = (proxy.host, proxy.port) if proxy is not None else (self._host, self._port)
-        sock: _DeadlineSocket | None = None
+        connection = _Connection(host, port, self._context, self._host, self._clock)
+        connection.deadline = deadline
+        if proxy is not None:
+            # The Host header written here: Python 3.11 sends none with CONNECT by itself.
+            target = f"[{self._host}]" if ":" in self._host else self._host
+            tunnel_headers = {"Host": f"{target}:{self._port}", **proxy.headers}
+            connection.set_tunnel(self._host, self._port, tunnel_headers)
         try:
-            raw = socket.create_connection((host, port), max(deadline - self._clock(), 0.001))
-            sock = _DeadlineSocket(raw, deadline, self._clock)
-            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if proxy is not None:
-                self._tunnel(sock, proxy)
-            if self._context is not None:
-                sock.arm()
-                sock.sock = self._context.wrap_socket(raw, server_hostname=self._host)
+            connection.connect()
         except Exception as error:
-            if sock is not None:
-                sock.close()
+            connection.close()
             raise _failure(error, self._timeout, connecting=True) from None
-        return sock
-
-    def _tunnel(self, sock: _DeadlineSocket, proxy: Proxy) -> None:
-        """Ask the proxy for a tunnel to the API (HTTP CONNECT); TLS then runs through it."""
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        target = f"{host}:{self._port}"
-        lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}"]
-        lines += [f"{name}: {value}" for name, value in proxy.headers.items()]
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        reading = _Reading()
-        _receive(sock, reading, head_only=True)
-        if reading.status != 200:
-            raise TransportError(
-                f"the proxy refused the tunnel ({reading.status} {reading.reason})".strip(),
-                unreached=True,
-            )
+        return connection
 
 
-# -- reading an answer ------------------------------------------------------------------------
+# -- one connection, every read of which ends at the request's deadline -------------------------
 
 
-class _Reading:
-    """An answer as the parser reports it (through these callbacks), as it comes in."""
+class _Connection(http.client.HTTPConnection):
+    """An `http.client` connection (TLS when given a context) whose every step ends at
+    `deadline` (monotonic); `ended` tells that the server closed its side during a read."""
 
-    def __init__(self) -> None:
-        self.parser = httptools.HttpResponseParser(self)
-        self.status = 0
-        self.reason = ""
-        self.headers: dict[str, str] = {}
-        self.chunks: list[bytes] = []
-        self.size = 0
-        self.received = 0
-        self.head_done = False
-        self.complete = False
-        self.keep_alive = False
-        self.too_large = False
-        #: Neither Content-Length nor chunks: the answer ends when the server closes.
-        self.until_close = False
+    auto_open = 0  # never reconnect behind our back: a new connection is made by the pool
 
-    def on_status(self, reason: bytes) -> None:
-        self.reason += reason.decode("latin-1")
+    def __init__(
+        self, host: str, port: int, tls: ssl.SSLContext | None, server_name: str, clock: Any
+    ) -> None:
+        super().__init__(host, port)
+        self.deadline = math.inf
+        self.ended = False
+        self._tls = tls
+        self._server_name = server_name
+        self._clock = clock
+        # http.client reads every answer (the proxy's to CONNECT too) from what this makes.
+        self.response_class = self._response  # type: ignore[assignment]
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        key = name.decode("latin-1").lower()
-        text = value.decode("latin-1").strip()
-        self.headers[key] = f"{self.headers[key]}, {text}" if key in self.headers else text
+    def remaining(self) -> float:
+        """Seconds left before the deadline; TimeoutError once it has passed."""
+        left = self.deadline - self._clock()
+        if left <= 0:
+            raise TimeoutError("the deadline passed")
+        return left
 
-    def on_headers_complete(self) -> None:
-        self.head_done = True
-        self.status = self.parser.get_status_code()
-        chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
-        framed = chunked or "content-length" in self.headers
-        self.until_close = not framed and self.status not in _NO_BODY
+    def connect(self) -> None:
+        """TCP (to the proxy when tunnelling, which http.client then asks for the tunnel),
+        then TLS; each step waits only for what is left of the deadline.
 
-    def on_body(self, body: bytes) -> None:
-        self.size += len(body)
-        if self.size > MAX_ANSWER_BYTES:
-            self.too_large = True
-            self.chunks.clear()
-        else:
-            self.chunks.append(body)
+        TLS is set up here rather than by HTTPSConnection so that the handshake, too, gets
+        only what the connection and the tunnel left of the deadline.
+        """
+        self.timeout = self.remaining()
+        super().connect()
+        if self._tls is not None:
+            self.sock.settimeout(self.remaining())
+            self.sock = self._tls.wrap_socket(self.sock, server_hostname=self._server_name)
 
-    def on_message_complete(self) -> None:
-        self.complete = True
-        # Only meaningful now: once the message is over the parser forgets its flags.
-        self.keep_alive = self.parser.should_keep_alive()
+    def post(self, url: str, authority: str, form: bytes) -> http.client.HTTPResponse:
+        """Send the request in one write and read the answer's head."""
+        self.ended = False
+        self.sock.settimeout(self.remaining())  # sendall: the whole write
+        self.putrequest("POST", url, skip_host=True, skip_accept_encoding=True)
+        self.putheader("Host", authority)
+        for name, value in _HEADERS:
+            self.putheader(name, value)
+        self.putheader("Content-Length", str(len(form)))
+        self.endheaders(form)
+        return self.getresponse()
 
-
-def _receive(sock: _DeadlineSocket, reading: _Reading, *, head_only: bool = False) -> None:
-    """Feed the parser from the socket until the answer (or its head) is in, or too large."""
-    while not (reading.head_done if head_only else reading.complete or reading.too_large):
-        data = sock.recv(_READ_SIZE)
-        if not data:
-            if reading.head_done and reading.until_close:
-                reading.complete = True
-                return
-            if not reading.received:
-                raise TransportError("the server closed the connection without answering")
-            raise TransportError("the answer was cut off")
-        reading.received += len(data)
+    def alive(self) -> bool:
+        """Whether an idle keep-alive connection can carry a request: the server has neither
+        closed it nor sent anything unasked (both make the socket readable)."""
+        sock = self.sock
+        if sock is None:
+            return False
         try:
-            reading.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            raise TransportError("the answer was not valid HTTP (a protocol switch)") from None
-        except httptools.HttpParserError:
-            raise TransportError("the answer was not valid HTTP") from None
-        if reading.head_done and 100 <= reading.status < 200:
-            raise TransportError(f"the answer was an interim {reading.status} only")
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        pending = sock.pending() if isinstance(sock, ssl.SSLSocket) else 0
+        return not readable and not pending
+
+    def _response(self, sock: socket.socket, *args: Any, **kwargs: Any) -> http.client.HTTPResponse:
+        return http.client.HTTPResponse(_DeadlineReader(sock, self), *args, **kwargs)  # type: ignore[arg-type]
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket's reads as http.client sees them (it calls `makefile`), each waiting only
+    for what is left of the connection's deadline."""
+
+    def __init__(self, sock: socket.socket, connection: _Connection) -> None:
+        super().__init__()
+        self._sock = sock
+        # A socket's own reader keeps it open until the answer is read, as http.client expects
+        # when it closes a connection whose answer ends with the connection.
+        self._raw = sock.makefile("rb", buffering=0)
+        self._connection = connection
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(self)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        self._sock.settimeout(self._connection.remaining())
+        count = self._raw.readinto(buffer)
+        if count == 0:
+            self._connection.ended = True
+        return count
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def _read_body(response: http.client.HTTPResponse) -> bytes | None:
+    """The answer's body (checked complete when framed), or None when over MAX_ANSWER_BYTES."""
+    if response.length is not None:  # Content-Length: read() raises IncompleteRead if cut
+        return None if response.length > MAX_ANSWER_BYTES else response.read()
+    body = response.read(MAX_ANSWER_BYTES + 1)  # chunks (checked) or until the server closes
+    return None if len(body) > MAX_ANSWER_BYTES else body
 
 
 def _tls_context() -> ssl.SSLContext:
@@ -304,46 +325,6 @@ def _tls_context() -> ssl.SSLContext:
     return context
 
 
-# -- a socket whose every read and write ends at the request's deadline ----------------------
-
-
-class _DeadlineSocket:
-    """A connected socket (plain or TLS) whose operations end at `deadline` (monotonic)."""
-
-    def __init__(self, sock: socket.socket, deadline: float = math.inf, clock: Any = None) -> None:
-        self.sock = sock
-        self.deadline = deadline
-        self._clock = clock or time.monotonic
-
-    def arm(self) -> None:
-        """Let the next operation wait only for what is left of the deadline."""
-        remaining = self.deadline - self._clock()
-        if remaining <= 0:
-            raise TimeoutError("the deadline passed")
-        self.sock.settimeout(remaining)
-
-    def sendall(self, data: bytes) -> None:
-        self.arm()
-        self.sock.sendall(data)
-
-    def recv(self, size: int) -> bytes:
-        self.arm()
-        return self.sock.recv(size)
-
-    def alive(self) -> bool:
-        """Whether an idle keep-alive connection can carry a request: the server has neither
-        closed it nor sent anything unasked (both make the socket readable)."""
-        try:
-            readable, _, _ = select.select([self.sock], [], [], 0)
-        except (OSError, ValueError):
-            return False
-        pending = self.sock.pending() if isinstance(self.sock, ssl.SSLSocket) else 0
-        return not readable and not pending
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 # -- failures ---------------------------------------------------------------------------------
 
 #: Why a connection failed, in the operator's words; the first class that matches wins.
@@ -351,15 +332,22 @@ _REASONS: tuple[tuple[type[BaseException], str], ...] = (
     (socket.gaierror, "host name not found"),
     (ssl.SSLCertVerificationError, "TLS error: the server's certificate is not trusted"),
     (ssl.SSLError, "TLS error"),
+    # Raised when the server closed the connection before a byte of the answer.
+    (http.client.RemoteDisconnected, "the server closed the connection without answering"),
     (ConnectionRefusedError, "connection refused"),
     (ConnectionResetError, "connection reset"),
     (BrokenPipeError, "connection reset"),
     (ConnectionAbortedError, "connection aborted"),
+    (http.client.IncompleteRead, "the answer was cut off"),
+    (http.client.HTTPException, "the answer was not valid HTTP"),
 )
 
 
-def _failure(error: Exception, timeout: float, *, connecting: bool = False) -> TransportError:
-    """A TransportError for `error`; `connecting`: it happened before the request was sent."""
+def _failure(
+    error: Exception, timeout: float, *, connecting: bool = False, cut: bool = False
+) -> TransportError:
+    """A TransportError for `error`; `connecting`: it happened before the request was sent;
+    `cut`: the server closed the connection part way through the answer."""
     if isinstance(error, TransportError):
         if connecting:
             error.unreached = True
@@ -367,6 +355,12 @@ def _failure(error: Exception, timeout: float, *, connecting: bool = False) -> T
     if isinstance(error, TimeoutError):
         what = "no connection" if connecting else "no answer"
         return TransportError(f"{what} within {timeout:g} s", timed_out=True, unreached=connecting)
+    message = str(error)
+    if connecting and message.startswith(_TUNNEL_REFUSED):
+        refusal = message.removeprefix(_TUNNEL_REFUSED).strip()
+        return TransportError(f"the proxy refused the tunnel ({refusal})", unreached=True)
+    if cut and not isinstance(error, http.client.RemoteDisconnected | ssl.SSLError):
+        return TransportError("the answer was cut off")
     for kind, reason in _REASONS:
         if isinstance(error, kind):
             return TransportError(reason, unreached=connecting)

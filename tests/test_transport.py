@@ -205,11 +205,24 @@ def test_https_goes_through_the_proxy_as_an_encrypted_tunnel(servers) -> None:
     assert failure.value.unreached  # the request never left: it cannot have been processed
     assert failure.value.reason == f"the proxy refused the tunnel ({REFUSED})"
     head = recorder.received.decode()
-    assert head.startswith("CONNECT api.avosms.test:8443 HTTP/1.1\r\n")
+    assert head.startswith("CONNECT api.avosms.test:8443 HTTP/1.")  # 1.0 before Python 3.12
     assert "\r\nHost: api.avosms.test:8443\r\n" in head
     assert "Proxy-Authorization: Basic dXNlcjpwQHNz\r\n" in head  # user:p@ss
     assert "demo-key" not in head and "listContactName" not in head
     assert "p%40ss" not in repr(transport) and "dXNlcjpwQHNz" not in repr(transport)
+
+
+def test_a_proxy_trickling_its_answer_to_the_tunnel_is_cut_at_the_timeout(servers) -> None:
+    proxy = LoopbackServer(trickle(b"", b"HTTP/1.1 200 Connection established\r\n\r\n", 0.1))
+    servers.append(proxy)
+    environ = {"HTTPS_PROXY": proxy.url}
+    transport = Transport("https://api.avosms.test", timeout=1.0, environ=environ)
+    started = time.monotonic()
+    with pytest.raises(TransportError) as failure:
+        transport.post_form("/v1/contact/list/create", FORM)
+    assert time.monotonic() - started < 3
+    assert failure.value.reason == "no connection within 1 s"
+    assert failure.value.timed_out and failure.value.unreached
 
 
 @pytest.mark.parametrize(
@@ -368,8 +381,19 @@ def test_answers_are_read_to_their_end_and_connections_kept_only_when_they_can_b
         (b"SSH-2.0-OpenSSH_9.2\r\n\r\n", "the answer was not valid HTTP"),
         (HEAD + ANSWER[:10], "the answer was cut off"),
         (HEAD[:20], "the answer was cut off"),
+        (HEAD[:-2], "the answer was cut off"),
+        (b"HTTP/1.1 2", "the answer was cut off"),
+        (b"HTTP/1.1 103 Early Hints\r\n\r\n", "the answer was an interim 103 only"),
     ],
-    ids=["nothing", "not HTTP", "body cut off", "head cut off"],
+    ids=[
+        "nothing",
+        "not HTTP",
+        "body cut off",
+        "head cut off",
+        "head cut after a line",
+        "status cut off",
+        "interim only",
+    ],
 )
 def test_broken_answers_say_what_was_wrong(servers, raw, reason) -> None:
     def serve(connection: socket.socket) -> None:
@@ -390,3 +414,12 @@ def test_headers_are_read_whatever_their_case(servers) -> None:
     servers.append(server)
     answer = Transport(server.url, timeout=5).post_form("/v1/contact/list/create", FORM)
     assert (answer.status, answer.headers["retry-after"]) == (429, "7")
+
+
+@pytest.mark.parametrize("raw", [HEAD + ANSWER, UNTIL_CLOSE], ids=["content-length", "until close"])
+def test_an_answer_over_the_size_limit_is_not_kept(servers, monkeypatch, raw) -> None:
+    monkeypatch.setattr("importer.transport.MAX_ANSWER_BYTES", len(ANSWER) - 1)
+    server = LoopbackServer(answering(raw))
+    servers.append(server)
+    answer = Transport(server.url, timeout=5).post_form("/v1/contact/list/create", FORM)
+    assert (answer.status, answer.body) == (200, None)
