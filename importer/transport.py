@@ -223,6 +223,7 @@ class _Connection(http.client.HTTPConnection):
         self._tls = tls
         self._server_name = server_name
         self._clock = clock
+        self._form: bytes | None = None
         # http.client reads every answer (the proxy's to CONNECT too) from what this makes.
         self.response_class = self._response  # type: ignore[assignment]
 
@@ -255,8 +256,16 @@ class _Connection(http.client.HTTPConnection):
         for name, value in _HEADERS:
             self.putheader(name, value)
         self.putheader("Content-Length", str(len(form)))
-        self.endheaders(form)
+        self._form = form
+        self.endheaders()  # the head, to which send() adds the form
         return self.getresponse()
+
+    def send(self, data: Any) -> None:
+        """http.client writes the head and then the body; one write (one TCP segment for a
+        small form) costs less CPU and no round trip waits on the second half."""
+        if self._form is not None:
+            data, self._form = data + self._form, None
+        super().send(data)
 
     def alive(self) -> bool:
         """Whether an idle keep-alive connection can carry a request: the server has neither
