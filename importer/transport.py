@@ -5,11 +5,11 @@ Content-Length, chunks or the end of the connection; keep-alive; the proxy's CON
 through `set_tunnel`). This module pools its connections and adds the rules the importer
 promises:
 
-- **One deadline per request.** `timeout` bounds the whole exchange (connecting, the proxy's
-  tunnel, the TLS handshake, sending, every read of the answer), not each socket read:
-  http.client reads through a file over the socket, and every read of that file waits only
-  for what is left of the deadline, so an answer trickling in a byte at a time is cut when
-  the time is up.
+- **One deadline per request.** `timeout` bounds the whole exchange (the name lookup,
+  connecting, the proxy's tunnel, the TLS handshake, sending, every read of the answer), not
+  each socket read: http.client reads through a file over the socket, and every read of that
+  file waits only for what is left of the deadline, so an answer trickling in a byte at a
+  time is cut when the time is up; a name lookup that hangs is abandoned at the deadline.
 - **Proxies only for HTTPS, never for loopback**: see `importer.proxy`.
 - **Truthful failures.** A `TransportError` says whether the request provably never reached
   the server (`unreached`: the name did not resolve, the connection was refused, the proxy
@@ -30,6 +30,8 @@ import ssl
 import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as LookupTimeout
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -51,6 +53,10 @@ _HEADERS = (
 )
 #: How http.client words a proxy's refusal of the tunnel (an OSError without an errno).
 _TUNNEL_REFUSED = "Tunnel connection failed:"
+#: Name lookups run here, so that a resolver that never answers costs a request its deadline
+#: and no more (`socket.getaddrinfo` itself takes no timeout; an abandoned lookup ends when
+#: the resolver gives up, in its thread).
+_LOOKUPS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="name-lookup")
 
 
 @dataclass(frozen=True)
@@ -224,8 +230,10 @@ class _Connection(http.client.HTTPConnection):
         self._server_name = server_name
         self._clock = clock
         self._form: bytes | None = None
-        # http.client reads every answer (the proxy's to CONNECT too) from what this makes.
+        # http.client reads every answer (the proxy's to CONNECT too) from what this makes,
+        # and opens its socket (to the proxy when tunnelling) with `_open_socket`.
         self.response_class = self._response  # type: ignore[assignment]
+        self._create_connection = self._open_socket
 
     def remaining(self) -> float:
         """Seconds left before the deadline; TimeoutError once it has passed."""
@@ -246,6 +254,26 @@ class _Connection(http.client.HTTPConnection):
         if self._tls is not None:
             self.sock.settimeout(self.remaining())
             self.sock = self._tls.wrap_socket(self.sock, server_hostname=self._server_name)
+
+    def _open_socket(
+        self, address: tuple[str, int], timeout: Any = None, source: Any = None
+    ) -> socket.socket:
+        """TCP to `address`, its name looked up within the deadline, each address the lookup
+        gave tried in turn (as `socket.create_connection` does) with what is left of it."""
+        host, port = address
+        lookup = _LOOKUPS.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
+        try:
+            addresses = lookup.result(timeout=self.remaining())
+        except LookupTimeout:
+            raise TimeoutError("the name lookup did not end in time") from None
+        failure: OSError | None = None
+        for *_, sockaddr in addresses:
+            ip, ip_port = str(sockaddr[0]), int(sockaddr[1])
+            try:
+                return socket.create_connection((ip, ip_port), self.remaining(), source)
+            except OSError as error:
+                failure = error
+        raise failure or OSError(f"no address for {host}")
 
     def post(self, url: str, authority: str, form: bytes) -> http.client.HTTPResponse:
         """Send the request in one write and read the answer's head."""

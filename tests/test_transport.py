@@ -293,6 +293,25 @@ def test_a_refused_connection_provably_never_reached_the_server() -> None:
     assert (failure.value.reason, failure.value.unreached) == ("connection refused", True)
 
 
+def test_a_name_lookup_that_never_ends_is_cut_at_the_timeout(monkeypatch) -> None:
+    # A resolver that never answers cannot be set up on loopback; the lookup is the one thing
+    # stood in for here.
+    real_lookup = socket.getaddrinfo
+
+    def silent_resolver(host, *args, **kwargs):
+        if host == "api.example.test":
+            time.sleep(3)
+        return real_lookup(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", silent_resolver)
+    started = time.monotonic()
+    with pytest.raises(TransportError) as failure:
+        Transport("http://api.example.test", timeout=0.5).post_form("/v1/contact/list", FORM)
+    assert time.monotonic() - started < 2.5
+    assert failure.value.timed_out and failure.value.unreached
+    assert failure.value.reason == "no connection within 0.5 s"
+
+
 def test_a_connection_dropped_after_the_request_may_have_been_processed() -> None:
     with (
         SandboxServer(faults=FaultPlan(drop_rate=1.0)) as server,
