@@ -207,7 +207,15 @@ class Transport:
             connection.connect()
         except Exception as error:
             connection.close()
-            raise _failure(error, self._timeout, connecting=True) from None
+            failure = _failure(error, self._timeout, connecting=True)
+            if proxy is not None and "proxy" not in failure.reason:
+                # Else the operator looks for the fault at the API, not at a stale proxy setting.
+                failure = TransportError(
+                    f"{failure.reason}, through the proxy {proxy.host}:{proxy.port}",
+                    timed_out=failure.timed_out,
+                    unreached=True,
+                )
+            raise failure from None
         return connection
 
 

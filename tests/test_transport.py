@@ -212,6 +212,18 @@ def test_https_goes_through_the_proxy_as_an_encrypted_tunnel(servers) -> None:
     assert "p%40ss" not in repr(transport) and "dXNlcjpwQHNz" not in repr(transport)
 
 
+def test_a_proxy_nobody_listens_on_is_named_in_the_failure() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environ = {"HTTPS_PROXY": f"http://127.0.0.1:{port}"}
+    transport = Transport("https://api.avosms.test/v1", timeout=5, environ=environ)
+    with pytest.raises(TransportError) as failure:
+        transport.post_form("/v1/contact/list/create", FORM)
+    assert failure.value.unreached
+    assert failure.value.reason == f"connection refused, through the proxy 127.0.0.1:{port}"
+
+
 def test_a_proxy_trickling_its_answer_to_the_tunnel_is_cut_at_the_timeout(servers) -> None:
     proxy = LoopbackServer(trickle(b"", b"HTTP/1.1 200 Connection established\r\n\r\n", 0.1))
     servers.append(proxy)
@@ -221,7 +233,7 @@ def test_a_proxy_trickling_its_answer_to_the_tunnel_is_cut_at_the_timeout(server
     with pytest.raises(TransportError) as failure:
         transport.post_form("/v1/contact/list/create", FORM)
     assert time.monotonic() - started < 3
-    assert failure.value.reason == "no connection within 1 s"
+    assert failure.value.reason.startswith("no connection within 1 s, through the proxy 127.0.0.1:")
     assert failure.value.timed_out and failure.value.unreached
 
 
