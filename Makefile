@@ -13,16 +13,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## run: the lists sample job, then the contacts sample check, against the built-in sandbox.
-## Both samples hold invalid rows on purpose, so each is expected to exit 1 (some rows
-## invalid); anything else fails the target.
+## run: the lists sample job, then the contacts sample job, against the built-in sandbox; each
+## prints its summary line. Both samples hold invalid rows on purpose, so each is expected to
+## exit 1 (some rows invalid); anything else fails the target.
 run: $(STAMP)
 	$(BIN)/avosms-import run --job jobs/sample.yaml; status=$$?; \
 	  if [ $$status -ne 1 ]; then echo "unexpected exit code $$status" >&2; exit 1; fi
 	@echo "results: sample_data/out/lists.results.xlsx, report: sample_data/out/report.html"
-	$(BIN)/avosms-import validate --job jobs/contacts.yaml; status=$$?; \
+	$(BIN)/avosms-import run --job jobs/contacts.yaml; status=$$?; \
 	  if [ $$status -ne 1 ]; then echo "unexpected exit code $$status" >&2; exit 1; fi
-	@echo "contacts plan: sample_data/out/contacts.results.xlsx"
+	@echo "results: sample_data/out/contacts.results.xlsx, report: sample_data/out/contacts.report.html"
 
 ## test: lint, types and the whole test suite
 test: $(STAMP) lint

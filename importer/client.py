@@ -309,23 +309,33 @@ class AvoSmsClient:
         raise ApiUnavailable(f"could not {what}: {self._final_message(reply, attempts)}")
 
     def add_contact(
-        self, list_contact_id: str, number: str, fields: Mapping[str, str]
+        self,
+        list_contact_id: str,
+        number: str,
+        fields: Mapping[str, str],
+        *,
+        on_send: Callable[[], None] | None = None,
     ) -> CreateAnswer:
         """Add one contact to a list (`/contact/add`), retrying what may pass.
 
         `fields` are request field names (`contactName`, ...); empty ones are not sent. The
-        answer's `list_contact_id` is the list's. Raises like `create_list`.
+        answer's `list_contact_id` is the list's. `on_send` and the errors raised are as for
+        `create_list`.
         """
         form = {"listContactId": list_contact_id, "contactTelephoneNumber": number}
         form.update({name: value for name, value in fields.items() if value})
         what = f"add {number} to list {list_contact_id}"
-        reply, attempts = self._call(CONTACT_ADD.path, form, what)
+        fates = _Fates(on_send=on_send)
+        reply, attempts = self._call(CONTACT_ADD.path, form, what, fates)
+        delay = max(self._timeout, LATE_PROCESSING_GRACE) if fates.timed_out else 0.0
         if reply.code == "OK":
-            return CreateAnswer("OK", list_contact_id, "added", attempts)
-        if reply.code.startswith("ERR_1"):
+            message = "added"
+        elif reply.code.startswith("ERR_1"):
             message = f"the API says: {CONTACT_ADD.meaning(reply.code)} ({reply.code})"
-            return CreateAnswer(reply.code, "", message, attempts)
-        return CreateAnswer(reply.code, "", self._final_message(reply, attempts), attempts)
+        else:
+            message = self._final_message(reply, attempts)
+        list_id = list_contact_id if reply.code == "OK" else ""
+        return CreateAnswer(reply.code, list_id, message, attempts, fates.uncertain, delay)
 
     # -- one call, with its retries -------------------------------------------------------
 

@@ -24,6 +24,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from importer import __version__, errors
+from importer.kinds.contacts import CONTACT_COLUMNS
 from importer.records import RESULT_COLUMNS, Outcome
 
 #: Upgrades a connection's schema by one version, inside the caller's transaction.
@@ -84,11 +85,28 @@ _CREATE_KNOWN_INDEX = (
     f"(name_key, updated_at, run_id, list_contact_id, country_code, outcome) WHERE {_KNOWN_WHERE}"
 )
 
+#: Contacts: one row per input row of a contacts run, its results columns plus its key in the
+#: account (the list's key and the number in E.164), as `kinds.contacts` declares them.
+CONTACT_ROW_FIELDS: tuple[str, ...] = (*CONTACT_COLUMNS, "list_key", "e164")
+_CREATE_CONTACT_ROWS = (
+    'CREATE TABLE contact_rows (run_id INTEGER NOT NULL REFERENCES runs(id), "row" INTEGER NOT '
+    "NULL, "
+    + ", ".join(
+        f'"{name}" INTEGER NOT NULL DEFAULT 0'
+        if name == "attempts"
+        else f"\"{name}\" TEXT NOT NULL DEFAULT ''"
+        for name in CONTACT_ROW_FIELDS[1:]
+    )
+    + ', updated_at TEXT NOT NULL, PRIMARY KEY (run_id, "row")) WITHOUT ROWID'
+)
+
 #: MIGRATIONS[n] upgrades a version-n journal to version n+1; the newest version is its length.
 #: Version 0 is an empty file. Append, never edit: journals in the field were written by the
 #: earlier entries.
 MIGRATIONS: list[Migration] = [
     _sql(_CREATE_RUNS, _CREATE_ROWS, _CREATE_KNOWN_INDEX),
+    # Contacts: a lists-only journal gains the contacts table, its runs and rows kept.
+    _sql(_CREATE_CONTACT_ROWS),
 ]
 
 #: Columns this code reads and writes; a journal lacking any of them is refused, not misread.
@@ -109,17 +127,25 @@ _EXPECTED_COLUMNS: dict[str, frozenset[str]] = {
         }
     ),
     "rows": frozenset({"run_id", "updated_at", "name_key", *RESULT_COLUMNS}),
+    "contact_rows": frozenset({"run_id", "updated_at", *CONTACT_ROW_FIELDS}),
 }
 
 _ROW_FIELDS: tuple[str, ...] = (*RESULT_COLUMNS, "name_key")
 _INT_FIELDS = frozenset({"row", "attempts"})
-_ROW_COLUMNS_SQL = ", ".join(f'"{name}"' for name in _ROW_FIELDS)
-_UPSERT_SQL = (
-    f'INSERT INTO "rows" (run_id, {_ROW_COLUMNS_SQL}, updated_at) '
-    f"VALUES ({', '.join('?' * (len(_ROW_FIELDS) + 2))}) "
-    'ON CONFLICT (run_id, "row") DO UPDATE SET '
-    + ", ".join(f'"{name}" = excluded."{name}"' for name in (*_ROW_FIELDS[1:], "updated_at"))
-)
+
+
+def _upsert_sql(table: str, fields: tuple[str, ...]) -> str:
+    """Insert a row of `table` (run_id, `fields`, updated_at), or update it by (run_id, row)."""
+    names = ", ".join(f'"{name}"' for name in fields)
+    return (
+        f"INSERT INTO {table} (run_id, {names}, updated_at) "
+        f"VALUES ({', '.join('?' * (len(fields) + 2))}) "
+        'ON CONFLICT (run_id, "row") DO UPDATE SET '
+        + ", ".join(f'"{name}" = excluded."{name}"' for name in (*fields[1:], "updated_at"))
+    )
+
+
+_UPSERT_SQL = _upsert_sql('"rows"', _ROW_FIELDS)
 # SQLite takes the bare columns from the row holding max(updated_at): the latest record wins.
 _KNOWN_LISTS_SQL = (
     "SELECT name_key, list_contact_id, country_code, run_id, max(updated_at) "
@@ -136,6 +162,14 @@ _INTERRUPTED_CREATIONS_SQL = (
     "AND json_extract(options_json, '$.account') = ?) "
     "AND (outcome = 'created' OR (outcome = 'pending' AND attempts > 0)) GROUP BY name_key) "
     "AS latest JOIN runs ON runs.id = latest.run_id"
+)
+_CONTACT_UPSERT_SQL = _upsert_sql("contact_rows", CONTACT_ROW_FIELDS)
+_INTERRUPTED_ADDITIONS_SQL = (
+    "SELECT list_key, e164, max(run_id) FROM contact_rows WHERE run_id IN ("
+    "SELECT id FROM runs WHERE id < ? AND (ended_at IS NULL OR exit_code = 3) "
+    "AND json_extract(options_json, '$.account') = ?) "
+    "AND (outcome = 'created' OR (outcome = 'pending' AND (attempts > 0 OR run_id IN ("
+    "SELECT id FROM runs WHERE ended_at IS NULL)))) GROUP BY list_key, e164"
 )
 _RUN_COLUMNS_SQL = (
     "id, started_at, ended_at, input_path, input_sha256, options_json, counts_json, exit_code, "
@@ -428,16 +462,25 @@ class Journal:
             if pruned:
                 marks = ", ".join("?" for _ in pruned)
                 with self._transaction("prune old runs' rows") as connection:
-                    connection.execute(f'DELETE FROM "rows" WHERE run_id IN ({marks})', pruned)
+                    for table in ('"rows"', "contact_rows"):
+                        connection.execute(f"DELETE FROM {table} WHERE run_id IN ({marks})", pruned)
         return pruned
 
     def _live_counts(self, run_ids: list[int]) -> dict[int, dict[str, int]]:
-        """Counts per outcome straight from the rows, for runs that never recorded theirs."""
+        """Counts per outcome straight from the rows, for runs that never recorded theirs
+        (a contacts run's from its contacts rows, not the rows of the lists it created)."""
         counts: dict[int, dict[str, int]] = {}
         for run_id in run_ids:
             per_outcome = counts.setdefault(run_id, {})
+            contacts = self._read(
+                "SELECT 1 FROM runs WHERE id = ? AND "
+                "json_extract(options_json, '$.kind') = 'contacts'",
+                (run_id,),
+            )
+            table = "contact_rows" if contacts else '"rows"'
             for outcome, count in self._read(
-                'SELECT outcome, count(*) FROM "rows" WHERE run_id = ? GROUP BY outcome', (run_id,)
+                f"SELECT outcome, count(*) FROM {table} WHERE run_id = ? GROUP BY outcome",
+                (run_id,),
             ):
                 key = _pending_if_unfinished(outcome, finished=False)
                 per_outcome[key] = per_outcome.get(key, 0) + count
@@ -489,20 +532,43 @@ class Journal:
         Used at run start for every row, so a killed run can be rebuilt; columns go to SQLite as
         plain lists, without a Python object per row.
         """
+        self._upsert(run_id, self._frame_rows(run_id, frame, _ROW_FIELDS))
+
+    def record_contacts(self, run_id: int, frame: pd.DataFrame) -> None:
+        """Record contacts rows (`CONTACT_ROW_FIELDS` columns of `frame`) in one transaction."""
+        self._upsert(
+            run_id, self._frame_rows(run_id, frame, CONTACT_ROW_FIELDS), _CONTACT_UPSERT_SQL
+        )
+
+    def _frame_rows(
+        self, run_id: int, frame: pd.DataFrame, fields: tuple[str, ...]
+    ) -> Iterator[tuple[Any, ...]]:
+        """The upsert parameters of `frame`'s rows: columns as plain lists, no object per row."""
         columns: list[list[Any]] = []
-        for name in _ROW_FIELDS:
+        for name in fields:
             column = frame[name]
             if name in _INT_FIELDS:
                 columns.append(column.fillna(0).astype("int64").tolist())
             else:
                 columns.append(column.fillna("").astype(str).tolist())
         now = _timestamp(self._now())
-        self._upsert(run_id, zip(repeat(run_id), *columns, repeat(now), strict=False))
+        return zip(repeat(run_id), *columns, repeat(now), strict=False)
 
-    def _upsert(self, run_id: int, parameters: Iterable[tuple[Any, ...]]) -> None:
+    def interrupted_additions(self, *, account: str, before_run: int) -> dict[tuple[str, str], int]:
+        """(list key, E.164) → the latest run before `before_run` on `account` that added that
+        contact, or may have, and did not finish (killed, or exited 3).
+
+        A killed run's rows in flight are journaled `pending` with no attempt yet (the count
+        comes with the answer): every pending row of a killed run counts."""
+        records = self._read(_INTERRUPTED_ADDITIONS_SQL, (before_run, account))
+        return {(key, e164): run_id for key, e164, run_id in records}
+
+    def _upsert(
+        self, run_id: int, parameters: Iterable[tuple[Any, ...]], sql: str = _UPSERT_SQL
+    ) -> None:
         try:
             with self._transaction("record rows") as connection:
-                connection.executemany(_UPSERT_SQL, parameters)
+                connection.executemany(sql, parameters)
         except errors.JournalError:
             if not self._read("SELECT 1 FROM runs WHERE id = ?", (run_id,)):
                 raise self._unknown_run(run_id) from None
@@ -515,19 +581,20 @@ class Journal:
         back `pending`.
         """
         info = self.run_info(run_id)
-        names = ", ".join(f'"{name}"' for name in RESULT_COLUMNS)
+        columns, table = RESULT_COLUMNS, '"rows"'
+        if info.options.get("kind") == "contacts":
+            columns, table = CONTACT_COLUMNS, "contact_rows"
+        names = ", ".join(f'"{name}"' for name in columns)
         records = self._read(
-            f'SELECT {names} FROM "rows" WHERE run_id = ? ORDER BY "row"', (run_id,)
+            f'SELECT {names} FROM {table} WHERE run_id = ? ORDER BY "row"', (run_id,)
         )
         if not records and any(info.counts.values()):
             raise errors.JournalError(
                 f"{self.path}: the rows of run {run_id} were pruned (only the newest runs keep "
                 "theirs, see keep_runs); its counts are in `avosms-import runs`"
             )
-        frame = pd.DataFrame.from_records(records, columns=list(RESULT_COLUMNS))
-        frame = frame.astype(
-            {name: ("int64" if name in _INT_FIELDS else str) for name in RESULT_COLUMNS}
-        )
+        frame = pd.DataFrame.from_records(records, columns=list(columns))
+        frame = frame.astype({name: ("int64" if name in _INT_FIELDS else str) for name in columns})
         if not info.finished:
             frame.loc[frame["outcome"] == Outcome.PLANNED.value, "outcome"] = Outcome.PENDING.value
         return frame

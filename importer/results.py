@@ -115,6 +115,8 @@ class RunSummary:
     parameters: dict[str, str] = field(default_factory=dict)
     kind: str = ""
     """What the rows are (`lists`, `contacts`); the summary line starts with it when set."""
+    lists_created: int | None = None
+    """Contacts: how many of their lists this run created first (None for lists)."""
 
     @property
     def total_rows(self) -> int:
@@ -148,6 +150,7 @@ class RunSummary:
             "throttled_seconds": round(self.throttled_seconds, 3),
             "parameters": dict(self.parameters),
             "kind": self.kind,
+            "lists_created": self.lists_created,
         }
 
     def source_description(self) -> list[tuple[str, str]]:
@@ -193,6 +196,9 @@ def summary_line(summary: RunSummary) -> str:
     parts = [f"{count} {outcome}" for outcome, count in summary.ordered_counts() if count]
     if parts:
         line += ": " + ", ".join(parts)
+    if summary.lists_created is not None:
+        line += f"; {summary.lists_created} {'list' if summary.lists_created == 1 else 'lists'}"
+        line += " created for them"
     if summary.throttled_seconds > 0:
         line += f", {format_duration(summary.throttled_seconds)} throttled"
     if "header_row" in summary.parameters:

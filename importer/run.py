@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast
 
 from importer.errors import (
     ConfigError,
@@ -311,27 +311,93 @@ def _validate_contacts(options: JobOptions, env: Environment, started: datetime)
     return JobResult(frame, summary, output, exit_code_for(frame))
 
 
+class Job(Protocol):
+    """One kind's run, as `execute` strings it: its rows and how they are planned and sent."""
+
+    frame: pd.DataFrame
+    kind: str
+    columns: Sequence[str] | None
+    lists_created: int | None
+
+    @property
+    def source(self) -> SourceTable:
+        """How the input was read."""
+        ...
+
+    def send(
+        self,
+        journal: Journal,
+        client: AvoSmsClient,
+        scope: str,
+        run_id: int,
+        run_started: datetime,
+        stop: StopSignal,
+    ) -> RunStopped | None:
+        """Plan against the journal and the account, journal every row, send; return why the
+        run stopped early, if it did. `frame` holds every row's outcome afterwards."""
+        ...
+
+
+@dataclass
+class ListsJob:
+    """The lists kind's run: one list per row."""
+
+    table: SourceTable
+    frame: pd.DataFrame
+    options: JobOptions
+    env: Environment
+    kind: str = "lists"
+    columns: Sequence[str] | None = None
+    lists_created: int | None = None
+
+    @property
+    def source(self) -> SourceTable:
+        """How the input was read."""
+        return self.table
+
+    def send(
+        self,
+        journal: Journal,
+        client: AvoSmsClient,
+        scope: str,
+        run_id: int,
+        run_started: datetime,
+        stop: StopSignal,
+    ) -> RunStopped | None:
+        """Plan, journal every row, send."""
+        return _plan_and_send(
+            self.frame, journal, client, scope, run_id, run_started, self.options, self.env, stop
+        )
+
+
 def run(options: JobOptions, env: Environment) -> JobResult:
-    """The whole job: plan against the journal and the account, send, record, report.
+    """The whole job, of either kind: plan against the journal and the account, send, record,
+    report (see `execute`)."""
+    from importer.kinds.roles import Kind
+
+    started = datetime.now(UTC)
+    kind, loaded = input_kind(options)
+    job: Job
+    if kind is Kind.CONTACTS:
+        from importer.contacts_run import ContactsJob
+
+        job = ContactsJob.read(options, env)
+    else:
+        source, frame = loaded or load_rows(options)
+        job = ListsJob(source, frame, options, env)
+    return execute(job, options, env, started)
+
+
+def execute(job: Job, options: JobOptions, env: Environment, started: datetime) -> JobResult:
+    """Run one job: journal its start, send, record its end, write the results.
 
     Once the run is recorded as started, requests may have been sent: every failure after that
     point exits 3 (never 2), and the results file is still written where possible.
     """
-    from importer.errors import ConfigError
     from importer.journal import Journal
-    from importer.kinds.roles import Kind
     from importer.stop import StopSignal
 
-    started = datetime.now(UTC)
-    kind, loaded = input_kind(options)
-    if kind is Kind.CONTACTS:
-        raise ConfigError(
-            f"{options.input}: a contacts file: this version checks contacts files "
-            "(validate, with --check-account to plan against the account) but does not add "
-            "contacts yet; nothing was sent"
-        )
-    source, frame = loaded or load_rows(options)
-    output = output_path(options, env, rows=len(frame))
+    output = output_path(options, env, rows=len(job.frame))
     stop = StopSignal()
     journal = Journal.open(options.state)
     failure: str | None = None
@@ -344,29 +410,35 @@ def run(options: JobOptions, env: Environment) -> JobResult:
                 run_started = datetime.now(UTC)
                 run_id = journal.start_run(
                     input_path=str(options.input),
-                    input_sha256=source.sha256,
-                    options=options.as_parameters() | source.parameters() | {"account": scope},
+                    input_sha256=job.source.sha256,
+                    options=options.as_parameters()
+                    | job.source.parameters()
+                    | {"account": scope, "kind": job.kind},
                 )
                 stopped_by: RunStopped | None = None
                 try:
-                    stopped_by = _plan_and_send(
-                        frame, journal, client, scope, run_id, run_started, options, env, stop
-                    )
+                    stopped_by = job.send(journal, client, scope, run_id, run_started, stop)
+                    stopped_by = _stop_reason(job.frame, stop, stopped_by)
                 except ImporterError as error:
                     failure = str(error)
+                frame = job.frame
                 summary = _summarize(
                     frame,
-                    source,
+                    job.source,
                     options,
                     started,
                     run_id=run_id,
                     throttled_seconds=client.throttled_seconds,
+                    kind=job.kind,
+                    lists_created=job.lists_created,
                 )
                 stop.announce()
                 # The results first, so that the journal records the exit code the process
                 # really ends with, a failure to write them included.
                 env.reached("write results")
-                unwritten = _write_after_sending(frame, output, summary, options, run_id)
+                unwritten = _write_after_sending(
+                    frame, output, summary, options, run_id, columns=job.columns
+                )
                 exit_code = (
                     ExitCode.STOPPED
                     if stopped_by or failure is not None or unwritten is not None
@@ -386,7 +458,7 @@ def run(options: JobOptions, env: Environment) -> JobResult:
         raise OutputError(unwritten + (f" ({failure})" if failure else ""))
     if failure is not None:
         raise OutputError(
-            f"{failure}; lists may have been created: fix this, then run the same command "
+            f"{failure}; {job.kind} may have been created: fix this, then run the same command "
             f"again (re-runs are safe); the results so far are in {output}"
         )
     _log_problem_rows(frame, run_id, options)
@@ -394,14 +466,20 @@ def run(options: JobOptions, env: Environment) -> JobResult:
 
 
 def _write_after_sending(
-    frame: pd.DataFrame, output: Path, summary: RunSummary, options: JobOptions, run_id: int
+    frame: pd.DataFrame,
+    output: Path,
+    summary: RunSummary,
+    options: JobOptions,
+    run_id: int,
+    *,
+    columns: Sequence[str] | None,
 ) -> str | None:
     """Write the results (and report) of a run that sent; None, or why they could not be.
 
     Every row is in the journal by then, so the message says how to get them all the same.
     """
     try:
-        _write_outputs(frame, output, summary, options)
+        _write_outputs(frame, output, summary, options, columns=columns)
     except (OSError, ImporterError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         return (
@@ -427,22 +505,29 @@ def _plan_and_send(
     stopped_by: RunStopped | None = None
     recorded = False
     try:
-        directory = _plan(frame, journal, client, scope, options, run_id, run_started)
+        directory = plan_lists(frame, journal, client, scope, options, run_id, run_started)
         journal.record_frame(run_id, frame)
         recorded = True
-        _send(frame, client, directory, journal, run_id, options, env, stop)
+        send_lists(frame, client, directory, journal, run_id, options, env, stop)
     except RunStopped as error:
         stopped_by = error
         if not recorded:  # stopped while planning: every row is still to be sent
             journal.record_frame(run_id, frame)
+    return stopped_by
+
+
+def _stop_reason(
+    frame: pd.DataFrame, stop: StopSignal, stopped_by: RunStopped | None
+) -> RunStopped | None:
+    """Why the run stopped early: a signal that left rows pending gets one message for the
+    operator, not a worker's note about the row it dropped."""
     pending = int((frame["outcome"] == Outcome.PENDING).sum())
     if (
         stop.event.is_set()
         and pending
         and (stopped_by is None or isinstance(stopped_by, Interrupted))
     ):
-        # One message for the operator, not a worker's note about the row it dropped.
-        stopped_by = Interrupted(
+        return Interrupted(
             f"interrupted by a signal: {pending} rows left pending; "
             "run the same command again to finish them"
         )
@@ -502,8 +587,14 @@ def rebuild_results(state: Path, run_id: int, output: Path) -> JobResult:
         code_counts=code_counts,
         throttled_seconds=0.0,
         parameters={key: str(value) for key, value in info.options.items()},
+        kind=str(info.options.get("kind", "")),
     )
-    _write_outputs(frame, output, summary, None)
+    columns = None
+    if summary.kind == "contacts":
+        from importer.kinds.contacts import CONTACT_COLUMNS
+
+        columns = CONTACT_COLUMNS
+    _write_outputs(frame, output, summary, None, columns=columns)
     # The command did what was asked: exit 0. The run's own outcome is in the summary line.
     return JobResult(frame, summary, output, ExitCode.OK)
 
@@ -511,7 +602,7 @@ def rebuild_results(state: Path, run_id: int, output: Path) -> JobResult:
 # --------------------------------------------------------------------------- plan and send
 
 
-def _plan(
+def plan_lists(
     frame: pd.DataFrame,
     journal: Journal,
     client: AvoSmsClient,
@@ -552,7 +643,7 @@ def _plan(
     return directory
 
 
-def _send(
+def send_lists(
     frame: pd.DataFrame,
     client: AvoSmsClient,
     directory: AccountDirectory,
@@ -564,7 +655,7 @@ def _send(
 ) -> None:
     """Create every pending row's list; the progress bar only on a terminal."""
     from importer.progress import progress_bar
-    from importer.send import Sender
+    from importer.send import ListSending, Sender
 
     todo = frame.index[frame["outcome"] == Outcome.PENDING].tolist()
     show = options.progress and not options.quiet and env.is_terminal()
@@ -572,9 +663,7 @@ def _send(
         try:
             Sender(
                 frame,
-                client,
-                directory,
-                journal,
+                ListSending(frame, client, directory, journal),
                 run_id,
                 stop,
                 workers=options.workers,
@@ -607,6 +696,7 @@ def _summarize(
     run_id: int | None,
     throttled_seconds: float = 0.0,
     kind: str = "lists",
+    lists_created: int | None = None,
 ) -> RunSummary:
     from importer.results import RunSummary, tally
 
@@ -625,6 +715,7 @@ def _summarize(
         throttled_seconds=throttled_seconds,
         parameters=options.as_parameters() | source.parameters(),
         kind=kind,
+        lists_created=lists_created,
     )
 
 

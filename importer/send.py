@@ -1,7 +1,9 @@
-"""The send stage: create every pending row's list with parallel workers, journaling as they end.
+"""The send stage: send every pending row's request with parallel workers, journaling as they end.
 
-Workers only talk to the API. The loop's own thread hands out rows, collects answers, writes
-the journal at least every `JOURNAL_FLUSH_INTERVAL`, and settles the rows whose fate the answers
+One loop for every kind: a kind plugs in through `SendKind` (the request for one row, how a
+re-read of the account settles a row, how its rows are journaled). Workers only talk to the
+API. The loop's own thread hands out rows, collects answers, writes the journal at least every
+`JOURNAL_FLUSH_INTERVAL`, and settles the rows whose fate the answers
 leave open by re-reading the account, so no worker ever waits on bookkeeping.
 
 The truth of an outcome (README, "The results file"): `created` when this run's requests
@@ -23,7 +25,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Protocol
 
 from importer.errors import CredentialsRefused, OutageDetected, RunStopped
 from importer.records import LocalCode, Outcome
@@ -97,26 +100,76 @@ class Answered:
     settle_delay: float = 0.0
     #: The final answer in plain words (the client's message).
     reason: str = ""
+    #: The API answered that the row's object is already there (lists ERR_104, contacts
+    #: ERR_105): a re-read tells whether this run or someone else put it there.
+    taken: bool = False
 
     @property
     def unsettled(self) -> bool:
         """Whether only a re-read of the account can tell this row's outcome."""
-        return self.update.outcome == Outcome.PENDING and (
-            self.update.code == "ERR_104" or self.uncertain > 0
-        )
+        return self.update.outcome == Outcome.PENDING and (self.taken or self.uncertain > 0)
+
+
+def answered(answer: CreateAnswer, update: RowUpdate, *, taken_code: str) -> Answered:
+    """A worker's result from the client's final answer and the row's update made of it."""
+    return Answered(
+        update,
+        time.monotonic(),
+        answer.uncertain,
+        answer.settle_delay,
+        answer.message,
+        taken=answer.code == taken_code and update.outcome == Outcome.PENDING,
+    )
+
+
+class SendKind(Protocol):
+    """What the send loop needs of a kind of import (lists, contacts).
+
+    Every method but `refresh`/`wait_before_refresh` is called from the loop's thread or a
+    worker with a row's frame index; `request` runs on worker threads.
+    """
+
+    def request(self, index: int, *, stopping: bool, on_send: Callable[[], None]) -> Answered:
+        """Send the row's request (retries included); its update, unsettled when only a
+        re-read can tell. `on_send` is called as each attempt goes out. Raises
+        errors.RunStopped to stop the run."""
+        ...
+
+    def wait_before_refresh(self) -> float:
+        """Seconds before a re-read of the account may start (0: now)."""
+        ...
+
+    def refresh(self, indexes: list[int]) -> float:
+        """Re-read what the account holds for these rows; return when the re-read started
+        (`time.monotonic()`). Raises errors.RunStopped when it could not."""
+        ...
+
+    def settle(self, index: int, answered: Answered) -> RowUpdate:
+        """An unsettled row's outcome, from the last re-read."""
+        ...
+
+    def journal(self, run_id: int, updates: list[tuple[int, RowUpdate]]) -> None:
+        """Write these rows' updates to the journal, in one transaction."""
+        ...
 
 
 def row_update(
-    answer: CreateAnswer, *, stopping: bool, retryable: Callable[[str], bool]
+    answer: CreateAnswer,
+    *,
+    stopping: bool,
+    retryable: Callable[[str], bool],
+    taken: tuple[str, str] = ("ERR_104", NAME_TAKEN_PENDING),
 ) -> RowUpdate:
-    """The row's state after the API's final answer to its create request.
+    """The row's state after the API's final answer to its request.
 
-    Rows that a re-read must settle (`Answered.unsettled`) come back ``pending`` until it does.
+    `taken` is the kind's "already there" code and the message of a row waiting for a re-read
+    to settle it. Rows that a re-read must settle (`Answered.unsettled`) come back ``pending``
+    until it does.
     """
     if answer.code == "OK":
         return RowUpdate(Outcome.CREATED, "OK", "created", answer.list_contact_id, answer.attempts)
-    if answer.code == "ERR_104":
-        return RowUpdate(Outcome.PENDING, "ERR_104", NAME_TAKEN_PENDING, "", answer.attempts)
+    if answer.code == taken[0]:
+        return RowUpdate(Outcome.PENDING, answer.code, taken[1], "", answer.attempts)
     if retryable(answer.code) and answer.uncertain:
         message = FATE_UNKNOWN.format(reason=answer.message)
         return RowUpdate(Outcome.PENDING, answer.code, message, "", answer.attempts)
@@ -179,8 +232,9 @@ def abandoned_update(attempts: int) -> RowUpdate:
     return RowUpdate(Outcome.PENDING, LocalCode.IN_FLIGHT.value, message, "", attempts)
 
 
-class Sender:
-    """Sends one run's pending rows; holds what came back until the frame takes it."""
+class ListSending:
+    """The lists kind in the send loop: one create request per row, re-reads of the account's
+    lists (the shared `AccountDirectory`), rows journaled with `INPUT_FIELDS`."""
 
     def __init__(
         self,
@@ -188,22 +242,10 @@ class Sender:
         client: AvoSmsClient,
         directory: AccountDirectory,
         journal: Journal,
-        run_id: int,
-        stop: StopSignal,
-        *,
-        workers: int,
-        bar: ProgressBar,
-        checkpoint: Checkpoint = _no_checkpoint,
     ) -> None:
-        self.frame = frame
         self.client = client
         self.directory = directory
-        self.journal = journal
-        self.run_id = run_id
-        self.stop = stop
-        self.workers = workers
-        self.bar = bar
-        self.checkpoint = checkpoint
+        self.store = journal
         self.names = frame["name"].tolist()
         self.countries = frame["country_code"].tolist()
         self.keys = frame["name_key"].tolist()
@@ -212,6 +254,59 @@ class Sender:
         self.inputs = [
             dict(zip(INPUT_FIELDS, values, strict=True)) for values in zip(*columns, strict=True)
         ]
+
+    def request(self, index: int, *, stopping: bool, on_send: Callable[[], None]) -> Answered:
+        """Create the row's list."""
+        answer = self.client.create_list(self.names[index], self.countries[index], on_send=on_send)
+        update = row_update(answer, stopping=stopping, retryable=self.client.retry_policy.retries)
+        return answered(answer, update, taken_code="ERR_104")
+
+    def wait_before_refresh(self) -> float:
+        """The directory's spacing of re-reads."""
+        return self.directory.wait_before_refresh()
+
+    def refresh(self, indexes: list[int]) -> float:
+        """Re-read the account's lists (one request whatever the rows)."""
+        return self.directory.refresh()
+
+    def settle(self, index: int, answered: Answered) -> RowUpdate:
+        """The row's outcome from the re-read list of lists."""
+        # The name sent picks this run's list among look-alikes, if it may have made one.
+        sent = self.names[index] if answered.uncertain else ""
+        found = self.directory.get(self.keys[index], sent)
+        return settled_update(answered, found, self.countries[index])
+
+    def journal(self, run_id: int, updates: list[tuple[int, RowUpdate]]) -> None:
+        """Journal rows as `RowRecord`s."""
+        from importer.journal import RowRecord
+
+        self.store.record_rows(
+            run_id,
+            [RowRecord(**self.inputs[index], **vars(update)) for index, update in updates],
+        )
+
+
+class Sender:
+    """Sends one run's pending rows; holds what came back until the frame takes it."""
+
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        kind: SendKind,
+        run_id: int,
+        stop: StopSignal,
+        *,
+        workers: int,
+        bar: ProgressBar,
+        checkpoint: Checkpoint = _no_checkpoint,
+    ) -> None:
+        self.frame = frame
+        self.kind = kind
+        self.run_id = run_id
+        self.stop = stop
+        self.workers = workers
+        self.bar = bar
+        self.checkpoint = checkpoint
         self.updates: dict[int, RowUpdate] = {}
         self.unflushed: list[int] = []
         #: Rows only a re-read can settle, waiting for one that started late enough.
@@ -223,7 +318,7 @@ class Sender:
         self._reread: Future[float] | None = None
 
     def send(self, todo: list[int]) -> None:
-        """Create the lists of the rows at ``todo`` (frame index), then apply the outcomes."""
+        """Send the rows at ``todo`` (frame index), then apply the outcomes to the frame."""
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="avosms-send")
         in_flight: dict[Future[Answered], int] = {}
         # Workers drop their finished futures here: waiting on this costs the same whatever the
@@ -239,7 +334,7 @@ class Sender:
                     index = next(rows, None)
                     if index is None:
                         break
-                    future = pool.submit(self._create, index)
+                    future = pool.submit(self._request, index)
                     in_flight[future] = index
                     future.add_done_callback(finished.put)
                 if not in_flight:
@@ -281,21 +376,13 @@ class Sender:
         if self.fatal is not None:
             raise self.fatal
 
-    def _create(self, index: int) -> Answered:
-        """A worker's job: one create request, retries included."""
+    def _request(self, index: int) -> Answered:
+        """A worker's job: one row's request, retries included."""
 
         def count_attempt() -> None:  # one worker per row: no two threads write one key
             self.attempts_sent[index] = self.attempts_sent.get(index, 0) + 1
 
-        answer = self.client.create_list(
-            self.names[index], self.countries[index], on_send=count_attempt
-        )
-        update = row_update(
-            answer, stopping=self.stop.event.is_set(), retryable=self.client.retry_policy.retries
-        )
-        return Answered(
-            update, time.monotonic(), answer.uncertain, answer.settle_delay, answer.message
-        )
+        return self.kind.request(index, stopping=self.stop.event.is_set(), on_send=count_attempt)
 
     def _collect(self, index: int, future: Future[Answered]) -> None:
         try:
@@ -330,15 +417,15 @@ class Sender:
         if not self.unsettled or self.stop.event.is_set() or self._reread is not None:
             return
         if not final:
-            if self.directory.wait_before_refresh() == 0 and self._due_by(min) <= time.monotonic():
-                self._reread = self._rereader.submit(self.directory.refresh)
+            if self.kind.wait_before_refresh() == 0 and self._due_by(min) <= time.monotonic():
+                self._reread = self._rereader.submit(self.kind.refresh, list(self.unsettled))
             return
         failures: list[RunStopped] = []
         while self.unsettled and self.fatal is None and len(failures) < FINAL_REREADS:
-            delay = max(self.directory.wait_before_refresh(), self._due_by(max) - time.monotonic())
+            delay = max(self.kind.wait_before_refresh(), self._due_by(max) - time.monotonic())
             if self.stop.event.wait(max(0.0, delay)):
                 return
-            self._match(self.directory.refresh, failures)
+            self._match(partial(self.kind.refresh, list(self.unsettled)), failures)
         if self.unsettled and self.fatal is None and failures:
             self.fatal = RunStopped(
                 f"{len(self.unsettled)} rows may have been created but their answers were lost, "
@@ -366,10 +453,7 @@ class Sender:
         for index, answered in list(self.unsettled.items()):
             if answered.answered_at + answered.settle_delay <= started:
                 del self.unsettled[index]
-                # The name sent picks this run's list among look-alikes, if it may have made one.
-                sent = self.names[index] if answered.uncertain else ""
-                found = self.directory.get(self.keys[index], sent)
-                self._finish(index, settled_update(answered, found, self.countries[index]))
+                self._finish(index, self.kind.settle(index, answered))
 
     def _record(self, index: int, update: RowUpdate) -> None:
         self.updates[index] = update
@@ -383,12 +467,7 @@ class Sender:
         """Write the rows changed since the last flush to the journal (one transaction)."""
         if not self.unflushed:
             return
-        from importer.journal import RowRecord
-
-        records = [
-            RowRecord(**self.inputs[index], **vars(self.updates[index])) for index in self.unflushed
-        ]
-        self.journal.record_rows(self.run_id, records)
+        self.kind.journal(self.run_id, [(index, self.updates[index]) for index in self.unflushed])
         self.unflushed.clear()
 
 

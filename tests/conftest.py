@@ -12,6 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from importer.cli import main
+from importer.jobfile import resolve_options
+from importer.run import Environment, JobResult, run
 from importer.sandbox import DEMO_ID, DEMO_KEY, SandboxServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,3 +85,31 @@ def write_csv(
         writer.writerow(header)
         writer.writerows(rows)
     return path
+
+
+def library_run(
+    tmp_path: Path,
+    server: SandboxServer,
+    source: Path,
+    checkpoint: Callable[[str], None],
+    **options: object,
+) -> JobResult:
+    """The library's `run` on `source` against `server`, with the test-only checkpoint hook
+    (results in out.csv, journal in state.db, no rate limit; `options` add to or override)."""
+    resolved = resolve_options(
+        {},
+        {
+            "input": source,
+            "output": tmp_path / "out.csv",
+            "state": tmp_path / "state.db",
+            "base_url": server.url,
+            "rate": 0,
+            **options,
+        },
+        environ={},
+        job_dir=None,
+    )
+    environment = Environment(
+        environ={"AVOSMS_ID": DEMO_ID, "AVOSMS_KEY": DEMO_KEY}, cwd=tmp_path, checkpoint=checkpoint
+    )
+    return run(resolved, environment)

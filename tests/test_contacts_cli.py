@@ -235,13 +235,6 @@ def test_check_account_plans_against_the_lists_and_their_contacts(
     assert rows["12"]["message"] == "list not on the account: it is created first"
 
 
-def test_run_refuses_a_contacts_file_without_sending(cli, api_env) -> None:
-    result = cli("run", SAMPLE)
-    assert result.exit_code == 2
-    assert "does not add contacts yet; nothing was sent" in result.stderr
-    assert api_env.stats.requests_total == 0
-
-
 def test_the_contacts_job_checks_the_sample_against_the_sandbox(cli, tmp_path: Path) -> None:
     job = SAMPLE_DATA.parent / "jobs" / "contacts.yaml"
     output = tmp_path / "plan.csv"

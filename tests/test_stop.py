@@ -13,11 +13,10 @@ from pathlib import Path
 import pytest
 
 from importer.errors import ExitCode, ImporterError, JournalError
-from importer.jobfile import resolve_options
 from importer.journal import Journal
-from importer.run import Environment, JobResult, run
-from importer.sandbox import DEMO_ID, DEMO_KEY, FaultPlan, SandboxServer
-from tests.conftest import read_results, write_csv
+from importer.run import JobResult
+from importer.sandbox import FaultPlan, SandboxServer
+from tests.conftest import library_run, read_results, write_csv
 
 
 def signal_at(steps: dict[str, int]) -> Callable[[str], None]:
@@ -42,26 +41,7 @@ def run_with_hook(
 ) -> JobResult:
     """The library run, signals handled, with the test-only checkpoint hook."""
     source = write_csv(tmp_path / "in.csv", [(f"Stop {n:03d}", "FR") for n in range(rows)])
-    options = resolve_options(
-        {},
-        {
-            "input": source,
-            "output": tmp_path / "out.csv",
-            "state": tmp_path / "state.db",
-            "base_url": server.url,
-            "rate": 0,
-            "workers": 2,
-            "reconcile": reconcile,
-        },
-        environ={},
-        job_dir=None,
-    )
-    environment = Environment(
-        environ={"AVOSMS_ID": DEMO_ID, "AVOSMS_KEY": DEMO_KEY},
-        cwd=tmp_path,
-        checkpoint=checkpoint,
-    )
-    return run(options, environment)
+    return library_run(tmp_path, server, source, checkpoint, workers=2, reconcile=reconcile)
 
 
 def assert_every_answer_kept(tmp_path: Path, server: SandboxServer, result: JobResult) -> None:

@@ -114,6 +114,15 @@ class Account:
             self._by_key[key] = created
         return "OK", created
 
+    def remove(self, list_contact_id: str) -> bool:
+        """Delete a list, as an operator would in the web interface; False when unknown."""
+        with self._lock:
+            for key, item in self._by_key.items():
+                if item.list_contact_id == list_contact_id:
+                    del self._by_key[key]
+                    return True
+        return False
+
     def lists(self) -> list[SandboxList]:
         with self._lock:
             return list(self._by_key.values())

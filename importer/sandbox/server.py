@@ -104,6 +104,11 @@ class SandboxServer:
         """The account's lists, oldest first."""
         return self._account.lists()
 
+    def delete_list(self, list_contact_id: str) -> bool:
+        """Take a list away from the account (its contacts become unreachable), as an operator
+        deleting it meanwhile would: later requests naming it get ERR_103."""
+        return self._account.remove(list_contact_id)
+
     def contacts(self, list_contact_id: str) -> list[SandboxContact]:
         """A list's contacts, oldest first."""
         return self._contacts.contacts(list_contact_id)

@@ -1,0 +1,220 @@
+"""`run` of a contacts file: every target list resolved first, then one add per contact.
+
+The stages, on the one engine (`importer.run.execute`, `importer.send.Sender`):
+1. one read of the account's lists; the file prepared against their countries;
+2. every missing target list created through the lists kind (`run.plan_lists`/`send_lists`:
+   the same exactly-once rules, journaled as list rows of this run); a row whose list could not
+   be created is not sent, its code prefixed `LIST_`;
+3. each target list that already existed read once; contacts already in it are `exists`,
+   those an interrupted run added say "added by run N (interrupted)";
+4. every row journaled, then the rest added (`kinds.contacts_send.ContactSending`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from importer import normalize
+from importer.errors import RunStopped
+from importer.kinds.contacts import CONTACT_COLUMNS, LIST_CODE_PREFIX, prepare
+from importer.kinds.contacts_plan import ListOnAccount, index_contacts, plan
+from importer.records import SUCCESS_OUTCOMES, LocalCode, Outcome
+from importer.run import (
+    Environment,
+    contact_options,
+    plan_lists,
+    read_contacts_input,
+    send_lists,
+)
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from importer.client import AvoSmsClient
+    from importer.journal import Journal
+    from importer.kinds.contacts_read import ContactsSource
+    from importer.options import JobOptions
+    from importer.read import SourceTable
+    from importer.stop import StopSignal
+
+#: The message of a row the run never got to.
+NOT_SENT = "not sent: the run stopped before this row"
+
+
+@dataclass
+class ContactsJob:
+    """The contacts kind's run (`importer.run.Job`)."""
+
+    read_source: ContactsSource
+    frame: pd.DataFrame
+    options: JobOptions
+    env: Environment
+    kind: str = "contacts"
+    columns: Sequence[str] | None = CONTACT_COLUMNS
+    lists_created: int | None = 0
+
+    @property
+    def source(self) -> SourceTable:
+        """How the file was read."""
+        return self.read_source.source
+
+    @classmethod
+    def read(cls, options: JobOptions, env: Environment) -> ContactsJob:
+        """Read and prepare the file offline (bad input fails here, before anything is sent)."""
+        read = read_contacts_input(options)
+        frame = prepare(read.frame, contact_options(options), cells=read.cells)
+        return cls(read, frame, options, env)
+
+    def send(
+        self,
+        journal: Journal,
+        client: AvoSmsClient,
+        scope: str,
+        run_id: int,
+        run_started: datetime,
+        stop: StopSignal,
+    ) -> RunStopped | None:
+        """Resolve the lists, plan, journal every row, add the rest."""
+        from importer.kinds.contacts_send import ContactSending
+        from importer.progress import progress_bar
+        from importer.reconcile import account_index
+        from importer.send import Sender
+
+        recorded = False
+        stopped_by: RunStopped | None = None
+        try:
+            known = account_index(client.fetch_lists())
+            countries = {key: item.country_code for key, item in known.items()}
+            self.frame = frame = prepare(
+                self.read_source.frame,
+                contact_options(self.options),
+                countries,
+                self.read_source.cells,
+            )
+            to_send = frame["outcome"] == Outcome.PLANNED
+            frame.loc[to_send, ["outcome", "code", "message"]] = [
+                Outcome.PENDING.value,
+                LocalCode.NOT_SENT.value,
+                NOT_SENT,
+            ]
+            targets = set(frame.loc[to_send, "list_key"])
+            ids = {key: known[key].list_contact_id for key in targets & known.keys()}
+            to_read = set(ids)
+            missing = targets - known.keys()
+            if missing:
+                created, found = self._create_lists(
+                    frame, missing, journal, client, scope, run_id, run_started, stop
+                )
+                ids |= created | found
+                to_read |= found.keys()
+            lists = {}
+            for key in sorted(to_read):
+                country = countries.get(key) or str(
+                    frame.loc[frame["list_key"] == key, "country_code"].iloc[0]
+                )
+                contacts = client.fetch_list_contacts(ids[key])
+                lists[key] = ListOnAccount(ids[key], country, index_contacts(country, contacts))
+            lists |= {
+                key: ListOnAccount(ids[key], "", {}) for key in ids.keys() - to_read
+            }  # created by this run: empty
+            plan(frame, lists)
+            self._mark_interrupted(frame, journal, scope, run_id)
+            journal.record_contacts(run_id, frame)
+            recorded = True
+            todo = frame.index[frame["outcome"] == Outcome.PENDING].tolist()
+            show = self.options.progress and not self.options.quiet and self.env.is_terminal()
+            with progress_bar(len(todo), enabled=show, stream=self.env.stderr) as bar:
+                try:
+                    Sender(
+                        frame,
+                        ContactSending(frame, client, journal),
+                        run_id,
+                        stop,
+                        workers=self.options.workers,
+                        bar=bar,
+                        checkpoint=self.env.reached,
+                    ).send(todo)
+                finally:
+                    bar.close_with(throttled=client.throttled_seconds)
+        except RunStopped as error:
+            stopped_by = error
+            if not recorded:
+                journal.record_contacts(run_id, self.frame)
+        return stopped_by
+
+    def _create_lists(
+        self,
+        frame: pd.DataFrame,
+        missing: set[str],
+        journal: Journal,
+        client: AvoSmsClient,
+        scope: str,
+        run_id: int,
+        run_started: datetime,
+        stop: StopSignal,
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Create the missing target lists through the lists kind; return (created, found
+        existing meanwhile) list key -> list id. The contacts rows of a list that could not be
+        created are marked here: not sent, their code the list's prefixed `LIST_`."""
+        pending = frame["outcome"] == Outcome.PENDING
+        first = frame[pending & frame["list_key"].isin(missing)].drop_duplicates("list_key")
+        lists = normalize.prepare(
+            pd.DataFrame(
+                {
+                    "row": first["row"].to_numpy(),
+                    "list_name": first["list_name"].astype(str).to_numpy(),
+                    "country": first["country"].astype(str).to_numpy(),
+                }
+            ),
+            default_country=self.options.default_country,
+        )
+        try:
+            directory = plan_lists(lists, journal, client, scope, self.options, run_id, run_started)
+            journal.record_frame(run_id, lists)
+            send_lists(lists, client, directory, journal, run_id, self.options, self.env, stop)
+        finally:
+            self.lists_created = int((lists["outcome"] == Outcome.CREATED).sum())
+            self._mark_unresolved(frame, lists)
+        created: dict[str, str] = {}
+        found: dict[str, str] = {}
+        for key, outcome, list_id in zip(
+            lists["name_key"], lists["outcome"], lists["list_contact_id"], strict=True
+        ):
+            if outcome in SUCCESS_OUTCOMES:
+                (created if outcome == Outcome.CREATED else found)[key] = str(list_id)
+        return created, found
+
+    @staticmethod
+    def _mark_unresolved(frame: pd.DataFrame, lists: pd.DataFrame) -> None:
+        """Rows whose list was not created or found: `failed` (or `pending` when the list's
+        fate is unknown), with the list's code prefixed `LIST_` and its message."""
+        for key, outcome, code, message in zip(
+            lists["name_key"], lists["outcome"], lists["code"], lists["message"], strict=True
+        ):
+            if outcome in SUCCESS_OUTCOMES:
+                continue
+            rows = (frame["list_key"] == key) & (frame["outcome"] == Outcome.PENDING)
+            state = Outcome.PENDING if outcome == Outcome.PENDING else Outcome.FAILED
+            frame.loc[rows, ["outcome", "code", "message"]] = [
+                state.value,
+                LIST_CODE_PREFIX + str(code),
+                f"not sent: its list could not be created ({message})",
+            ]
+
+    @staticmethod
+    def _mark_interrupted(frame: pd.DataFrame, journal: Journal, scope: str, run_id: int) -> None:
+        """`exists` rows that an interrupted run added (or may have) say so."""
+        added = journal.interrupted_additions(account=scope, before_run=run_id)
+        if not added:
+            return
+        exists = frame.index[frame["outcome"] == Outcome.EXISTS]
+        keys = zip(frame.loc[exists, "list_key"], frame.loc[exists, "e164"], strict=True)
+        for index, key in zip(exists, keys, strict=True):
+            if key in added:
+                said = str(frame.at[index, "message"])
+                origin = f"added by run {added[key]} (interrupted)"
+                frame.at[index, "message"] = origin + (f"; {said}" if said else "")

@@ -1,0 +1,237 @@
+"""`run` of a contacts file against the sandbox: lists first, adds once, truthful outcomes."""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import time
+from collections import Counter
+from pathlib import Path
+
+from importer.client import AvoSmsClient, Credentials
+from importer.journal import MIGRATIONS
+from importer.kinds.contacts import CONTACT_COLUMNS
+from importer.sandbox import DEMO_ID, DEMO_KEY, FaultPlan, SandboxServer
+from tests.conftest import SAMPLE_DATA, library_run, read_results
+from tests.test_resume import start_cli
+
+SAMPLE = SAMPLE_DATA / "contacts.csv"
+
+
+def contacts_csv(path: Path, rows: list[tuple[str, str, str]]) -> Path:
+    """A contacts file: list, country, phone."""
+    lines = ["liste;pays;téléphone", *(";".join(row) for row in rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def many_contacts(count: int, lists: int) -> list[tuple[str, str, str]]:
+    """`count` distinct French mobiles spread over `lists` lists."""
+    return [(f"Liste {n % lists}", "FR", f"06{10000000 + n:08d}") for n in range(count)]
+
+
+def added_once(server: SandboxServer, expected: int) -> None:
+    """Every contact the sandbox holds was added by exactly one request that added it."""
+    assert set(server.stats.added.values()) == {1}
+    assert len(server.stats.added) == expected
+
+
+def by_row(path: Path) -> dict[str, dict[str, str]]:
+    return {row["row"]: row for row in read_results(path)}
+
+
+def test_run_adds_the_sample_creating_its_lists_first(cli, api_env, tmp_path: Path) -> None:
+    result = cli("run", SAMPLE, "-o", "out.csv")
+    assert result.exit_code == 1, result.stderr  # invalid rows on purpose
+    assert "contacts: 30 rows in" in result.stderr
+    assert "21 created, 8 invalid, 1 duplicate; 4 lists created for them" in result.stderr
+    rows = read_results(tmp_path / "out.csv")
+    assert tuple(rows[0]) == CONTACT_COLUMNS
+    created = [row for row in rows if row["outcome"] == "created"]
+    ids = {list_id for list_id in api_env.stats.lists}
+    assert created and all(row["list_contact_id"] in ids for row in created)
+    assert all(row["code"] == "OK" and row["attempts"] == "1" for row in created)
+    added_once(api_env, 21)
+    assert sum(api_env.stats.add_requests.values()) == 21  # invalid and duplicates never sent
+
+    again = cli("run", SAMPLE, "-o", "out.csv")
+    assert again.exit_code == 1, again.stderr  # as the first run: invalid rows, nothing sent
+    assert sum(api_env.stats.add_requests.values()) == 21
+    assert sum(api_env.stats.create_requests.values()) == 4
+    assert sum(api_env.stats.information_requests.values()) == 4  # each list read once
+    assert "0 lists created" in again.stderr
+    rerun = read_results(tmp_path / "out.csv")
+    assert Counter(row["outcome"] for row in rerun) == {
+        "exists": 21,
+        "invalid": 8,
+        "duplicate": 1,
+    }
+
+
+def test_a_finished_job_without_invalid_rows_runs_again_with_no_add_and_exits_0(
+    cli, api_env, tmp_path: Path
+) -> None:
+    source = contacts_csv(tmp_path / "in.csv", many_contacts(40, 3))
+    assert cli("run", source).exit_code == 0
+    reads = api_env.stats.list_requests
+    again = cli("run", source)
+    assert again.exit_code == 0, again.stderr
+    assert sum(api_env.stats.add_requests.values()) == 40
+    assert api_env.stats.list_requests == reads + 1
+    assert sum(api_env.stats.information_requests.values()) == 3
+    assert all(row["outcome"] == "exists" for row in read_results(tmp_path / "in.results.csv"))
+
+
+def test_existing_lists_and_contacts_are_reused(cli, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("AVOSMS_ID", DEMO_ID)
+    monkeypatch.setenv("AVOSMS_KEY", DEMO_KEY)
+    seed = [{"listContactName": "Clients", "contactTelephoneNumber": "0612345678"}]
+    with SandboxServer(existing_lists=[("Clients", "FR")], existing_contacts=seed) as server:
+        source = contacts_csv(
+            tmp_path / "in.csv",
+            [("clients", "FR", "+33 6 12 34 56 78"), ("Clients", "FR", "06 98 76 54 32")],
+        )
+        result = cli("run", source, "--base-url", server.url, "-o", "out.csv")
+        assert result.exit_code == 0, result.stderr
+        assert sum(server.stats.create_requests.values()) == 0
+        assert "0 lists created" in result.stderr
+    rows = by_row(tmp_path / "out.csv")
+    assert (rows["2"]["outcome"], rows["2"]["number"]) == ("exists", "'+33612345678")
+    assert rows["3"]["outcome"] == "created"
+    assert rows["2"]["list_contact_id"] == rows["3"]["list_contact_id"]
+
+
+def test_a_row_whose_list_cannot_be_created_is_not_sent(cli, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("AVOSMS_ID", DEMO_ID)
+    monkeypatch.setenv("AVOSMS_KEY", DEMO_KEY)
+    with SandboxServer(faults=FaultPlan(error_9xx_rate=1.0)) as server:
+        source = contacts_csv(tmp_path / "in.csv", [("Nouvelle", "FR", "0612345678")])
+        result = cli(
+            "run", source, "--base-url", server.url, "--max-attempts", "1", "-o", "out.csv"
+        )
+        assert result.exit_code == 1, result.stderr
+        assert server.stats.add_requests == {}
+    row = by_row(tmp_path / "out.csv")["2"]
+    assert row["outcome"] == "failed"
+    assert row["code"].startswith("LIST_ERR_9")
+    assert row["message"].startswith("not sent: its list could not be created")
+
+
+def test_30_percent_lost_answers_on_adds_still_add_each_contact_once(
+    cli, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("AVOSMS_ID", DEMO_ID)
+    monkeypatch.setenv("AVOSMS_KEY", DEMO_KEY)
+    faults = FaultPlan(lost_answer_rate=0.3, seed=11)
+    with SandboxServer(existing_lists=[(f"Liste {n}", "FR") for n in range(4)]) as server:
+        server.set_faults(faults)
+        source = contacts_csv(tmp_path / "in.csv", many_contacts(200, 4))
+        result = cli(
+            "run", source, "--base-url", server.url, "--rate", "0", "--backoff-initial", "0.01",
+            "--backoff-max", "0.05", "-o", "out.csv",
+        )  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        added_once(server, 200)
+        assert server.stats.faults["lost_answer"] > 20
+    rows = read_results(tmp_path / "out.csv")
+    assert {row["outcome"] for row in rows} == {"created"}
+    confirmed = [row for row in rows if "confirmed by re-reading the list" in row["message"]]
+    assert confirmed, "no lost answer was settled by a re-read"
+
+
+def test_err_105_on_a_first_attempt_is_exists_and_a_vanished_list_stops_its_rows(
+    tmp_path: Path,
+) -> None:
+    rows = [("Clients", "FR", f"06{10000000 + n:08d}") for n in range(10)]
+    rows += [("Autres", "FR", f"07{50000000 + n:08d}") for n in range(10)]
+    source = contacts_csv(tmp_path / "in.csv", rows)
+    with SandboxServer(existing_lists=[("Clients", "FR"), ("Autres", "FR")]) as server:
+        ids = {name: list_id for list_id, (name, _) in server.stats.lists.items()}
+        client = AvoSmsClient(server.url, Credentials(DEMO_ID, DEMO_KEY))
+        seen = 0
+
+        def meanwhile(step: str) -> None:
+            nonlocal seen
+            if step != "collected":
+                return
+            seen += 1
+            if seen == 1:  # someone adds row 11's contact, and deletes the other list
+                assert client.add_contact(ids["Clients"], "+33610000009", {}).code == "OK"
+                server.delete_list(ids["Autres"])
+
+        result = library_run(tmp_path, server, source, meanwhile, workers=1)
+        client.close()
+    assert result.exit_code == 1
+    got = by_row(tmp_path / "out.csv")
+    assert got["11"]["outcome"] == "exists"
+    assert "added by someone else meanwhile (ERR_105" in got["11"]["message"]
+    assert {got[str(n)]["outcome"] for n in range(2, 11)} == {"created"}
+    others = [got[str(n)] for n in range(12, 22)]
+    assert {row["outcome"] for row in others} == {"failed"}
+    assert {row["code"] for row in others} == {"ERR_103"}
+    assert sum(1 for row in others if row["message"].startswith("not sent: list")) >= 8
+    assert sum(1 for key in server.stats.add_requests if key[0] == ids["Autres"]) <= 2
+
+
+def test_api_disagreeing_with_the_local_check_is_failed(cli, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("AVOSMS_ID", DEMO_ID)
+    monkeypatch.setenv("AVOSMS_KEY", DEMO_KEY)
+    # The sandbox accepts mobiles only; the importer is told to allow fixed lines.
+    with SandboxServer(existing_lists=[("Fixes", "FR")]) as server:
+        source = contacts_csv(tmp_path / "in.csv", [("Fixes", "FR", "01 42 68 53 00")])
+        result = cli(
+            "run", source, "--base-url", server.url, "--number-types", "mobile,fixed-line",
+            "-o", "out.csv",
+        )  # fmt: skip
+        assert result.exit_code == 1, result.stderr
+    row = by_row(tmp_path / "out.csv")["2"]
+    assert (row["outcome"], row["code"]) == ("failed", "ERR_108")
+    assert "the API disagreed with the local check" in row["message"]
+
+
+def test_a_lists_only_journal_is_upgraded(cli, api_env, tmp_path: Path) -> None:
+    connection = sqlite3.connect(tmp_path / "state.db")
+    MIGRATIONS[0](connection)
+    connection.execute("PRAGMA user_version = 1")
+    connection.commit()
+    connection.close()
+    source = contacts_csv(tmp_path / "in.csv", many_contacts(5, 1))
+    result = cli("run", source, "--state", "state.db")
+    assert result.exit_code == 0, result.stderr
+    connection = sqlite3.connect(tmp_path / "state.db")
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    connection.close()
+    rebuilt = cli("results", "1", "-o", "run1.csv", "--state", "state.db")
+    assert rebuilt.exit_code == 0, rebuilt.stderr
+    rows = read_results(tmp_path / "run1.csv")
+    assert tuple(rows[0]) == CONTACT_COLUMNS and len(rows) == 5
+
+
+def test_a_contacts_run_killed_at_a_random_point_resumes_adding_each_once(tmp_path: Path) -> None:
+    source = contacts_csv(tmp_path / "big.csv", many_contacts(3000, 10))
+    kill_after = random.Random(os.getpid()).uniform(0.5, 2.5)
+    with SandboxServer(faults=FaultPlan(latency=0.002)) as server:
+        args = ("run", source, "-o", "out.csv", "--rate", "0")
+        first = start_cli(server, *args, cwd=tmp_path)
+        deadline = time.monotonic() + 60
+        while not server.stats.added:
+            assert time.monotonic() < deadline, "the run never got going"
+            time.sleep(0.02)
+        time.sleep(kill_after)
+        first.kill()
+        first.wait()
+        killed_at = len(server.stats.added)
+        second = start_cli(server, *args, cwd=tmp_path)
+        _, stderr = second.communicate(timeout=240)
+        assert second.returncode == 0, stderr
+        assert killed_at < 3000, "the kill came too late to test anything"
+        added_once(server, 3000)
+        assert len(server.stats.lists) == 10
+        assert set(server.stats.created.values()) == {1}
+    rows = read_results(tmp_path / "out.csv")
+    assert len(rows) == 3000
+    assert {row["outcome"] for row in rows} <= {"created", "exists"}
+    interrupted = [row for row in rows if row["outcome"] == "exists"]
+    assert len(interrupted) >= killed_at - 100  # some added rows may not be journaled yet
+    assert all(row["message"].startswith("added by run 1 (interrupted)") for row in interrupted)
