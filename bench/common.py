@@ -279,7 +279,8 @@ def parse_summary(stderr: str) -> Summary:
     for part in counts.split(", ") if counts else []:
         number, _, outcome = part.partition(" ")
         if number.isdigit():
-            parsed[outcome] = int(number)
+            # A contacts run says `1 duplicate (4 lists created for them)`: the count is its own.
+            parsed[outcome.partition(" (")[0]] = int(number)
     return Summary(int(rows), elapsed, parsed)
 
 

@@ -20,9 +20,9 @@ import pandas as pd
 
 from importer import normalize
 from importer.errors import RunStopped
-from importer.kinds.contacts import CONTACT_COLUMNS, LIST_CODE_PREFIX, prepare
+from importer.kinds.contacts import CONTACT_COLUMNS, prepare
 from importer.kinds.contacts_plan import ListOnAccount, index_contacts, plan
-from importer.records import SUCCESS_OUTCOMES, LocalCode, Outcome
+from importer.records import LIST_CODE_PREFIX, SUCCESS_OUTCOMES, LocalCode, Outcome
 from importer.run import (
     Environment,
     contact_options,

@@ -49,6 +49,11 @@ class LocalCode(StrEnum):
     IN_FLIGHT = "IN_FLIGHT"
 
 
+#: Prefix of a contacts row's code that comes from its list's stage (`LIST_ERR_103`): the API's
+#: codes are per endpoint, and `ERR_103` means another thing on `/contact/add`.
+LIST_CODE_PREFIX = "LIST_"
+
+
 def http_code(status: int) -> str:
     """The results-file token for an HTTP error status, e.g. ``HTTP_503``."""
     return f"HTTP_{status}"

@@ -75,7 +75,7 @@ def render_report(frame: pd.DataFrame, summary: RunSummary) -> str:
         outcome_chart(summary),
         _codes_section(summary),
         _per_list_section(frame),
-        _attention_section(frame),
+        _attention_section(frame, summary.kind),
         _parameters_section(summary),
         "</body>",
         "</html>",
@@ -132,7 +132,7 @@ def _codes_section(summary: RunSummary) -> str:
         return ""
     rows = "\n".join(
         f'<tr><td>{escape(code)}</td><td class="num">{count}</td>'
-        f"<td>{escape(explain_code(code))}</td></tr>"
+        f"<td>{escape(explain_code(code, summary.kind))}</td></tr>"
         for code, count in sorted(summary.code_counts.items())
         if code
     )
@@ -182,7 +182,7 @@ def _per_list_section(frame: pd.DataFrame) -> str:
     )
 
 
-def _attention_section(frame: pd.DataFrame) -> str:
+def _attention_section(frame: pd.DataFrame, kind: str = "") -> str:
     """The invalid, failed and pending rows (at most MAX_ATTENTION_ROWS), codes explained."""
     outcomes = frame["outcome"].astype("string").fillna("")
     needing = frame[outcomes.isin([str(o) for o in ATTENTION_OUTCOMES])]
@@ -192,7 +192,7 @@ def _attention_section(frame: pd.DataFrame) -> str:
     shown = needing.head(MAX_ATTENTION_ROWS)
     columns = ("row", "list_name", "country", "outcome", "code", "message")
     text = {c: shown[c].astype("string").fillna("").tolist() for c in columns}
-    meanings = [explain_code(code) for code in text["code"]]
+    meanings = [explain_code(code, kind) for code in text["code"]]
     body = []
     for i in range(len(shown)):  # bounded by MAX_ATTENTION_ROWS
         outcome = text["outcome"][i]

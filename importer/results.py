@@ -18,8 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from importer.api.endpoints import CONTACT_ADD
 from importer.errors import ConfigError
-from importer.records import RESULT_COLUMNS, Outcome
+from importer.records import LIST_CODE_PREFIX, RESULT_COLUMNS, Outcome
 
 if TYPE_CHECKING:  # pandas and pyarrow are imported lazily: `--help` must start fast.
     import pandas as pd
@@ -69,6 +70,16 @@ CODE_EXPLANATIONS: dict[str, str] = {
     ),
 }
 
+#: Contacts rows: the codes whose meaning differs from a list row's (the others are
+#: `/contact/add`'s own, from the endpoint table, or a list's prefixed `LIST_`).
+CONTACT_CODE_EXPLANATIONS: dict[str, str] = {
+    "OK": "The contact was added to its list (or was already in it).",
+    "DUPLICATE": "Same number (in E.164) in the same list as an earlier row; sent only once.",
+    "COUNTRY_CONFLICT": (
+        "An earlier row names the same list with another country: a list has one country. Not sent."
+    ),
+}
+
 #: Said of a code this version does not know.
 UNKNOWN_CODE_EXPLANATION = "A code this version of the importer does not know."
 
@@ -77,11 +88,23 @@ _OUTCOME_VALUES = frozenset(o.value for o in Outcome)
 _DELIMITER_NAMES = {",": "comma (,)", ";": "semicolon (;)", "\t": "tab", "|": "pipe (|)"}
 
 
-def explain_code(code: str) -> str:
-    """The plain-words meaning of a result code, including the ERR_9xx and HTTP_5xx families."""
+def explain_code(code: str, kind: str = "") -> str:
+    """The plain-words meaning of a result code, including the ERR_9xx and HTTP_5xx families.
+
+    `kind` "contacts": a code of `/contact/add` (or the same check made before sending) means
+    what that endpoint's table says; a list stage's code (`LIST_…`) what it means for lists.
+    """
     code = code.strip()
     if not code:
         return ""
+    if kind == "contacts":
+        if code in CONTACT_CODE_EXPLANATIONS:
+            return CONTACT_CODE_EXPLANATIONS[code]
+        if code.startswith(LIST_CODE_PREFIX):
+            return "Its list could not be used: " + explain_code(code[len(LIST_CODE_PREFIX) :])
+        if code in CONTACT_ADD.codes:
+            meaning = CONTACT_ADD.meaning(code)
+            return f"{meaning[0].upper()}{meaning[1:]} (the code of /contact/add)."
     if code in CODE_EXPLANATIONS:
         return CODE_EXPLANATIONS[code]
     upper = code.upper()
@@ -197,8 +220,8 @@ def summary_line(summary: RunSummary) -> str:
     if parts:
         line += ": " + ", ".join(parts)
     if summary.lists_created is not None:
-        line += f"; {summary.lists_created} {'list' if summary.lists_created == 1 else 'lists'}"
-        line += " created for them"
+        lists = "list" if summary.lists_created == 1 else "lists"
+        line += f" ({summary.lists_created} {lists} created for them)"
     if summary.throttled_seconds > 0:
         line += f", {format_duration(summary.throttled_seconds)} throttled"
     if "header_row" in summary.parameters:
@@ -413,7 +436,7 @@ def _write_xlsx(table: pa.Table, handle: IO[bytes], summary: RunSummary) -> None
             row: list[Any] = [neutralise_text(key)]
             row.append(neutralise_text(value) if isinstance(value, str) else value)
             if name == "Codes":
-                row.append(explain_code(key))
+                row.append(explain_code(key, summary.kind))
             rows.append(row)
         sections.append(Section(headings[name], rows))
     write_workbook(handle, neutralise_formulas(table), sheet_name="Results", summary=sections)
@@ -429,6 +452,10 @@ def summary_rows(summary: RunSummary) -> Mapping[str, list[tuple[str, Any]]]:
         ("Elapsed (s)", round(summary.elapsed_seconds, 1)),
         ("Throttled (s)", round(summary.throttled_seconds, 1)),
     ]
+    if summary.kind:
+        run.insert(1, ("Kind", summary.kind))
+    if summary.lists_created is not None:
+        run.append(("Lists created for them", summary.lists_created))
     outcomes: list[tuple[str, Any]] = list(summary.ordered_counts())
     outcomes.append(("total", summary.total_rows))
     codes = [(code, count) for code, count in sorted(summary.code_counts.items()) if code]

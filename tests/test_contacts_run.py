@@ -45,7 +45,7 @@ def test_run_adds_the_sample_creating_its_lists_first(cli, api_env, tmp_path: Pa
     result = cli("run", SAMPLE, "-o", "out.csv")
     assert result.exit_code == 1, result.stderr  # invalid rows on purpose
     assert "contacts: 30 rows in" in result.stderr
-    assert "21 created, 8 invalid, 1 duplicate; 4 lists created for them" in result.stderr
+    assert "21 created, 8 invalid, 1 duplicate (4 lists created for them)" in result.stderr
     rows = read_results(tmp_path / "out.csv")
     assert tuple(rows[0]) == CONTACT_COLUMNS
     created = [row for row in rows if row["outcome"] == "created"]
@@ -235,3 +235,28 @@ def test_a_contacts_run_killed_at_a_random_point_resumes_adding_each_once(tmp_pa
     interrupted = [row for row in rows if row["outcome"] == "exists"]
     assert len(interrupted) >= killed_at - 100  # some added rows may not be journaled yet
     assert all(row["message"].startswith("added by run 1 (interrupted)") for row in interrupted)
+
+
+def test_the_summary_sheet_and_report_of_a_run_count_the_lists_created(
+    cli, api_env, tmp_path: Path
+) -> None:
+    from openpyxl import load_workbook
+
+    report = tmp_path / "r.html"
+    result = cli("run", SAMPLE, "-o", "out.xlsx", "--report", report)
+    assert result.exit_code == 1, result.stderr
+    sheet = load_workbook(tmp_path / "out.xlsx", read_only=True)["Summary"]
+    pairs = {row[0]: row[1] for row in sheet.iter_rows(values_only=True) if row and row[0]}
+    assert pairs["Kind"] == "contacts"
+    assert pairs["Lists created for them"] == 4
+    assert pairs["created"] == 21
+    page = report.read_text(encoding="utf-8")
+    assert "<h2>Per list</h2>" in page and "Clients Paris" in page
+
+
+def test_the_report_explains_contact_codes_by_their_endpoint(cli, tmp_path: Path) -> None:
+    report = tmp_path / "r.html"
+    assert cli("validate", SAMPLE, "-o", "plan.csv", "--report", report).exit_code == 1
+    page = report.read_text(encoding="utf-8")
+    assert "Phone number empty (the code of /contact/add)." in page
+    assert "does not know" not in page

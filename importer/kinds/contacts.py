@@ -24,7 +24,7 @@ import pandas as pd
 from importer import normalize
 from importer.cells import CellFact, CellTrap
 from importer.kinds.roles import OPTIONAL_ROLES, Role
-from importer.records import LocalCode, Outcome
+from importer.records import LIST_CODE_PREFIX, LocalCode, Outcome
 from importer.rules import fields as rules
 from importer.rules.phones import (
     DEFAULT_NUMBER_TYPES,
@@ -63,8 +63,6 @@ CONTACT_COLUMNS: tuple[str, ...] = (
 #: Working columns kept next to the results: the list's key, its country, the number in E.164.
 CONTACT_KEYS: tuple[str, ...] = ("list_key", "country_code", "e164")
 
-#: Prefix of a code that comes from the list stage (`LIST_ERR_103`).
-LIST_CODE_PREFIX = "LIST_"
 #: Two rows name one list with two different countries.
 CODE_COUNTRY_CONFLICT = "COUNTRY_CONFLICT"
 
