@@ -86,21 +86,18 @@ class ContactsJob:
 
         recorded = False
         stopped_by: RunStopped | None = None
+        _not_sent_yet(self.frame)  # what a stop before the plan leaves
         try:
             known = account_index(client.fetch_lists())
             countries = {key: item.country_code for key, item in known.items()}
-            self.frame = frame = prepare(
+            frame = prepare(
                 self.read_source.frame,
                 contact_options(self.options),
                 countries,
                 self.read_source.cells,
             )
-            to_send = frame["outcome"] == Outcome.PLANNED
-            frame.loc[to_send, ["outcome", "code", "message"]] = [
-                Outcome.PENDING.value,
-                LocalCode.NOT_SENT.value,
-                NOT_SENT,
-            ]
+            to_send = _not_sent_yet(frame)
+            self.frame = frame
             targets = set(frame.loc[to_send, "list_key"])
             ids = {key: known[key].list_contact_id for key in targets & known.keys()}
             to_read = set(ids)
@@ -218,3 +215,14 @@ class ContactsJob:
                 said = str(frame.at[index, "message"])
                 origin = f"added by run {added[key]} (interrupted)"
                 frame.at[index, "message"] = origin + (f"; {said}" if said else "")
+
+
+def _not_sent_yet(frame: pd.DataFrame) -> pd.Series:
+    """Turn `planned` rows into `pending` ones (not sent yet); return which they are."""
+    to_send = frame["outcome"] == Outcome.PLANNED
+    frame.loc[to_send, ["outcome", "code", "message"]] = [
+        Outcome.PENDING.value,
+        LocalCode.NOT_SENT.value,
+        NOT_SENT,
+    ]
+    return to_send

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import sqlite3
 import time
 from collections import Counter
@@ -260,3 +261,38 @@ def test_the_report_explains_contact_codes_by_their_endpoint(cli, tmp_path: Path
     page = report.read_text(encoding="utf-8")
     assert "Phone number empty (the code of /contact/add)." in page
     assert "does not know" not in page
+
+
+def test_refused_credentials_stop_the_run_at_its_first_request(
+    cli, api_env, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("AVOSMS_KEY", "wrong-key")
+    result = cli("run", SAMPLE, "-o", "out.csv")
+    assert result.exit_code == 3
+    assert "ERR_100" in result.stderr
+    assert api_env.stats.requests_total == 1
+    outcomes = Counter(row["outcome"] for row in read_results(tmp_path / "out.csv"))
+    assert outcomes == {"pending": 21, "invalid": 8, "duplicate": 1}
+    assert "wrong-key" not in result.stderr + result.stdout
+
+
+def test_sigterm_leaves_pending_contacts_and_the_next_run_finishes_them(tmp_path: Path) -> None:
+    source = contacts_csv(tmp_path / "in.csv", many_contacts(200, 2))
+    with SandboxServer(faults=FaultPlan(latency=0.05)) as server:
+        args = ("run", source, "-o", "out.csv", "--workers", "2")
+        process = start_cli(server, *args, cwd=tmp_path)
+        deadline = time.monotonic() + 60
+        while len(server.stats.added) < 5:
+            assert time.monotonic() < deadline, "the run never got going"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 3, stderr
+        assert "rows left pending; run the same command again" in stderr
+        rows = read_results(tmp_path / "out.csv")
+        assert len(rows) == 200 and "pending" in {row["outcome"] for row in rows}
+        again = start_cli(server, *args[:-2], "--rate", "0", cwd=tmp_path)
+        _, stderr = again.communicate(timeout=120)
+        assert again.returncode == 0, stderr
+        added_once(server, 200)
+    assert {row["outcome"] for row in read_results(tmp_path / "out.csv")} <= {"created", "exists"}
