@@ -20,16 +20,11 @@ import pandas as pd
 
 from importer import normalize
 from importer.errors import RunStopped
+from importer.job import Environment, contact_options, read_contacts_input
 from importer.kinds.contacts import CONTACT_COLUMNS, prepare
 from importer.kinds.contacts_plan import ListOnAccount, index_contacts, plan
+from importer.lists_run import plan_lists, send_lists
 from importer.records import LIST_CODE_PREFIX, SUCCESS_OUTCOMES, LocalCode, Outcome
-from importer.run import (
-    Environment,
-    contact_options,
-    plan_lists,
-    read_contacts_input,
-    send_lists,
-)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -47,7 +42,7 @@ NOT_SENT = "not sent: the run stopped before this row"
 
 @dataclass
 class ContactsJob:
-    """The contacts kind's run (`importer.run.Job`)."""
+    """The contacts kind's run (`importer.job.Job`)."""
 
     read_source: ContactsSource
     frame: pd.DataFrame

@@ -1,0 +1,274 @@
+"""What every kind's job shares: its environment, its input read, its API, its protocol.
+
+`importer.run` strings these into commands; `importer.lists_run` and `importer.contacts_run`
+are the two kinds' jobs (`Job`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast
+
+from importer.errors import (
+    ConfigError,
+    RunStopped,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from importer.client import AvoSmsClient
+    from importer.journal import Journal
+    from importer.kinds.contacts import ContactOptions
+    from importer.kinds.contacts_read import ContactsSource
+    from importer.kinds.roles import Kind
+    from importer.options import JobOptions
+    from importer.read import SourceTable
+    from importer.stop import StopSignal
+
+log = logging.getLogger("importer")
+
+#: Problem rows shown on a person's terminal; log files and JSON logs get every one.
+CONSOLE_PROBLEM_ROWS = 20
+
+
+@dataclass
+class Environment:
+    """What the core takes from the outside world, so tests can swap it."""
+
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    cwd: Path = field(default_factory=Path.cwd)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    stderr_isatty: bool | None = None
+    handle_signals: bool = True
+    #: Test-only hook: called in the main thread with the name of each step of a run's
+    #: wrap-up ("collected" after each answer, "final settle", "final flush", "write results",
+    #: "finish run"), e.g. to deliver a signal at a chosen point. None in production.
+    checkpoint: Callable[[str], None] | None = None
+
+    def reached(self, step: str) -> None:
+        """Call the test-only `checkpoint` hook, if any."""
+        if self.checkpoint is not None:
+            self.checkpoint(step)
+
+    def is_terminal(self) -> bool:
+        """Whether stderr is a terminal a progress bar may draw on."""
+        if self.stderr_isatty is not None:
+            return self.stderr_isatty
+        return bool(getattr(self.stderr, "isatty", lambda: False)())
+
+
+def load_rows(options: JobOptions) -> tuple[SourceTable, pd.DataFrame]:
+    """Read the input and prepare every row: normalized, validated, deduplicated."""
+    from importer.normalize import prepare
+    from importer.read import read_table
+
+    _lean_arrow_memory()
+    assert options.input is not None
+    source = read_table(
+        options.input,
+        sheet=options.sheet,
+        name_column=options.name_column,
+        country_column=options.country_column,
+        max_rows=options.max_rows,
+        country_required=options.default_country is None,
+    )
+    frame = prepare(source.frame, default_country=options.default_country, cells=source.cells)
+    warned = [fact for fact in source.cells if fact.usable]
+    for fact in warned[:CONSOLE_PROBLEM_ROWS]:
+        log.warning("row %d: %s", fact.row, fact.message(), extra={"row": fact.row})
+    if len(warned) > CONSOLE_PROBLEM_ROWS:
+        log.warning(
+            "… and %d more such cells: see the results file", len(warned) - CONSOLE_PROBLEM_ROWS
+        )
+    # Keep the source's description, not its cells: prepare copied what it needs.
+    return replace(source, frame=source.frame.iloc[0:0]), frame
+
+
+def input_kind(options: JobOptions) -> tuple[Kind, tuple[SourceTable, pd.DataFrame] | None]:
+    """The input's kind (`--kind`, `--list`, else its header) and, when it was read to tell,
+    its rows read and prepared as lists."""
+    from importer.errors import InputError
+    from importer.kinds.contacts_read import kind_of
+    from importer.kinds.roles import Kind
+
+    explicit = Kind(options.kind) if options.kind else None
+    if explicit is not None or options.list is not None:
+        return kind_of(None, explicit=explicit, list_given=options.list is not None), None
+    try:
+        loaded = load_rows(options)
+    except InputError as lists_error:
+        try:
+            read_contacts_input(options)
+        except InputError:
+            raise lists_error from None
+        return Kind.CONTACTS, None
+    kind = kind_of(loaded[0], explicit=None, list_given=False)
+    return kind, loaded if kind is Kind.LISTS else None
+
+
+def read_contacts_input(options: JobOptions) -> ContactsSource:
+    """Read the input as a contacts file (`--map`, `--list`, `--sheet`, `--max-rows`)."""
+    from importer.kinds.contacts_read import read_contacts
+    from importer.kinds.roles import parse_mapping
+
+    _lean_arrow_memory()
+
+    assert options.input is not None
+    return read_contacts(
+        options.input,
+        sheet=options.sheet,
+        mapping=parse_mapping(dict(options.columns or {})),
+        list_given=options.list is not None,
+        max_rows=options.max_rows,
+    )
+
+
+def contact_options(options: JobOptions) -> ContactOptions:
+    """The contacts kind's options, from the job's."""
+    from importer.kinds.contacts import ContactOptions
+    from importer.rules.fields import BirthdayFormat
+    from importer.rules.phones import NumberFormat, parse_number_types
+
+    return ContactOptions(
+        list_name=options.list,
+        default_country=options.default_country,
+        number_types=parse_number_types(options.number_types),
+        number_format=NumberFormat(options.number_format),
+        month_first=options.month_first,
+        birthday_format=BirthdayFormat(options.birthday_format),
+    )
+
+
+def _lean_arrow_memory() -> None:
+    """Make Arrow give freed memory back to the system at once, which bounds the peak.
+
+    Arrow's default pool (jemalloc) keeps freed memory for a while for reuse, and the system
+    allocator (glibc) keeps much of it for good; told to return it at once (decay 0), jemalloc
+    keeps the peak of `validate` on 1,000,000 rows ~90 MB below the system allocator's, at no
+    measurable cost in speed (`make bench`, local pipeline). Builds without jemalloc
+    (Windows) use the system allocator.
+    """
+    import pyarrow as pa
+
+    try:
+        pa.jemalloc_set_decay_ms(0)
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+    except NotImplementedError:
+        pa.set_memory_pool(pa.system_memory_pool())
+
+
+def output_path(options: JobOptions, env: Environment, *, rows: int) -> Path:
+    """Where the results go: ``--output``, else ``<input stem>.results.csv`` here.
+
+    Checked writable for ``rows`` rows (with the report's path) before anything is sent.
+    """
+    from importer.results import check_writable
+
+    assert options.input is not None
+    output = options.output or env.cwd / f"{options.input.stem}.results.csv"
+    check_writable(output, rows=rows)
+    if options.report is not None:
+        for other, what in ((output, "the results file"), (options.input, "the input")):
+            if _same_file(options.report, other, env.cwd):
+                raise ConfigError(
+                    f"{options.report}: the report would overwrite {what}; "
+                    "give --report another file name"
+                )
+        check_writable(options.report, results=False)
+    return output
+
+
+def _same_file(first: Path, second: Path, cwd: Path) -> bool:
+    """Whether two paths name one file (also through links, or before either exists)."""
+    first, second = (path if path.is_absolute() else cwd / path for path in (first, second))
+    try:
+        if first.exists() and second.exists():
+            return first.samefile(second)
+    except OSError:
+        pass
+    return os.path.normcase(first.resolve()) == os.path.normcase(second.resolve())
+
+
+@contextmanager
+def open_api(
+    options: JobOptions, env: Environment, stop: threading.Event | None = None
+) -> Iterator[tuple[AvoSmsClient, str]]:
+    """A client for the configured API and the account scope it speaks for.
+
+    ``base_url: sandbox`` starts the built-in sandbox on a free loopback port for the length of
+    the job; its account is new every time, hence a scope of its own.
+    """
+    from importer.client import AvoSmsClient, RetryPolicy
+    from importer.credentials import load_credentials
+    from importer.throttle import OutageBreaker, Throttle
+
+    credentials = load_credentials(options, env.environ)
+    with _api_url(options) as (base_url, scope):
+        client = AvoSmsClient(
+            base_url,
+            credentials,
+            timeout=options.timeout,
+            retry=RetryPolicy(
+                max_attempts=options.max_attempts,
+                backoff_initial=options.backoff_initial,
+                backoff_max=options.backoff_max,
+            ),
+            limiter=Throttle(options.rate),
+            breaker=OutageBreaker(options.max_outage),
+            pool_size=options.workers,
+            stop=stop,
+            environ=env.environ,
+        )
+        try:
+            yield client, f"{scope}|{credentials.id}"
+        finally:
+            client.close()
+
+
+@contextmanager
+def _api_url(options: JobOptions) -> Iterator[tuple[str, str]]:
+    if options.base_url != "sandbox":
+        yield options.base_url, options.base_url
+        return
+    from importer.sandbox import FaultPlan, SandboxServer
+
+    faults = FaultPlan(**cast("dict[str, Any]", dict(options.sandbox_faults or {})))
+    with SandboxServer(faults=faults) as server:
+        yield server.url, f"sandbox:{uuid.uuid4().hex}"
+
+
+class Job(Protocol):
+    """One kind's run, as `execute` strings it: its rows and how they are planned and sent."""
+
+    frame: pd.DataFrame
+    kind: str
+    columns: Sequence[str] | None
+    lists_created: int | None
+
+    @property
+    def source(self) -> SourceTable:
+        """How the input was read."""
+        ...
+
+    def send(
+        self,
+        journal: Journal,
+        client: AvoSmsClient,
+        scope: str,
+        run_id: int,
+        run_started: datetime,
+        stop: StopSignal,
+    ) -> RunStopped | None:
+        """Plan against the journal and the account, journal every row, send; return why the
+        run stopped early, if it did. `frame` holds every row's outcome afterwards."""
+        ...
