@@ -20,21 +20,17 @@ import pandas as pd
 
 from importer import normalize
 from importer.errors import RunStopped
-from importer.job import Environment, contact_options, read_contacts_input
+from importer.job import Environment, RunContext, contact_options, read_contacts_input, send_rows
 from importer.kinds.contacts import CONTACT_COLUMNS, prepare
 from importer.kinds.contacts_plan import ListOnAccount, index_contacts, plan
 from importer.lists_run import plan_lists, send_lists
 from importer.records import LIST_CODE_PREFIX, SUCCESS_OUTCOMES, LocalCode, Outcome
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
-    from importer.client import AvoSmsClient
     from importer.journal import Journal
     from importer.kinds.contacts_read import ContactsSource
     from importer.options import JobOptions
     from importer.read import SourceTable
-    from importer.stop import StopSignal
 
 #: The message of a row the run never got to.
 NOT_SENT = "not sent: the run stopped before this row"
@@ -64,20 +60,12 @@ class ContactsJob:
         frame = prepare(read.frame, contact_options(options), cells=read.cells)
         return cls(read, frame, options, env)
 
-    def send(
-        self,
-        journal: Journal,
-        client: AvoSmsClient,
-        scope: str,
-        run_id: int,
-        run_started: datetime,
-        stop: StopSignal,
-    ) -> RunStopped | None:
+    def send(self, run: RunContext) -> RunStopped | None:
         """Resolve the lists, plan, journal every row, add the rest."""
         from importer.kinds.contacts_send import ContactSending
-        from importer.progress import progress_bar
         from importer.reconcile import account_index
-        from importer.send import Sender
+
+        journal, client = run.journal, run.client
 
         recorded = False
         stopped_by: RunStopped | None = None
@@ -98,9 +86,7 @@ class ContactsJob:
             to_read = set(ids)
             missing = targets - known.keys()
             if missing:
-                created, found = self._create_lists(
-                    frame, missing, journal, client, scope, run_id, run_started, stop
-                )
+                created, found = self._create_lists(frame, missing, run)
                 ids |= created | found
                 to_read |= found.keys()
             lists = {}
@@ -114,40 +100,18 @@ class ContactsJob:
                 key: ListOnAccount(ids[key], "", {}) for key in ids.keys() - to_read
             }  # created by this run: empty
             plan(frame, lists)
-            self._mark_interrupted(frame, journal, scope, run_id)
-            journal.record_contacts(run_id, frame)
+            self._mark_interrupted(frame, journal, run.scope, run.run_id)
+            journal.record_contacts(run.run_id, frame)
             recorded = True
-            todo = frame.index[frame["outcome"] == Outcome.PENDING].tolist()
-            show = self.options.progress and not self.options.quiet and self.env.is_terminal()
-            with progress_bar(len(todo), enabled=show, stream=self.env.stderr) as bar:
-                try:
-                    Sender(
-                        frame,
-                        ContactSending(frame, client, journal),
-                        run_id,
-                        stop,
-                        workers=self.options.workers,
-                        bar=bar,
-                        checkpoint=self.env.reached,
-                    ).send(todo)
-                finally:
-                    bar.close_with(throttled=client.throttled_seconds)
+            send_rows(frame, ContactSending(frame, client, journal), run)
         except RunStopped as error:
             stopped_by = error
             if not recorded:
-                journal.record_contacts(run_id, self.frame)
+                journal.record_contacts(run.run_id, self.frame)
         return stopped_by
 
     def _create_lists(
-        self,
-        frame: pd.DataFrame,
-        missing: set[str],
-        journal: Journal,
-        client: AvoSmsClient,
-        scope: str,
-        run_id: int,
-        run_started: datetime,
-        stop: StopSignal,
+        self, frame: pd.DataFrame, missing: set[str], run: RunContext
     ) -> tuple[dict[str, str], dict[str, str]]:
         """Create the missing target lists through the lists kind; return (created, found
         existing meanwhile) list key -> list id. The contacts rows of a list that could not be
@@ -165,9 +129,9 @@ class ContactsJob:
             default_country=self.options.default_country,
         )
         try:
-            directory = plan_lists(lists, journal, client, scope, self.options, run_id, run_started)
-            journal.record_frame(run_id, lists)
-            send_lists(lists, client, directory, journal, run_id, self.options, self.env, stop)
+            directory = plan_lists(lists, run)
+            run.journal.record_frame(run.run_id, lists)
+            send_lists(lists, directory, run)
         finally:
             self.lists_created = int((lists["outcome"] == Outcome.CREATED).sum())
             self._mark_unresolved(frame, lists)

@@ -18,10 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast
 
-from importer.errors import (
-    ConfigError,
-    RunStopped,
-)
+from importer.errors import ConfigError, RunStopped
+from importer.records import Outcome
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,6 +31,7 @@ if TYPE_CHECKING:
     from importer.kinds.roles import Kind
     from importer.options import JobOptions
     from importer.read import SourceTable
+    from importer.send import SendKind
     from importer.stop import StopSignal
 
 log = logging.getLogger("importer")
@@ -260,15 +259,46 @@ class Job(Protocol):
         """How the input was read."""
         ...
 
-    def send(
-        self,
-        journal: Journal,
-        client: AvoSmsClient,
-        scope: str,
-        run_id: int,
-        run_started: datetime,
-        stop: StopSignal,
-    ) -> RunStopped | None:
+    def send(self, run: RunContext) -> RunStopped | None:
         """Plan against the journal and the account, journal every row, send; return why the
         run stopped early, if it did. `frame` holds every row's outcome afterwards."""
         ...
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a job's send stage works with, once the run is recorded as started."""
+
+    journal: Journal
+    client: AvoSmsClient
+    #: The account the run speaks for (the journal's records are per account).
+    scope: str
+    run_id: int
+    run_started: datetime
+    stop: StopSignal
+    options: JobOptions
+    env: Environment
+
+
+def send_rows(frame: pd.DataFrame, kind: SendKind, run: RunContext) -> None:
+    """Send every pending row of `frame` through `kind` on the one send loop; the progress bar
+    only on a terminal."""
+    from importer.progress import progress_bar
+    from importer.send import Sender
+
+    options, env = run.options, run.env
+    todo = frame.index[frame["outcome"] == Outcome.PENDING].tolist()
+    show = options.progress and not options.quiet and env.is_terminal()
+    with progress_bar(len(todo), enabled=show, stream=env.stderr) as bar:
+        try:
+            Sender(
+                frame,
+                kind,
+                run.run_id,
+                run.stop,
+                workers=options.workers,
+                bar=bar,
+                checkpoint=env.reached,
+            ).send(todo)
+        finally:
+            bar.close_with(throttled=run.client.throttled_seconds)

@@ -7,22 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from importer.errors import RunStopped
-from importer.job import Environment
+from importer.job import Environment, RunContext, send_rows
 from importer.records import LocalCode, Outcome
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from importer.client import AvoSmsClient
-    from importer.journal import Journal
     from importer.options import JobOptions
     from importer.read import SourceTable
     from importer.reconcile import AccountDirectory
-    from importer.stop import StopSignal
 
 
 @dataclass
@@ -42,56 +38,23 @@ class ListsJob:
         """How the input was read."""
         return self.table
 
-    def send(
-        self,
-        journal: Journal,
-        client: AvoSmsClient,
-        scope: str,
-        run_id: int,
-        run_started: datetime,
-        stop: StopSignal,
-    ) -> RunStopped | None:
+    def send(self, run: RunContext) -> RunStopped | None:
         """Plan, journal every row, send."""
-        return _plan_and_send(
-            self.frame, journal, client, scope, run_id, run_started, self.options, self.env, stop
-        )
+        stopped_by: RunStopped | None = None
+        recorded = False
+        try:
+            directory = plan_lists(self.frame, run)
+            run.journal.record_frame(run.run_id, self.frame)
+            recorded = True
+            send_lists(self.frame, directory, run)
+        except RunStopped as error:
+            stopped_by = error
+            if not recorded:  # stopped while planning: every row is still to be sent
+                run.journal.record_frame(run.run_id, self.frame)
+        return stopped_by
 
 
-def _plan_and_send(
-    frame: pd.DataFrame,
-    journal: Journal,
-    client: AvoSmsClient,
-    scope: str,
-    run_id: int,
-    run_started: datetime,
-    options: JobOptions,
-    env: Environment,
-    stop: StopSignal,
-) -> RunStopped | None:
-    """Plan, journal every row, send; return why the run stopped early, if it did."""
-    stopped_by: RunStopped | None = None
-    recorded = False
-    try:
-        directory = plan_lists(frame, journal, client, scope, options, run_id, run_started)
-        journal.record_frame(run_id, frame)
-        recorded = True
-        send_lists(frame, client, directory, journal, run_id, options, env, stop)
-    except RunStopped as error:
-        stopped_by = error
-        if not recorded:  # stopped while planning: every row is still to be sent
-            journal.record_frame(run_id, frame)
-    return stopped_by
-
-
-def plan_lists(
-    frame: pd.DataFrame,
-    journal: Journal,
-    client: AvoSmsClient,
-    scope: str,
-    options: JobOptions,
-    run_id: int,
-    run_started: datetime,
-) -> AccountDirectory:
+def plan_lists(frame: pd.DataFrame, run: RunContext) -> AccountDirectory:
     """Mark rows whose list already exists as ``exists``; the rest become pending.
 
     The account is the truth (a list deleted there since an earlier run is created again);
@@ -106,50 +69,27 @@ def plan_lists(
         LocalCode.NOT_SENT.value,
         "not sent: the run stopped before this row",
     ]
-    directory = AccountDirectory(client.fetch_lists, run_started=run_started)
-    if options.reconcile:
+    client, journal = run.client, run.journal
+    directory = AccountDirectory(client.fetch_lists, run_started=run.run_started)
+    if run.options.reconcile:
         known = directory.load(client.fetch_lists())
     else:
         known = {
             key: KnownList(
                 item.list_contact_id, item.country_code, f"recorded by run {item.run_id}"
             )
-            for key, item in journal.known_lists(account=scope).items()
+            for key, item in journal.known_lists(account=run.scope).items()
         }
         directory.known_before = {item.list_contact_id for item in known.values()}
-    directory.interrupted = journal.interrupted_creations(account=scope, before_run=run_id)
+    directory.interrupted = journal.interrupted_creations(account=run.scope, before_run=run.run_id)
     for key in directory.interrupted.keys() & known.keys():
         known[key] = directory.credited(key, known[key])
     mark_existing(frame, known)
     return directory
 
 
-def send_lists(
-    frame: pd.DataFrame,
-    client: AvoSmsClient,
-    directory: AccountDirectory,
-    journal: Journal,
-    run_id: int,
-    options: JobOptions,
-    env: Environment,
-    stop: StopSignal,
-) -> None:
-    """Create every pending row's list; the progress bar only on a terminal."""
-    from importer.progress import progress_bar
-    from importer.send import ListSending, Sender
+def send_lists(frame: pd.DataFrame, directory: AccountDirectory, run: RunContext) -> None:
+    """Create every pending row's list."""
+    from importer.send import ListSending
 
-    todo = frame.index[frame["outcome"] == Outcome.PENDING].tolist()
-    show = options.progress and not options.quiet and env.is_terminal()
-    with progress_bar(len(todo), enabled=show, stream=env.stderr) as bar:
-        try:
-            Sender(
-                frame,
-                ListSending(frame, client, directory, journal),
-                run_id,
-                stop,
-                workers=options.workers,
-                bar=bar,
-                checkpoint=env.reached,
-            ).send(todo)
-        finally:
-            bar.close_with(throttled=client.throttled_seconds)
+    send_rows(frame, ListSending(frame, run.client, directory, run.journal), run)

@@ -27,6 +27,7 @@ from importer.job import (
     CONSOLE_PROBLEM_ROWS,
     Environment,
     Job,
+    RunContext,
     contact_options,
     input_kind,
     load_rows,
@@ -153,7 +154,10 @@ def execute(job: Job, options: JobOptions, env: Environment, started: datetime) 
                 )
                 stopped_by: RunStopped | None = None
                 try:
-                    stopped_by = job.send(journal, client, scope, run_id, run_started, stop)
+                    context = RunContext(
+                        journal, client, scope, run_id, run_started, stop, options, env
+                    )
+                    stopped_by = job.send(context)
                     stopped_by = _stop_reason(job.frame, stop, stopped_by)
                 except ImporterError as error:
                     failure = str(error)
