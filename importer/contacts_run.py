@@ -22,7 +22,7 @@ from importer import normalize
 from importer.errors import RunStopped
 from importer.job import Environment, RunContext, contact_options, read_contacts_input, send_rows
 from importer.kinds.contacts import CONTACT_COLUMNS, prepare
-from importer.kinds.contacts_plan import ListOnAccount, index_contacts, plan
+from importer.kinds.contacts_plan import ListOnAccount, index_contacts, mark_ambiguous, plan
 from importer.lists_run import plan_lists, send_lists
 from importer.records import LIST_CODE_PREFIX, SUCCESS_OUTCOMES, LocalCode, Outcome
 
@@ -82,6 +82,9 @@ class ContactsJob:
             to_send = _not_sent_yet(frame)
             self.frame = frame
             targets = set(frame.loc[to_send, "list_key"])
+            ambiguous = {key for key in targets & known.keys() if known[key].others}
+            mark_ambiguous(frame, {key: known[key] for key in ambiguous})
+            targets -= ambiguous
             ids = {key: known[key].list_contact_id for key in targets & known.keys()}
             to_read = set(ids)
             missing = targets - known.keys()

@@ -296,3 +296,38 @@ def test_sigterm_leaves_pending_contacts_and_the_next_run_finishes_them(tmp_path
         assert again.returncode == 0, stderr
         added_once(server, 200)
     assert {row["outcome"] for row in read_results(tmp_path / "out.csv")} <= {"created", "exists"}
+
+
+def test_a_list_name_the_account_holds_twice_is_not_sent_to(
+    cli, tmp_path: Path, monkeypatch
+) -> None:
+    from importer.sandbox.account import NameRule
+
+    monkeypatch.setenv("AVOSMS_ID", DEMO_ID)
+    monkeypatch.setenv("AVOSMS_KEY", DEMO_KEY)
+    twins = [("Clients", "FR"), ("CLIENTS", "FR")]
+    with SandboxServer(existing_lists=twins, name_rule=NameRule.STRICT) as server:
+        source = contacts_csv(tmp_path / "in.csv", [("clients", "FR", "0612345678")])
+        result = cli("run", source, "--base-url", server.url, "-o", "out.csv")
+        assert result.exit_code == 1, result.stderr
+        assert server.stats.add_requests == {}
+    row = by_row(tmp_path / "out.csv")["2"]
+    assert (row["outcome"], row["code"]) == ("failed", "LIST_AMBIGUOUS_NAME")
+    assert "list ambiguous: the account has 2 lists with this name" in row["message"]
+
+
+def test_check_account_marks_rows_of_an_ambiguous_list(cli, tmp_path: Path, monkeypatch) -> None:
+    from importer.sandbox.account import NameRule
+
+    monkeypatch.setenv("AVOSMS_ID", DEMO_ID)
+    monkeypatch.setenv("AVOSMS_KEY", DEMO_KEY)
+    twins = [("Clients", "FR"), ("CLIENTS", "FR")]
+    with SandboxServer(existing_lists=twins, name_rule=NameRule.STRICT) as server:
+        source = contacts_csv(tmp_path / "in.csv", [("clients", "FR", "0612345678")])
+        result = cli(
+            "validate", source, "--check-account", "--base-url", server.url, "-o", "plan.csv"
+        )
+        assert result.exit_code == 1, result.stderr
+        assert server.stats.information_requests == {}
+    row = by_row(tmp_path / "plan.csv")["2"]
+    assert (row["outcome"], row["code"]) == ("failed", "LIST_AMBIGUOUS_NAME")

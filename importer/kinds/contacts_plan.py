@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -21,9 +21,12 @@ from importer.cells import CellFact
 from importer.client import AccountContact, AvoSmsClient
 from importer.kinds.contacts import ContactOptions, prepare
 from importer.kinds.roles import OPTIONAL_ROLES, Role
-from importer.records import Outcome
+from importer.records import LIST_CODE_PREFIX, Outcome
 from importer.rules import fields as rules
 from importer.rules.phones import NumberType, Phone, normalize_phone
+
+if TYPE_CHECKING:
+    from importer.reconcile import KnownList
 
 #: The API's request field of each optional role (the API documents them in this order).
 REQUEST_FIELDS: Mapping[Role, str] = MappingProxyType(
@@ -116,6 +119,24 @@ def plan(frame: pd.DataFrame, lists: Mapping[str, ListOnAccount]) -> int:
     return len(found)
 
 
+def mark_ambiguous(frame: pd.DataFrame, lists: Mapping[str, KnownList]) -> None:
+    """Rows to send whose list name matches several of the account's lists (`lists`, by list
+    key): `failed` with `LIST_AMBIGUOUS_NAME` and the lists' ids, since which one is meant
+    cannot be told."""
+    from importer.reconcile import ambiguous_update
+
+    for key, item in lists.items():
+        code, message = ambiguous_update(item)
+        rows = (frame["list_key"] == key) & frame["outcome"].isin(
+            [Outcome.PLANNED, Outcome.PENDING]
+        )
+        frame.loc[rows, ["outcome", "code", "message"]] = [
+            Outcome.FAILED.value,
+            LIST_CODE_PREFIX + code,
+            f"list {message}",
+        ]
+
+
 def read_account(
     client: AvoSmsClient,
     source: pd.DataFrame,
@@ -135,6 +156,9 @@ def read_account(
     frame = prepare(source, options, countries, cells)
     to_send = frame["outcome"] == Outcome.PLANNED
     targets = sorted(set(frame.loc[to_send, "list_key"]) & known.keys())
+    ambiguous = {key: known[key] for key in targets if known[key].others}
+    mark_ambiguous(frame, ambiguous)
+    targets = [key for key in targets if key not in ambiguous]
     lists = {}
     for key in targets:
         item = known[key]
