@@ -10,12 +10,16 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from importer.client import AvoSmsClient, Credentials
 from importer.journal import MIGRATIONS
 from importer.kinds.contacts import CONTACT_COLUMNS
 from importer.sandbox import DEMO_ID, DEMO_KEY, FaultPlan, SandboxServer
 from tests.conftest import SAMPLE_DATA, library_run, read_results
 from tests.test_resume import start_cli
+from tests.test_truth import FAST_RETRIES, FAULT_MIX
 
 SAMPLE = SAMPLE_DATA / "contacts.csv"
 
@@ -331,3 +335,53 @@ def test_check_account_marks_rows_of_an_ambiguous_list(cli, tmp_path: Path, monk
         assert server.stats.information_requests == {}
     row = by_row(tmp_path / "plan.csv")["2"]
     assert (row["outcome"], row["code"]) == ("failed", "LIST_AMBIGUOUS_NAME")
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    faults=FAULT_MIX,
+    attempts=st.integers(1, 3),
+    existing=st.sets(st.integers(0, 23), max_size=5),
+)
+def test_contact_outcomes_agree_with_the_sandbox_ledger_under_random_faults(
+    cli, tmp_path: Path, monkeypatch, faults, attempts, existing
+) -> None:
+    """`created` iff this run added the contact (once), `exists` iff it was there before; a
+    `failed` row is not in its list; `pending` only when the run stopped (exit 3)."""
+    monkeypatch.setenv("AVOSMS_ID", DEMO_ID)
+    monkeypatch.setenv("AVOSMS_KEY", DEMO_KEY)
+    contacts = many_contacts(24, 3)
+    lists = [(f"Liste {n}", "FR") for n in range(3)]
+    seed = [
+        {"listContactName": contacts[n][0], "contactTelephoneNumber": contacts[n][2]}
+        for n in sorted(existing)
+    ]
+    with SandboxServer(existing_lists=lists, existing_contacts=seed) as server:
+        ids = {name: list_id for list_id, (name, _) in server.stats.lists.items()}
+        before = {(ids[contacts[n][0]], "+33" + contacts[n][2][1:]) for n in existing}
+        server.set_faults(FaultPlan(**faults))
+        source = contacts_csv(tmp_path / f"mix-{faults['seed']}.csv", contacts)
+        result = cli(
+            "run", source, "-o", "mix.csv", "--max-attempts", str(attempts), "--workers", "4",
+            "--state", tmp_path / f"state-{faults['seed']}-{attempts}.db", *FAST_RETRIES,
+            "--base-url", server.url,
+        )  # fmt: skip
+        assert result.exit_code in (0, 1, 3), result.stderr
+        rows = read_results(tmp_path / "mix.csv")
+        added = server.stats.added
+        assert set(added.values()) <= {1}
+        held = {(lid, contact.e164) for lid in ids.values() for contact in server.contacts(lid)}
+    assert len(rows) == 24
+    for row, (name, _, phone) in zip(rows, contacts, strict=True):
+        key = (ids[name], "+33" + phone[1:])
+        outcome = row["outcome"]
+        if outcome == "pending":
+            assert result.exit_code == 3, row
+        elif key in before:
+            assert outcome == "exists", row
+        elif outcome == "created":
+            assert added[key] == 1, row
+        else:
+            assert outcome == "failed" and key not in held, row
