@@ -490,10 +490,17 @@ def _take_finished(
 
 
 def _apply(frame: pd.DataFrame, updates: Mapping[int, RowUpdate]) -> None:
-    """Copy the sent rows' outcomes into the frame, in one assignment per column."""
+    """Copy the sent rows' outcomes into the frame, in one assignment per column.
+
+    An update without a list id keeps the row's own (a contact's list is known before sending).
+    """
     if not updates:
         return
     index = list(updates)
     values = list(updates.values())
-    for column in ("outcome", "code", "message", "list_contact_id", "attempts"):
+    for column in ("outcome", "code", "message", "attempts"):
         frame.loc[index, column] = [getattr(value, column) for value in values]
+    known = frame.loc[index, "list_contact_id"].tolist()
+    frame.loc[index, "list_contact_id"] = [
+        value.list_contact_id or before for value, before in zip(values, known, strict=True)
+    ]

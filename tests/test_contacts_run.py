@@ -295,6 +295,7 @@ def test_sigterm_leaves_pending_contacts_and_the_next_run_finishes_them(tmp_path
         assert "rows left pending; run the same command again" in stderr
         rows = read_results(tmp_path / "out.csv")
         assert len(rows) == 200 and "pending" in {row["outcome"] for row in rows}
+        assert all(row["list_contact_id"] in server.stats.lists for row in rows)
         again = start_cli(server, *args[:-2], "--rate", "0", cwd=tmp_path)
         _, stderr = again.communicate(timeout=120)
         assert again.returncode == 0, stderr

@@ -162,6 +162,7 @@ class ContactSending:
         """Journal these rows with their new state (one transaction)."""
         indexes = [index for index, _ in updates]
         rows = self.frame.loc[indexes, list(CONTACT_ROW_FIELDS)].copy()
-        for column in ("outcome", "code", "message", "list_contact_id", "attempts"):
+        # The list id stays the row's: an update made without one (a stop) does not erase it.
+        for column in ("outcome", "code", "message", "attempts"):
             rows[column] = [getattr(update, column) for _, update in updates]
         self.store.record_contacts(run_id, rows)
