@@ -72,6 +72,10 @@ def test_run_adds_the_sample_creating_its_lists_first(cli, api_env, tmp_path: Pa
         "invalid": 8,
         "duplicate": 1,
     }
+    # A finished run sent nothing for them because they were there: no word of a stop.
+    exists = [row for row in rerun if row["outcome"] == "exists"]
+    assert all(row["message"].startswith("already in list ") for row in exists)
+    assert not any("not sent" in row["message"] for row in exists)
 
 
 def test_a_finished_job_without_invalid_rows_runs_again_with_no_add_and_exits_0(

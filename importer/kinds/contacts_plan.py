@@ -21,7 +21,7 @@ from importer.cells import CellFact
 from importer.client import AccountContact, AvoSmsClient
 from importer.kinds.contacts import ContactOptions, prepare
 from importer.kinds.roles import OPTIONAL_ROLES, Role
-from importer.records import LIST_CODE_PREFIX, Outcome
+from importer.records import LIST_CODE_PREFIX, LocalCode, Outcome
 from importer.rules import fields as rules
 from importer.rules.phones import NumberType, Phone, normalize_phone
 
@@ -104,14 +104,15 @@ def plan(frame: pd.DataFrame, lists: Mapping[str, ListOnAccount]) -> int:
     if not found:
         return 0
     indexes = [index for index, _, _ in found]
-    rows = frame.loc[indexes, [role.value for role in OPTIONAL_ROLES] + ["message"]]
+    rows = frame.loc[indexes, [role.value for role in OPTIONAL_ROLES] + ["code", "message"]]
     messages = []
     for row, (_, target, contact) in zip(rows.to_dict("records"), found, strict=True):
         message = f"already in list {target.list_contact_id}"
         differ = differing_fields(row, contact)
         if differ:
             message += f"; differs on the account: {', '.join(differ)} (not updated)"
-        said = str(row["message"])
+        # What reading said (a field left out) stays; a "not sent yet" placeholder does not.
+        said = "" if row["code"] == LocalCode.NOT_SENT else str(row["message"])
         messages.append(f"{message}; {said}" if said else message)
     frame.loc[indexes, "outcome"] = Outcome.EXISTS.value
     frame.loc[indexes, "code"] = "OK"
