@@ -37,6 +37,10 @@ JSON_BATCH_ROWS = 50_000
 
 #: A cell starting with one of these is run as a formula by spreadsheet programs (OWASP).
 FORMULA_PATTERN = r"^([=+\-@\t\r])"
+#: A number in E.164 (ITU-T E.164: `+`, then up to 15 digits). In a workbook, where every cell
+#: is stored as text in a text-formatted column, it cannot run as a formula, so it is written
+#: as it is: operators copy numbers out of the results.
+E164_PATTERN = r"^\+[0-9]{1,15}$"
 
 #: Every code of the `code` column in plain words; the HTML report and the README use these.
 CODE_EXPLANATIONS: dict[str, str] = {
@@ -298,7 +302,9 @@ def write_table(frame: pd.DataFrame, path: Path, *, sheet_name: str = "Sheet1") 
         else:
             from importer.results_xlsx import write_workbook
 
-            write_workbook(handle, neutralise_formulas(table), sheet_name=sheet_name)
+            write_workbook(
+                handle, neutralise_formulas(table, keep=E164_PATTERN), sheet_name=sheet_name
+            )
 
 
 def check_writable(path: Path, *, results: bool = True, rows: int = 0) -> None:
@@ -363,8 +369,9 @@ def result_table(frame: pd.DataFrame, columns: Sequence[str] = RESULT_COLUMNS) -
     return pa.Table.from_arrays(arrays, names=list(columns))
 
 
-def neutralise_formulas(table: pa.Table) -> pa.Table:
-    """Prefix `'` to every text cell a spreadsheet would run as a formula (OWASP)."""
+def neutralise_formulas(table: pa.Table, keep: str | None = None) -> pa.Table:
+    """Prefix `'` to every text cell a spreadsheet would run as a formula (OWASP), except the
+    cells matching the regular expression `keep` (re2 syntax)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -373,7 +380,11 @@ def neutralise_formulas(table: pa.Table) -> pa.Table:
         is_text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
         # Matching is cheap and most columns hold no formula-like cell: rewrite only those that do.
         if is_text and pc.any(pc.match_substring_regex(column, FORMULA_PATTERN)).as_py():
-            column = pc.replace_substring_regex(column, FORMULA_PATTERN, r"'\1")
+            defused = pc.replace_substring_regex(column, FORMULA_PATTERN, r"'\1")
+            if keep is not None:
+                kept = pc.fill_null(pc.match_substring_regex(column, keep), False)
+                defused = pc.if_else(kept, column, defused)
+            column = defused
         columns.append(column)
     return pa.Table.from_arrays(columns, names=table.column_names)
 
@@ -439,7 +450,8 @@ def _write_xlsx(table: pa.Table, handle: IO[bytes], summary: RunSummary) -> None
                 row.append(explain_code(key, summary.kind))
             rows.append(row)
         sections.append(Section(headings[name], rows))
-    write_workbook(handle, neutralise_formulas(table), sheet_name="Results", summary=sections)
+    results = neutralise_formulas(table, keep=E164_PATTERN)
+    write_workbook(handle, results, sheet_name="Results", summary=sections)
 
 
 def summary_rows(summary: RunSummary) -> Mapping[str, list[tuple[str, Any]]]:

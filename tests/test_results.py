@@ -230,6 +230,27 @@ def test_xlsx_neutralises_every_dangerous_first_character(tmp_path: Path) -> Non
     assert last["list_name"].value == "safe=1"
 
 
+def test_xlsx_keeps_e164_numbers_as_they_are_and_csv_defuses_them(tmp_path: Path) -> None:
+    rows = [
+        (2, "+33612345678", "FR", "+33612345678", "FR", "created", "OK", "+1", "1", 1),
+        (3, "+33 6 12", "FR", "+3361234567890123", "FR", "created", "OK", "+1+1", "1", 1),
+    ]
+    frame = make_frame(rows)
+    write_results(frame, tmp_path / "out.xlsx", make_summary(frame))
+    sheet = openpyxl.load_workbook(tmp_path / "out.xlsx")["Results"]
+    header = [c.value for c in sheet[1]]
+    first, second = (dict(zip(header, sheet[n], strict=True)) for n in (2, 3))
+    # a text cell in a text column: Excel never runs it, and the number copies out clean
+    assert (first["list_name"].value, first["message"].value) == ("+33612345678", "+1")
+    assert first["list_name"].data_type == "s"
+    # not an E.164 number (a space; more than 15 digits; an operator): defused as before
+    assert second["list_name"].value == "'+33 6 12"
+    assert second["name"].value == "'+3361234567890123"
+    assert second["message"].value == "'+1+1"
+    write_results(frame, tmp_path / "out.csv", make_summary(frame))
+    assert read_csv(tmp_path / "out.csv")["list_name"].tolist() == ["'+33612345678", "'+33 6 12"]
+
+
 def test_json_keeps_names_unchanged(tmp_path: Path) -> None:
     path = tmp_path / "out.json"
     frame = hostile_frame()
