@@ -24,157 +24,22 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from importer import __version__, errors
+from importer.journal_schema import (
+    ACCOUNT_RUNS_SQL,
+    CONTACT_ROW_FIELDS,
+    CONTACT_UPSERT_SQL,
+    INT_FIELDS,
+    INTERRUPTED_ADDITIONS_SQL,
+    INTERRUPTED_CREATIONS_SQL,
+    KNOWN_LISTS_SQL,
+    MIGRATIONS,
+    ROW_FIELDS,
+    RUN_COLUMNS_SQL,
+    UPSERT_SQL,
+    prepare_database,
+)
 from importer.kinds.contacts import CONTACT_COLUMNS
 from importer.records import RESULT_COLUMNS, Outcome
-
-#: Upgrades a connection's schema by one version, inside the caller's transaction.
-Migration = Callable[[sqlite3.Connection], None]
-
-
-def _sql(*statements: str) -> Migration:
-    """A migration made of plain statements (not `executescript`, which would commit early)."""
-
-    def migrate(connection: sqlite3.Connection) -> None:
-        for statement in statements:
-            connection.execute(statement)
-
-    return migrate
-
-
-_CREATE_RUNS = """
-CREATE TABLE runs (
-    id            INTEGER PRIMARY KEY,
-    started_at    TEXT    NOT NULL,
-    ended_at      TEXT,
-    input_path    TEXT    NOT NULL,
-    input_sha256  TEXT    NOT NULL,
-    options_json  TEXT    NOT NULL DEFAULT '{}',
-    counts_json   TEXT,
-    exit_code     INTEGER,
-    pid           INTEGER NOT NULL,
-    host          TEXT    NOT NULL,
-    tool_version  TEXT    NOT NULL
-)"""
-
-# WITHOUT ROWID: the (run_id, row) key is the only B-tree, so the bulk insert at run start
-# writes each row once instead of twice.
-_CREATE_ROWS = """
-CREATE TABLE "rows" (
-    run_id           INTEGER NOT NULL REFERENCES runs(id),
-    "row"            INTEGER NOT NULL,
-    list_name        TEXT    NOT NULL DEFAULT '',
-    country          TEXT    NOT NULL DEFAULT '',
-    name             TEXT    NOT NULL DEFAULT '',
-    country_code     TEXT    NOT NULL DEFAULT '',
-    name_key         TEXT    NOT NULL DEFAULT '',
-    outcome          TEXT    NOT NULL,
-    code             TEXT    NOT NULL DEFAULT '',
-    message          TEXT    NOT NULL DEFAULT '',
-    list_contact_id  TEXT    NOT NULL DEFAULT '',
-    attempts         INTEGER NOT NULL DEFAULT 0,
-    updated_at       TEXT    NOT NULL,
-    PRIMARY KEY (run_id, "row")
-) WITHOUT ROWID"""
-
-# Partial: only rows holding a list id are indexed, so recording a million planned rows at run
-# start costs nothing here. Covering: `known_lists` reads the index alone, already grouped by
-# name. The WHERE must match `_KNOWN_LISTS_SQL` for the planner to use it.
-_KNOWN_WHERE = "outcome IN ('created', 'exists') AND list_contact_id <> ''"
-_CREATE_KNOWN_INDEX = (
-    'CREATE INDEX rows_known_lists ON "rows" '
-    f"(name_key, updated_at, run_id, list_contact_id, country_code, outcome) WHERE {_KNOWN_WHERE}"
-)
-
-#: Contacts: one row per input row of a contacts run, its results columns plus its key in the
-#: account (the list's key and the number in E.164), as `kinds.contacts` declares them.
-CONTACT_ROW_FIELDS: tuple[str, ...] = (*CONTACT_COLUMNS, "list_key", "e164")
-_CREATE_CONTACT_ROWS = (
-    'CREATE TABLE contact_rows (run_id INTEGER NOT NULL REFERENCES runs(id), "row" INTEGER NOT '
-    "NULL, "
-    + ", ".join(
-        f'"{name}" INTEGER NOT NULL DEFAULT 0'
-        if name == "attempts"
-        else f"\"{name}\" TEXT NOT NULL DEFAULT ''"
-        for name in CONTACT_ROW_FIELDS[1:]
-    )
-    + ', updated_at TEXT NOT NULL, PRIMARY KEY (run_id, "row")) WITHOUT ROWID'
-)
-
-#: MIGRATIONS[n] upgrades a version-n journal to version n+1; the newest version is its length.
-#: Version 0 is an empty file. Append, never edit: journals in the field were written by the
-#: earlier entries.
-MIGRATIONS: list[Migration] = [
-    _sql(_CREATE_RUNS, _CREATE_ROWS, _CREATE_KNOWN_INDEX),
-    # Contacts: a lists-only journal gains the contacts table, its runs and rows kept.
-    _sql(_CREATE_CONTACT_ROWS),
-]
-
-#: Columns this code reads and writes; a journal lacking any of them is refused, not misread.
-_EXPECTED_COLUMNS: dict[str, frozenset[str]] = {
-    "runs": frozenset(
-        {
-            "id",
-            "started_at",
-            "ended_at",
-            "input_path",
-            "input_sha256",
-            "options_json",
-            "counts_json",
-            "exit_code",
-            "pid",
-            "host",
-            "tool_version",
-        }
-    ),
-    "rows": frozenset({"run_id", "updated_at", "name_key", *RESULT_COLUMNS}),
-    "contact_rows": frozenset({"run_id", "updated_at", *CONTACT_ROW_FIELDS}),
-}
-
-_ROW_FIELDS: tuple[str, ...] = (*RESULT_COLUMNS, "name_key")
-_INT_FIELDS = frozenset({"row", "attempts"})
-
-
-def _upsert_sql(table: str, fields: tuple[str, ...]) -> str:
-    """Insert a row of `table` (run_id, `fields`, updated_at), or update it by (run_id, row)."""
-    names = ", ".join(f'"{name}"' for name in fields)
-    return (
-        f"INSERT INTO {table} (run_id, {names}, updated_at) "
-        f"VALUES ({', '.join('?' * (len(fields) + 2))}) "
-        'ON CONFLICT (run_id, "row") DO UPDATE SET '
-        + ", ".join(f'"{name}" = excluded."{name}"' for name in (*fields[1:], "updated_at"))
-    )
-
-
-_UPSERT_SQL = _upsert_sql('"rows"', _ROW_FIELDS)
-# SQLite takes the bare columns from the row holding max(updated_at): the latest record wins.
-_KNOWN_LISTS_SQL = (
-    "SELECT name_key, list_contact_id, country_code, run_id, max(updated_at) "
-    f'FROM "rows" WHERE {_KNOWN_WHERE} {{account}} GROUP BY name_key'
-)
-# The unary + keeps the planner on the covering index instead of fetching every row by run.
-_ACCOUNT_RUNS = (
-    "AND +run_id IN (SELECT id FROM runs WHERE json_extract(options_json, '$.account') = ?)"
-)
-_INTERRUPTED_CREATIONS_SQL = (
-    "SELECT latest.name_key, latest.run_id, runs.started_at FROM (SELECT name_key, "
-    'max(run_id) AS run_id FROM "rows" WHERE run_id IN ('
-    "SELECT id FROM runs WHERE id < ? AND (ended_at IS NULL OR exit_code = 3) "
-    "AND json_extract(options_json, '$.account') = ?) "
-    "AND (outcome = 'created' OR (outcome = 'pending' AND attempts > 0)) GROUP BY name_key) "
-    "AS latest JOIN runs ON runs.id = latest.run_id"
-)
-_CONTACT_UPSERT_SQL = _upsert_sql("contact_rows", CONTACT_ROW_FIELDS)
-_INTERRUPTED_ADDITIONS_SQL = (
-    "SELECT list_key, e164, max(run_id) FROM contact_rows WHERE run_id IN ("
-    "SELECT id FROM runs WHERE id < ? AND (ended_at IS NULL OR exit_code = 3) "
-    "AND json_extract(options_json, '$.account') = ?) "
-    "AND (outcome = 'created' OR (outcome = 'pending' AND (attempts > 0 OR run_id IN ("
-    "SELECT id FROM runs WHERE ended_at IS NULL)))) GROUP BY list_key, e164"
-)
-_RUN_COLUMNS_SQL = (
-    "id, started_at, ended_at, input_path, input_sha256, options_json, counts_json, exit_code, "
-    "pid, host, tool_version"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +157,7 @@ class Journal:
                 "or use another --state"
             ) from None
         try:
-            _prepare(path, connection)
+            prepare_database(path, connection)
         except BaseException:
             connection.close()
             raise
@@ -426,14 +291,14 @@ class Journal:
     def runs(self) -> list[RunInfo]:
         """Every run, newest first, killed ones included (no end, counts taken from rows)."""
         with self._guard:
-            records = self._read(f"SELECT {_RUN_COLUMNS_SQL} FROM runs ORDER BY id DESC")
+            records = self._read(f"SELECT {RUN_COLUMNS_SQL} FROM runs ORDER BY id DESC")
             live = self._live_counts([r[0] for r in records if r[6] is None])
         return [_run_info(record, live.get(record[0], {})) for record in records]
 
     def run_info(self, run_id: int) -> RunInfo:
         """One run; JournalError when the journal has no such run."""
         with self._guard:
-            records = self._read(f"SELECT {_RUN_COLUMNS_SQL} FROM runs WHERE id = ?", (run_id,))
+            records = self._read(f"SELECT {RUN_COLUMNS_SQL} FROM runs WHERE id = ?", (run_id,))
             if not records:
                 raise self._unknown_run(run_id)
             live = self._live_counts([run_id]) if records[0][6] is None else {}
@@ -532,12 +397,12 @@ class Journal:
         Used at run start for every row, so a killed run can be rebuilt; columns go to SQLite as
         plain lists, without a Python object per row.
         """
-        self._upsert(run_id, self._frame_rows(run_id, frame, _ROW_FIELDS))
+        self._upsert(run_id, self._frame_rows(run_id, frame, ROW_FIELDS))
 
     def record_contacts(self, run_id: int, frame: pd.DataFrame) -> None:
         """Record contacts rows (`CONTACT_ROW_FIELDS` columns of `frame`) in one transaction."""
         self._upsert(
-            run_id, self._frame_rows(run_id, frame, CONTACT_ROW_FIELDS), _CONTACT_UPSERT_SQL
+            run_id, self._frame_rows(run_id, frame, CONTACT_ROW_FIELDS), CONTACT_UPSERT_SQL
         )
 
     def _frame_rows(
@@ -547,7 +412,7 @@ class Journal:
         columns: list[list[Any]] = []
         for name in fields:
             column = frame[name]
-            if name in _INT_FIELDS:
+            if name in INT_FIELDS:
                 columns.append(column.fillna(0).astype("int64").tolist())
             else:
                 columns.append(column.fillna("").astype(str).tolist())
@@ -560,11 +425,11 @@ class Journal:
 
         A killed run's rows in flight are journaled `pending` with no attempt yet (the count
         comes with the answer): every pending row of a killed run counts."""
-        records = self._read(_INTERRUPTED_ADDITIONS_SQL, (before_run, account))
+        records = self._read(INTERRUPTED_ADDITIONS_SQL, (before_run, account))
         return {(key, e164): run_id for key, e164, run_id in records}
 
     def _upsert(
-        self, run_id: int, parameters: Iterable[tuple[Any, ...]], sql: str = _UPSERT_SQL
+        self, run_id: int, parameters: Iterable[tuple[Any, ...]], sql: str = UPSERT_SQL
     ) -> None:
         try:
             with self._transaction("record rows") as connection:
@@ -594,7 +459,7 @@ class Journal:
                 "theirs, see keep_runs); its counts are in `avosms-import runs`"
             )
         frame = pd.DataFrame.from_records(records, columns=list(columns))
-        frame = frame.astype({name: ("int64" if name in _INT_FIELDS else str) for name in columns})
+        frame = frame.astype({name: ("int64" if name in INT_FIELDS else str) for name in columns})
         if not info.finished:
             frame.loc[frame["outcome"] == Outcome.PLANNED.value, "outcome"] = Outcome.PENDING.value
         return frame
@@ -606,9 +471,9 @@ class Journal:
         made on one account (or a throwaway sandbox) says nothing about another.
         """
         if account is None:
-            records = self._read(_KNOWN_LISTS_SQL.format(account=""))
+            records = self._read(KNOWN_LISTS_SQL.format(account=""))
         else:
-            records = self._read(_KNOWN_LISTS_SQL.format(account=_ACCOUNT_RUNS), (account,))
+            records = self._read(KNOWN_LISTS_SQL.format(account=ACCOUNT_RUNS_SQL), (account,))
         moments: dict[str, datetime] = {}  # a batch shares one timestamp: parse it once
         known: dict[str, KnownList] = {}
         for name_key, list_contact_id, country_code, run_id, updated_at in records:
@@ -627,7 +492,7 @@ class Journal:
         `created`, or `pending` after a request went out (an answer never received). The
         latest such run wins; its start comes with it, to tell its lists from older ones.
         """
-        records = self._read(_INTERRUPTED_CREATIONS_SQL, (before_run, account))
+        records = self._read(INTERRUPTED_CREATIONS_SQL, (before_run, account))
         return {
             name_key: InterruptedCreation(run_id, datetime.fromisoformat(started))
             for name_key, run_id, started in records
@@ -653,83 +518,12 @@ def _run_info(record: tuple[Any, ...], live_counts: dict[str, int]) -> RunInfo:
     )
 
 
-def _prepare(path: Path, connection: sqlite3.Connection) -> None:
-    """Check the file is our journal, switch to WAL and bring the schema up to date."""
-    newest = len(MIGRATIONS)
-    refuse = "move it away, or use another --state"
-    try:
-        version = connection.execute("PRAGMA user_version").fetchone()[0]
-        tables = _tables(connection)
-    except sqlite3.DatabaseError:
-        raise errors.JournalError(
-            f"{path} is not an avosms-import journal (not a SQLite database): {refuse}"
-        ) from None
-    if version > newest:
-        raise errors.JournalError(
-            f"{path} was written by a newer avosms-import (schema {version}, this one knows "
-            f"{newest}): upgrade, or use another --state"
-        )
-    if version == 0 and tables:
-        raise errors.JournalError(
-            f"{path} is not an avosms-import journal (it holds other tables: "
-            f"{', '.join(sorted(tables))}): {refuse}"
-        )
-    try:
-        # WAL: readers (`runs`, `results`) never block the run, and a killed writer leaves
-        # the last commit intact. NORMAL sync is safe against a killed process.
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA synchronous = NORMAL")
-        connection.execute("PRAGMA foreign_keys = ON")
-    except sqlite3.Error as exc:
-        raise errors.JournalError(f"{path}: cannot open the journal ({exc}); {refuse}") from None
-    if version < newest:
-        _migrate(path, connection)
-    _check_columns(path, connection)
-
-
-def _tables(connection: sqlite3.Connection) -> set[str]:
-    found = connection.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-    ).fetchall()
-    return {name for (name,) in found}
-
-
-def _migrate(path: Path, connection: sqlite3.Connection) -> None:
-    """Upgrade step by step, all in one transaction: a failure leaves the file as it was."""
-    try:
-        connection.execute("BEGIN IMMEDIATE")
-    except sqlite3.Error as exc:
-        raise errors.JournalError(f"{path}: cannot upgrade the journal ({exc})") from None
-    # Read again under the write lock: another process may have upgraded meanwhile.
-    version = start = connection.execute("PRAGMA user_version").fetchone()[0]
-    try:
-        while version < len(MIGRATIONS):
-            MIGRATIONS[version](connection)
-            version += 1
-            connection.execute(f"PRAGMA user_version = {version:d}")
-        connection.execute("COMMIT")
-    except Exception as exc:
-        connection.rollback()
-        raise errors.JournalError(
-            f"{path}: could not upgrade the journal from schema {start} to {len(MIGRATIONS)} "
-            f"({exc}); it was left unchanged: use the previous avosms-import, or another --state"
-        ) from None
-
-
-def _check_columns(path: Path, connection: sqlite3.Connection) -> None:
-    for table, expected in _EXPECTED_COLUMNS.items():
-        found = {row[1] for row in connection.execute(f'PRAGMA table_info("{table}")')}
-        missing = expected - found
-        if not found:
-            problem = f"it has no {table} table"
-        elif missing:
-            problem = f"its {table} table lacks {', '.join(sorted(missing))}"
-        else:
-            continue
-        raise errors.JournalError(
-            f"{path} is not a usable avosms-import journal ({problem}): move it away, "
-            "or use another --state"
-        )
-
-
-__all__ = ["MIGRATIONS", "InterruptedCreation", "Journal", "KnownList", "RowRecord", "RunInfo"]
+__all__ = [
+    "CONTACT_ROW_FIELDS",
+    "MIGRATIONS",
+    "InterruptedCreation",
+    "Journal",
+    "KnownList",
+    "RowRecord",
+    "RunInfo",
+]

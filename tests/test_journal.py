@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 import importer
-from importer import errors, journal
+from importer import errors, journal, journal_schema
 from importer.journal import Journal, KnownList, RowRecord
 from importer.records import RESULT_COLUMNS
 
@@ -192,7 +192,9 @@ def test_older_journal_is_migrated_keeping_its_data(
         old.record_rows(run_id, [record(2, "Clients", "created", list_contact_id="1001")])
         old.finish_run(run_id, counts={"created": 1}, exit_code=0)
 
-    monkeypatch.setattr(journal, "MIGRATIONS", [*journal.MIGRATIONS, _add_note_column])
+    monkeypatch.setattr(
+        journal_schema, "MIGRATIONS", [*journal_schema.MIGRATIONS, _add_note_column]
+    )
     with Journal.open(state) as upgraded:
         assert upgraded.run_info(run_id).counts == {"created": 1}
         assert upgraded.known_lists()["clients"].list_contact_id == "1001"
@@ -213,7 +215,7 @@ def test_failed_migration_leaves_journal_unchanged(
         connection.execute("ALTER TABLE runs ADD COLUMN note TEXT")
         connection.execute("SELECT no_such_column FROM runs")
 
-    monkeypatch.setattr(journal, "MIGRATIONS", [*journal.MIGRATIONS, half_done])
+    monkeypatch.setattr(journal_schema, "MIGRATIONS", [*journal_schema.MIGRATIONS, half_done])
     with pytest.raises(errors.JournalError, match="from schema 2 to 3") as caught:
         Journal.open(state)
     assert "left unchanged" in str(caught.value)
