@@ -134,6 +134,8 @@ contacts_options = _options(
     job_key_option("--kind", type=click.Choice(["lists", "contacts"])),
     job_key_option("--list", metavar="NAME"),
     _map_option(),
+    job_key_option("--preset", metavar="PROVIDER"),
+    job_key_option("--exclude", type=_FILE, metavar="FILE"),
     job_key_option("--number-types", metavar="TYPES"),
     job_key_option("--number-format", type=click.Choice(["e164", "national", "international"])),
     job_key_option("--month-first", is_flag=True, default=None),

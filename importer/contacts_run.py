@@ -57,7 +57,7 @@ class ContactsJob:
     def read(cls, options: JobOptions, env: Environment) -> ContactsJob:
         """Read and prepare the file offline (bad input fails here, before anything is sent)."""
         read = read_contacts_input(options)
-        frame = prepare(read.frame, contact_options(options), cells=read.cells)
+        frame = prepare(read.frame, contact_options(options, read), cells=read.cells)
         return cls(read, frame, options, env)
 
     def send(self, run: RunContext) -> RunStopped | None:
@@ -75,7 +75,7 @@ class ContactsJob:
             countries = {key: item.country_code for key, item in known.items()}
             frame = prepare(
                 self.read_source.frame,
-                contact_options(self.options),
+                contact_options(self.options, self.read_source),
                 countries,
                 self.read_source.cells,
             )

@@ -107,7 +107,7 @@ def input_kind(options: JobOptions) -> tuple[Kind, tuple[SourceTable, pd.DataFra
         loaded = load_rows(options)
     except InputError as lists_error:
         try:
-            read_contacts_input(options)
+            read_contacts_input(options, quiet=True)
         except InputError:
             raise lists_error from None
         return Kind.CONTACTS, None
@@ -115,29 +115,49 @@ def input_kind(options: JobOptions) -> tuple[Kind, tuple[SourceTable, pd.DataFra
     return kind, loaded if kind is Kind.LISTS else None
 
 
-def read_contacts_input(options: JobOptions) -> ContactsSource:
-    """Read the input as a contacts file (`--map`, `--list`, `--sheet`, `--max-rows`)."""
+def read_contacts_input(options: JobOptions, *, quiet: bool = False) -> ContactsSource:
+    """Read the input as a contacts file (`--map`, `--preset`, `--list`, `--sheet`,
+    `--max-rows`); log the columns left out because their meaning is not guessed."""
     from importer.kinds.contacts_read import read_contacts
     from importer.kinds.roles import parse_mapping
 
     _lean_arrow_memory()
 
     assert options.input is not None
-    return read_contacts(
+    read = read_contacts(
         options.input,
         sheet=options.sheet,
         mapping=parse_mapping(dict(options.columns or {})),
         list_given=options.list is not None,
         max_rows=options.max_rows,
+        preset=options.preset,
     )
+    for note in () if quiet else read.notes:
+        log.warning("%s: %s", options.input, note)
+    return read
 
 
-def contact_options(options: JobOptions) -> ContactOptions:
-    """The contacts kind's options, from the job's."""
+def contact_options(options: JobOptions, read: ContactsSource | None = None) -> ContactOptions:
+    """The contacts kind's options, from the job's; `read` names the file's opt-out column.
+
+    The `--exclude` STOP list is read here (once per file and version: the run prepares
+    the rows twice)."""
     from importer.kinds.contacts import ContactOptions
+    from importer.kinds.exclusions import read_stop_list_once
+    from importer.kinds.roles import Role
     from importer.rules.fields import BirthdayFormat
     from importer.rules.phones import NumberFormat, parse_number_types
 
+    stop = None
+    if options.exclude is not None:
+        try:
+            stat = options.exclude.stat()
+        except OSError as error:
+            raise ConfigError(
+                f"{options.exclude}: cannot read the STOP list: {error.strerror}"
+            ) from None
+        stop = read_stop_list_once(options.exclude, stat.st_mtime_ns, stat.st_size)
+    header = read.roles.get(Role.OPT_OUT) if read is not None else None
     return ContactOptions(
         list_name=options.list,
         default_country=options.default_country,
@@ -145,6 +165,8 @@ def contact_options(options: JobOptions) -> ContactOptions:
         number_format=NumberFormat(options.number_format),
         month_first=options.month_first,
         birthday_format=BirthdayFormat(options.birthday_format),
+        exclude=stop,
+        **({"opt_out_header": f"column {header!r}"} if header else {}),
     )
 
 

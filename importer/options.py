@@ -125,6 +125,12 @@ def _columns(value: object) -> dict[str, str]:
     return {header: role.value for header, role in parse_mapping(pairs).items()}
 
 
+def _preset(value: object) -> str:
+    from importer.kinds.roles import check_preset
+
+    return check_preset(_text(value))
+
+
 def _number_types(value: object) -> str:
     from importer.rules.phones import parse_number_types
 
@@ -286,6 +292,22 @@ JOB_KEYS: dict[str, KeySpec] = {
         None,
         "a mapping such as {Portable perso: phone}",
         _columns,
+    ),
+    "preset": KeySpec(
+        "provider",
+        "Contacts: read another provider's export by that provider's table where tables "
+        "disagree (octopush, smsfactor, smspartner, brevo, textmagic, clicksend, messagebird).",
+        None,
+        "a provider such as smsfactor",
+        _preset,
+    ),
+    "exclude": KeySpec(
+        "path",
+        "Contacts: a STOP list (CSV, workbook or text, one number a row) whose numbers are "
+        "never sent: their rows are `excluded`.",
+        None,
+        "a file path",
+        _path,
     ),
     "number_types": KeySpec(
         "text",
@@ -492,6 +514,8 @@ class JobOptions:
     kind: str | None = None
     list: str | None = None
     columns: Mapping[str, str] | None = field(default=None, hash=False)
+    preset: str | None = None
+    exclude: Path | None = None
     number_types: str = "fixed-line-or-mobile,mobile"
     number_format: str = "e164"
     month_first: bool = False

@@ -15,10 +15,14 @@ class Outcome(StrEnum):
     FAILED = "failed"
     PENDING = "pending"
     PLANNED = "planned"
+    EXCLUDED = "excluded"
+    """Never sent: the number opted out (an opt-out column, or the `--exclude` STOP list)."""
 
 
 #: Outcomes that leave the exit code at 0.
-SUCCESS_OUTCOMES = frozenset({Outcome.CREATED, Outcome.EXISTS, Outcome.DUPLICATE, Outcome.PLANNED})
+SUCCESS_OUTCOMES = frozenset(
+    {Outcome.CREATED, Outcome.EXISTS, Outcome.DUPLICATE, Outcome.PLANNED, Outcome.EXCLUDED}
+)
 
 #: The results file's columns, in order. Exactly these, nothing else.
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -47,6 +51,7 @@ class LocalCode(StrEnum):
     BAD_CELL = "BAD_CELL"
     AMBIGUOUS_NAME = "AMBIGUOUS_NAME"
     IN_FLIGHT = "IN_FLIGHT"
+    OPTED_OUT = "OPTED_OUT"
 
 
 #: Prefix of a contacts row's code that comes from its list's stage (`LIST_ERR_103`): the API's

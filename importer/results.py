@@ -68,6 +68,7 @@ CODE_EXPLANATIONS: dict[str, str] = {
         "or sent without telling which is the row's. The message names their ids: rename or "
         "delete all but one."
     ),
+    "OPTED_OUT": "The number opted out (an opt-out column or the --exclude STOP list): never sent.",
     "IN_FLIGHT": (
         "A request for this row was on its way when a second Ctrl-C or SIGTERM stopped the run: "
         "it may have been processed; the next run settles it."

@@ -26,6 +26,7 @@ OUTCOME_FILLS: dict[str, str] = {
     Outcome.EXISTS: "DDEBF7",  # light blue
     Outcome.DUPLICATE: "EDEDED",  # light grey
     Outcome.PLANNED: "EDEDED",
+    Outcome.EXCLUDED: "E4DFEC",  # light purple
     Outcome.FAILED: "FFC7CE",  # light red
     Outcome.INVALID: "FFC7CE",
     Outcome.PENDING: "FFEB9C",  # light yellow

@@ -98,9 +98,9 @@ def _validate_contacts(options: JobOptions, env: Environment, started: datetime)
     output = output_path(options, env, rows=len(read.frame))
     if options.check_account:
         with open_api(options, env) as (client, _scope):
-            frame = read_account(client, read.frame, contact_options(options), read.cells)
+            frame = read_account(client, read.frame, contact_options(options, read), read.cells)
     else:
-        frame = prepare(read.frame, contact_options(options), cells=read.cells)
+        frame = prepare(read.frame, contact_options(options, read), cells=read.cells)
     summary = _summarize(frame, read.source, options, started, run_id=None, kind="contacts")
     _write_outputs(frame, output, summary, options, columns=CONTACT_COLUMNS)
     _log_problem_rows(frame, None, options)

@@ -8,7 +8,9 @@ the later ones are `invalid` (`COUNTRY_CONFLICT`). The number is checked against
 country — the account's when the list exists there (what the API checks), else the file's —
 by `importer.rules.phones`; the optional fields by `importer.rules.fields`, a bad one left out
 with its reason. Two rows are the same contact when they go to the same list and their numbers
-are equal in E.164: the first valid row wins, later ones are `duplicate`.
+are equal in E.164: the first valid row wins, later ones are `duplicate`. A number that opted
+out (an opt-out column, or the `--exclude` STOP list) makes every row with it `excluded`
+(`importer.kinds.exclusions`), whatever else the row says.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pandas as pd
 
 from importer import normalize
 from importer.cells import CellFact, CellTrap
+from importer.kinds import exclusions
 from importer.kinds.roles import OPTIONAL_ROLES, Role
 from importer.records import LIST_CODE_PREFIX, LocalCode, Outcome
 from importer.rules import fields as rules
@@ -78,6 +81,10 @@ class ContactOptions:
     number_format: NumberFormat = NumberFormat.E164
     month_first: bool = False
     birthday_format: rules.BirthdayFormat = rules.BirthdayFormat.DAY_FIRST
+    exclude: exclusions.StopList | None = field(default=None, compare=False)
+    """`--exclude FILE`: the STOP list, read."""
+    opt_out_header: str = "opt-out column"
+    """The header of the file's opt-out column, for messages."""
 
 
 def _cells(source: pd.DataFrame, column: str) -> pd.Series:
@@ -302,7 +309,7 @@ def prepare(
         message[i] = "; ".join(notes)
 
     sent = number != ""
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "row": rows,
             # The cells as read stay in the reader's (Arrow) strings: no Python object per cell.
@@ -325,6 +332,32 @@ def prepare(
         },
         columns=[*CONTACT_COLUMNS, *CONTACT_KEYS],
     )
+    if options.exclude is not None or Role.OPT_OUT.value in source:
+        stop_region, how = _stop_region(options, region[checked])
+        opt_out = _cells(source, Role.OPT_OUT) if Role.OPT_OUT.value in source else None
+        exclusions.mark(
+            frame,
+            np.where(region != "", region, row_codes),
+            exclusions.Exclusions(
+                None if opt_out is None else opt_out.reset_index(drop=True),
+                options.opt_out_header,
+                options.exclude,
+                stop_region,
+                how,
+            ),
+        )
+    return frame
+
+
+def _stop_region(options: ContactOptions, regions: np.ndarray) -> tuple[str | None, str]:
+    """The country of a STOP list's numbers without a prefix, and where it comes from:
+    `--default-country`, else the country of the job's one list (`--list`), else none."""
+    if options.default_country:
+        return options.default_country, "--default-country"
+    found = set(regions.tolist()) - {""}
+    if options.list_name is not None and len(found) == 1:
+        return found.pop(), f"the country of list {options.list_name!r}"
+    return None, ""
 
 
 def _first_positions(keys: np.ndarray, positions: np.ndarray) -> np.ndarray:

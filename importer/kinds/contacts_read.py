@@ -18,12 +18,13 @@ import pandas as pd
 from importer.cells import CellFact
 from importer.errors import InputError
 from importer.kinds.roles import (
-    ROLE_ALIASES,
     WEAK_PHONE_ALIASES,
     Kind,
     Role,
     detect_kind,
+    left_out,
     match_roles,
+    phone_headers,
 )
 from importer.read import SourceTable, read_table
 
@@ -42,12 +43,20 @@ class ContactsSource:
     """Role -> the header it was read from."""
     cells: tuple[CellFact, ...] = ()
     """The reader's facts about workbook cells that are not what they show, by role."""
+    notes: tuple[str, ...] = ()
+    """Columns not imported because their meaning is not guessed, one line each."""
 
 
 def _phone_pass(
-    path: Path, *, sheet: str | None, phone_header: str | None, weak: bool, max_rows: int
+    path: Path,
+    *,
+    sheet: str | None,
+    phone_header: str | None,
+    weak: bool,
+    max_rows: int,
+    preset: str | None,
 ) -> SourceTable:
-    aliases = (*ROLE_ALIASES[Role.PHONE], *(WEAK_PHONE_ALIASES if weak else ()))
+    aliases = (*phone_headers(preset), *(WEAK_PHONE_ALIASES if weak else ()))
     return read_table(
         path,
         sheet=sheet,
@@ -67,8 +76,11 @@ def read_contacts(
     mapping: Mapping[str, Role] | None = None,
     list_given: bool = False,
     max_rows: int = 1_000_000,
+    preset: str | None = None,
 ) -> ContactsSource:
     """Read every recognised (or mapped) column of a contacts file, all as text.
+
+    `preset` (`--preset`) picks one provider's reading of headers the tables disagree on.
 
     Raises InputError in one line naming the file: no phone column, no list column without
     `--list`, two columns for one role, and everything the reader refuses.
@@ -77,15 +89,22 @@ def read_contacts(
     phone_header = next((h for h, role in mapping.items() if role is Role.PHONE), None)
     try:
         first = _phone_pass(
-            path, sheet=sheet, phone_header=phone_header, weak=False, max_rows=max_rows
+            path,
+            sheet=sheet,
+            phone_header=phone_header,
+            weak=False,
+            max_rows=max_rows,
+            preset=preset,
         )
     except InputError:
         if phone_header is not None:
             raise
         # `numéro`, `number`, `n°` are the phone only in a file known to hold contacts.
-        first = _phone_pass(path, sheet=sheet, phone_header=None, weak=True, max_rows=max_rows)
+        first = _phone_pass(
+            path, sheet=sheet, phone_header=None, weak=True, max_rows=max_rows, preset=preset
+        )
     label = str(path)
-    roles = match_roles(label, first.header, mapping, list_given=list_given)
+    roles = match_roles(label, first.header, mapping, list_given=list_given, preset=preset)
     headers = {role: first.header[index].strip() for role, index in roles.items()}
     frame = pd.DataFrame({"row": first.frame["row"], Role.PHONE.value: first.frame["list_name"]})
     # Each pass reads the phone in the list-name slot and one role in the country slot.
@@ -116,7 +135,8 @@ def read_contacts(
         raise InputError(f"{label}: {len(frame):,} rows, more than the limit of {max_rows:,}")
     cells.sort(key=lambda fact: fact.row)
     source = replace(first, frame=first.frame.iloc[0:0], cells=())
-    return ContactsSource(source, frame, headers, tuple(cells))
+    notes = tuple(left_out(first.header, roles, preset))
+    return ContactsSource(source, frame, headers, tuple(cells), notes)
 
 
 def kind_of(source: SourceTable | None, *, explicit: Kind | None, list_given: bool) -> Kind:

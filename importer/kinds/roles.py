@@ -5,15 +5,20 @@ spaces and punctuation ignored). In a contacts file a bare `nom` is the person's
 never the list. Only unambiguous phone headers make a file a contacts file; `numéro`,
 `number` and `n°` count as the phone once the kind is known to be contacts (a lists file often
 has a row-number column). An explicit mapping (`--map HEADER=ROLE`) wins over recognition.
+Other providers' headers come from `importer.kinds.providers`: a header two tables read
+differently, or a provider's free field, is never guessed unless `--preset` picks a table.
 """
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
+from functools import cache
 from types import MappingProxyType
 
 from importer.errors import ConfigError, InputError
+from importer.kinds.providers import PROVIDER_HEADERS, PROVIDERS, SHARED_READINGS, ProviderHeader
 from importer.read import header_key
 
 
@@ -36,6 +41,8 @@ class Role(StrEnum):
     EMAIL = "email"
     BIRTHDAY = "birthday"
     OTHER = "other"
+    OPT_OUT = "opt_out"
+    """Never sent: a yes/no column saying the person opted out (`importer.rules.optout`)."""
 
 
 #: The optional fields of a contact, in the API's order.
@@ -149,16 +156,94 @@ ROLE_ALIASES: Mapping[Role, tuple[str, ...]] = MappingProxyType(
             "contactOther",
             "contact_other",
         ),
+        Role.OPT_OUT: (
+            "stop",
+            "stop sms",
+            "opt out",
+            "opted out",
+            "optout",
+            "unsubscribed",
+            "désabonné",
+            "désinscrit",
+            "désabonnement",
+            "blacklisted",
+            "blacklist",
+            "liste noire",
+            "blocked",
+            "bloqué",
+        ),
     }
 )
 
 #: Phone headers that only count once the kind is contacts.
 WEAK_PHONE_ALIASES: tuple[str, ...] = ("numéro", "numero", "number", "n°", "no", "num")
 
-_KEYS: Mapping[Role, frozenset[str]] = MappingProxyType(
-    {role: frozenset(map(header_key, aliases)) for role, aliases in ROLE_ALIASES.items()}
-)
 _WEAK_PHONE_KEYS = frozenset(map(header_key, WEAK_PHONE_ALIASES))
+
+
+@cache
+def _readings(preset: str | None) -> dict[str, tuple[ProviderHeader, ...]]:
+    """Header key -> every table's reading of it: ours (provider ""), the providers', the
+    shared ones. With a preset, that provider's readings replace the others' for its keys."""
+    ours = [
+        ProviderHeader("", alias, role.value)
+        for role, aliases in ROLE_ALIASES.items()
+        for alias in aliases
+    ]
+    found: dict[str, list[ProviderHeader]] = {}
+    for entry in (*ours, *PROVIDER_HEADERS, *SHARED_READINGS):
+        found.setdefault(header_key(entry.header), []).append(entry)
+    if preset is not None:
+        for key, entries in found.items():
+            chosen = [entry for entry in entries if entry.provider == preset]
+            if chosen:
+                found[key] = chosen
+    return {key: tuple(entries) for key, entries in found.items()}
+
+
+@cache
+def recognised_keys(preset: str | None = None) -> Mapping[Role, frozenset[str]]:
+    """Role -> the header keys read as that role: those every table reading them agrees on."""
+    keys: dict[Role, set[str]] = {role: set() for role in Role}
+    for key, entries in _readings(preset).items():
+        roles = {entry.role for entry in entries}
+        if len(roles) == 1 and None not in roles:
+            keys[Role(roles.pop() or "")].add(key)
+    return MappingProxyType({role: frozenset(found) for role, found in keys.items()})
+
+
+@cache
+def undecided_keys(preset: str | None = None) -> Mapping[str, str]:
+    """Header key -> why it is not guessed: what each table says it holds."""
+    undecided = {}
+    for key, entries in _readings(preset).items():
+        if len({entry.role for entry in entries}) == 1 and entries[0].role is not None:
+            continue
+        readings: dict[str, list[str]] = {}
+        for entry in entries:
+            who = readings.setdefault(entry.note or f"the {entry.role}", [])
+            if entry.provider:
+                who.append(PROVIDERS[entry.provider])
+        undecided[key] = "; ".join(
+            f"{what} ({', '.join(who)})" if who else what for what, who in readings.items()
+        )
+    return MappingProxyType(undecided)
+
+
+def phone_headers(preset: str | None = None) -> tuple[str, ...]:
+    """Header keys read as the phone, with `preset`'s table (strong ones: they tell the kind)."""
+    return tuple(sorted(recognised_keys(preset)[Role.PHONE]))
+
+
+def check_preset(name: str) -> str:
+    """A `--preset` value, lower case and without spaces; ConfigError listing the presets."""
+    key = header_key(name)
+    if key not in PROVIDERS:
+        raise ConfigError(f"unknown preset {name!r}; presets are {', '.join(PROVIDERS)}")
+    return key
+
+
+_KEYS = recognised_keys()
 
 
 def detect_kind(header: Sequence[str], explicit: Kind | None = None) -> Kind:
@@ -199,12 +284,26 @@ def parse_mapping(pairs: Sequence[str] | Mapping[str, str]) -> dict[str, Role]:
     return mapping
 
 
-def is_header_row(cells: Sequence[str], mapping: Mapping[str, Role] | None = None) -> bool:
+def is_header_row(
+    cells: Sequence[str], mapping: Mapping[str, Role] | None = None, preset: str | None = None
+) -> bool:
     """Whether a row can be the header: it holds a phone or list-name column, or a mapped one."""
     keys = {header_key(cell) for cell in cells if cell.strip()}
     mapped = {header_key(header) for header in (mapping or {})}
-    wanted = _KEYS[Role.PHONE] | _WEAK_PHONE_KEYS | _KEYS[Role.LIST_NAME] | mapped
+    known = recognised_keys(preset)
+    wanted = known[Role.PHONE] | _WEAK_PHONE_KEYS | known[Role.LIST_NAME] | mapped
     return bool(keys & wanted)
+
+
+def _candidates(found: Sequence[tuple[int, str]], taken: set[int], preset: str | None) -> str:
+    """The columns not guessed that could be what is missing, each with its readings."""
+    undecided = undecided_keys(preset)
+    said = [
+        f"{text!r} ({undecided[header_key(text)]})"
+        for i, text in found
+        if i not in taken and header_key(text) in undecided
+    ]
+    return f"; candidates not guessed: {', '.join(said)}" if said else ""
 
 
 def match_roles(
@@ -213,15 +312,18 @@ def match_roles(
     mapping: Mapping[str, Role] | None = None,
     *,
     list_given: bool = False,
+    preset: str | None = None,
 ) -> dict[Role, int]:
     """Role -> column index for a contacts file's header row.
 
-    The mapping wins over recognition; a weak phone header (`numéro`) is used when no strong
-    one is there. Raises InputError (one line naming the file) when no phone column is found,
-    when no list column is found and `--list` is not given, when a mapped header is missing or
-    when two columns could hold one role.
+    The mapping wins over recognition (with `preset`'s table, `importer.kinds.providers`); a
+    weak phone header (`numéro`) is used when no strong one is there. Raises InputError (one
+    line naming the file) when no phone column is found, when no list column is found and
+    `--list` is not given (both messages list the headers not guessed that could be it), when
+    a mapped header is missing or when two columns could hold one role.
     """
     mapping = mapping or {}
+    known = recognised_keys(preset)
     found = [(index, cell.strip()) for index, cell in enumerate(header) if cell.strip()]
     shown = ", ".join(repr(text) for _, text in found[:20]) or "none"
     roles: dict[Role, int] = {}
@@ -235,7 +337,7 @@ def match_roles(
     for role in Role:
         if role in roles:
             continue
-        hits = [i for i, text in found if i not in taken and header_key(text) in _KEYS[role]]
+        hits = [i for i, text in found if i not in taken and header_key(text) in known[role]]
         if role is Role.PHONE and not hits:
             hits = [
                 i for i, text in found if i not in taken and header_key(text) in _WEAK_PHONE_KEYS
@@ -249,14 +351,30 @@ def match_roles(
         if hits:
             roles[role] = hits[0]
             taken.add(hits[0])
+    candidates = _candidates(found, taken, preset)
     if Role.PHONE not in roles:
         raise InputError(
-            f"{label}: no phone column for a contacts import; columns found: {shown}; "
-            "name it with --map HEADER=phone"
+            f"{label}: no phone column for a contacts import; columns found: {shown}"
+            f"{candidates}; name it with --map HEADER=phone"
         )
     if Role.LIST_NAME not in roles and not list_given:
         raise InputError(
-            f"{label}: no column for the list name; columns found: {shown}; "
+            f"{label}: no column for the list name; columns found: {shown}{candidates}; "
             "give --list NAME for a whole file, or --map HEADER=list_name"
+            + (" or a --preset" if candidates else "")
         )
     return roles
+
+
+def left_out(
+    header: Sequence[str], roles: Mapping[Role, int], preset: str | None = None
+) -> list[str]:
+    """One line per column not imported because its meaning is not guessed."""
+    undecided = undecided_keys(preset)
+    used = set(roles.values())
+    return [
+        f"column {text.strip()!r} is not imported: {undecided[header_key(text)]}; "
+        f"import it with --map {shlex.quote(text.strip() + '=ROLE')} (e.g. ROLE other)"
+        for i, text in enumerate(header)
+        if i not in used and text.strip() and header_key(text) in undecided
+    ]

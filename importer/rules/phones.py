@@ -290,3 +290,29 @@ def parse_number_types(text: str) -> frozenset[NumberType]:
             f"choose among {', '.join(t.value for t in NumberType)}"
         )
     return frozenset(NumberType(value) for value in values)
+
+
+#: Every type: a number matched for exclusion or on the account, whatever its type.
+ANY_TYPE: frozenset[NumberType] = frozenset(NumberType)
+
+
+def e164_anywhere(raw: str, region: str | None) -> str | None:
+    """The number in E.164 when it is a valid number of any country and type, else None.
+
+    A number with its prefix (`+32…`, `0032…`) is read in its own country; one without, in
+    `region` (None: not read). Used to match a number whatever the list it is written for
+    (opt-outs, STOP lists), with `normalize_phone`'s own rules.
+    """
+    text = raw.strip()
+    undone = _undo_spreadsheet(text)
+    if isinstance(undone, PhoneProblem):
+        return None
+    digits = undone.lstrip()
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    parsed = _parse(_POSTE.sub(" ext ", digits), region or "ZZ")
+    found = phonenumbers.region_code_for_number(parsed) if parsed is not None else None
+    if found is None:
+        return None
+    phone = normalize_phone(digits, found, number_types=ANY_TYPE)
+    return phone.e164 if isinstance(phone, Phone) else None

@@ -1,0 +1,287 @@
+"""Exclusions: numbers never sent, because their owner opted out — in the file or a STOP list.
+
+An opt-out is about a person's number, not a row. A number is excluded when any row of the
+file marks it opted out (an opt-out column, read by `importer.rules.optout`) or when it is in
+the `--exclude` STOP list; then every row with that number, in any list, is `excluded` (code
+`OPTED_OUT`), before or after the row that said so, whatever else the row says (an excluded
+row is never `duplicate` nor `invalid` for its list). Numbers are compared in E.164, read with
+the phone rules of `importer.rules.phones`. A row whose number cannot be read is still
+excluded when its cell, cleaned (spaces and punctuation dropped, `00` read as `+`), is an
+excluded number or a STOP list cell cleaned the same way; otherwise it stays `invalid`.
+
+A STOP list is a CSV, a workbook or plain text (one number a line), read by the project's
+reader (encodings, delimiters, sheets); its column is found by its header (`phone`,
+`numéro`, `stop`, …) or, without a header, is the first. Numbers without a country prefix are
+read with `--default-country`, else with the country of the job's one list (`--list`); without
+either they are refused (exit 2) rather than guessed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from importer.errors import ConfigError, InputError
+from importer.kinds.roles import WEAK_PHONE_ALIASES, Role, recognised_keys
+from importer.read import WORKBOOK_SUFFIXES, read_table
+from importer.records import LocalCode, Outcome
+from importer.rules.optout import read_opt_out
+from importer.rules.phones import e164_anywhere
+
+log = logging.getLogger("importer")
+
+#: Headers of a STOP list's column, besides the phone's and the opt-out's own.
+STOP_HEADERS: tuple[str, ...] = (
+    "numbers",
+    "numéros",
+    "phones",
+    "phone numbers",
+    "téléphones",
+    "stop list",
+    "liste stop",
+    "exclusions",
+)
+
+#: The most numbers a STOP list may hold.
+MAX_STOP_ROWS = 10_000_000
+
+_NOT_DIGITS = re.compile(r"[^0-9]")
+
+
+def clean_number(raw: str) -> str:
+    """A phone cell reduced to its digits, with a leading `+` (`00` read as `+`)."""
+    text = raw.strip()
+    digits = _NOT_DIGITS.sub("", text)
+    if text.startswith("+"):
+        return "+" + digits
+    if digits.startswith("00"):
+        return "+" + digits[2:]
+    return digits
+
+
+@dataclass
+class StopList:
+    """The numbers of a STOP list file, as read (`--exclude`)."""
+
+    path: Path
+    entries: tuple[tuple[int, str], ...]
+    """(the row you see in the file, the cell) for every non-blank cell."""
+    _read: dict[str | None, dict[str, str]] = field(default_factory=dict, repr=False)
+
+    def numbers(self, region: str | None, how: str = "") -> Mapping[str, str]:
+        """Excluded number (E.164, or the cleaned cell when it is not a valid number) -> why.
+
+        `region` reads numbers without a country prefix (`how` says where it came from, for
+        the message). Raises ConfigError when some need it and it is None.
+        """
+        if region in self._read:
+            return self._read[region]
+        reasons: dict[str, str] = {}
+        bare = [(row, text) for row, text in self.entries if not clean_number(text).startswith("+")]
+        if bare and region is None:
+            row, text = bare[0]
+            raise ConfigError(
+                f"{self.path}: {len(bare)} numbers without a country prefix (first: {text!r} on "
+                f"row {row}): give --default-country, or a --list with its country, or write "
+                "them with their prefix (+33…)"
+            )
+        note = f"; read as {region} ({how})" if bare and how else ""
+        unread = []
+        for row, text in self.entries:
+            cleaned = clean_number(text)
+            number = e164_anywhere(text, None if cleaned.startswith("+") else region)
+            said = note if not cleaned.startswith("+") else ""
+            if number is None:
+                unread.append((row, text))
+                if cleaned:
+                    reasons.setdefault(cleaned, f"in the STOP list {self.path.name} (row {row})")
+                continue
+            reasons.setdefault(number, f"in the STOP list {self.path.name} (row {row}){said}")
+        if bare:
+            log.info(
+                "%s: %d number%s without a country prefix read as %s (%s)",
+                self.path,
+                len(bare),
+                "" if len(bare) == 1 else "s",
+                region,
+                how,
+            )
+        if unread:
+            row, text = unread[0]
+            log.warning(
+                "%s: %d cells are not valid phone numbers (first: %r on row %d); they exclude "
+                "only rows whose phone cell is the same once cleaned",
+                self.path,
+                len(unread),
+                text,
+                row,
+            )
+        self._read[region] = reasons
+        return reasons
+
+
+def read_stop_list(path: Path, *, max_rows: int = 1_000_000) -> StopList:
+    """Read a STOP list (CSV, workbook or plain text). InputError names the file."""
+    known = recognised_keys()
+    aliases = (
+        *known[Role.PHONE],
+        *known[Role.OPT_OUT],
+        *WEAK_PHONE_ALIASES,
+        *STOP_HEADERS,
+    )
+    first: tuple[int, str] | None = None
+    try:
+        table = read_table(
+            path,
+            max_rows=max_rows,
+            country_required=False,
+            name_aliases=aliases,
+            name_role="number",
+            name_option="a header such as 'phone'",
+        )
+    except InputError as error:
+        first = _first_cell(path)
+        if first is None or len(_NOT_DIGITS.sub("", first[1])) < 6:
+            raise InputError(
+                f"{error} (a STOP list holds one number per row, under a header such as "
+                "'phone' or none)"
+            ) from None
+        table = read_table(
+            path,
+            name_column=first[1],
+            max_rows=max_rows,
+            country_required=False,
+            name_role="number",
+            name_option="--exclude",
+        )
+    frame = table.frame
+    cells = frame["list_name"].astype(str).str.strip()
+    entries = [(int(row), text) for row, text in zip(frame["row"], cells, strict=True) if text]
+    if first is not None:
+        entries.insert(0, (table.header_row, first[1].strip()))
+    return StopList(Path(path), tuple(entries))
+
+
+@lru_cache(maxsize=4)
+def read_stop_list_once(path: Path, mtime_ns: int, size: int) -> StopList:
+    """`read_stop_list`, once per file version (its modification time and size)."""
+    return read_stop_list(path, max_rows=MAX_STOP_ROWS)
+
+
+def _first_cell(path: Path) -> tuple[int, str] | None:
+    """The first non-blank cell of a file without a header (its row, its text), or None."""
+    if path.suffix.lower() in WORKBOOK_SUFFIXES:
+        import python_calamine
+
+        from importer.cells import cell_text
+
+        try:
+            with python_calamine.CalamineWorkbook.from_path(str(path)) as workbook:
+                rows = workbook.get_sheet_by_index(0).to_python()
+        except Exception:  # a damaged workbook: the reader said why already
+            return None
+        cells = (cell_text(cell).strip() for row in rows[:20] for cell in row)
+    else:
+        try:
+            text = path.read_bytes()[:4096].decode("utf-8-sig", errors="replace")
+        except OSError:
+            return None
+        lines = [line for line in text.splitlines() if not line.lower().startswith("sep=")]
+        cells = (re.split(r"[,;\t|]", line)[0].strip().strip('"') for line in lines[:20])
+    return next(((0, cell) for cell in cells if cell), None)
+
+
+@dataclass(frozen=True)
+class Exclusions:
+    """What `mark` needs besides the frame: the opt-out column and the STOP list."""
+
+    opt_out: pd.Series | None = None
+    """The opt-out column's cells, by row position (None: no such column)."""
+    opt_out_header: str = ""
+    stop: StopList | None = None
+    stop_region: str | None = None
+    stop_region_how: str = ""
+
+
+def mark(frame: pd.DataFrame, regions: np.ndarray, how: Exclusions) -> None:
+    """Make every row whose number is excluded `excluded` (code `OPTED_OUT`), in place.
+
+    In: `kinds.contacts.prepare`'s frame (`row`, `phone`, `e164`, outcome columns), each row's
+    country for reading its number when it has none in E.164 (the list's, else the file's).
+    An opted-out row whose number cannot be read at all stays `invalid`, its message saying
+    it opted out.
+    """
+    excluded: dict[str, str] = (
+        dict(how.stop.numbers(how.stop_region, how.stop_region_how))
+        if (how.stop is not None)
+        else {}
+    )
+    count = len(frame)
+    rows = frame["row"].to_numpy()
+    raw = frame["phone"].astype(str).to_numpy(dtype=object)
+    e164 = frame["e164"].astype(str).to_numpy(dtype=object)
+    opted = np.zeros(count, dtype=bool)
+    notes = np.full(count, "", dtype=object)
+    if how.opt_out is not None:
+        codes, uniques = pd.factorize(how.opt_out.fillna("").astype(str), use_na_sentinel=False)
+        said = [read_opt_out(str(value)) for value in uniques]
+        opted = np.array([r.opted_out for r in said], dtype=bool)[codes]
+        notes = np.array([r.note for r in said], dtype=object)[codes]
+        cells = how.opt_out.astype(str).to_numpy(dtype=object)
+        for i in np.flatnonzero(opted).tolist():
+            number = e164[i] or e164_anywhere(raw[i], regions[i] or None)
+            if number:
+                excluded.setdefault(
+                    number,
+                    f"opted out on row {rows[i]} ({how.opt_out_header}: {cells[i].strip()!r})",
+                )
+    if not excluded:
+        return
+    reasons = pd.Series(e164).map(excluded).to_numpy(dtype=object)
+    for i in np.flatnonzero(e164 == "").tolist():
+        number = e164_anywhere(raw[i], regions[i] or None)
+        cleaned = clean_number(raw[i])
+        reasons[i] = excluded.get(number or "") or (excluded.get(cleaned) if cleaned else None)
+    hit = pd.notna(reasons)
+    if not hit.any():
+        return
+    numbers = np.where(e164 != "", e164, raw)
+    messages = [
+        f"not sent: {numbers[i]} {reasons[i]}" + (f"; {notes[i]}" if notes[i] else "")
+        for i in np.flatnonzero(hit).tolist()
+    ]
+    frame.loc[hit, "outcome"] = Outcome.EXCLUDED.value
+    frame.loc[hit, "code"] = LocalCode.OPTED_OUT.value
+    frame.loc[hit, "message"] = messages
+    lost = pd.Series(opted & ~hit, index=frame.index)
+    if lost.any():
+        before = frame.loc[lost, "message"].astype(str)
+        frame.loc[lost, "message"] = before + "; the row opted out: not sent anyway"
+
+
+def excluded_numbers(frame: pd.DataFrame, how: Exclusions) -> frozenset[str]:
+    """Every excluded number in E.164: the excluded rows' and the STOP list's."""
+    rows = frame.loc[frame["outcome"] == Outcome.EXCLUDED, "e164"].astype(str)
+    numbers = {number for number in rows if number}
+    if how.stop is not None:
+        stop = how.stop.numbers(how.stop_region, how.stop_region_how)
+        numbers |= {number for number in stop if number.startswith("+")}
+    return frozenset(numbers)
+
+
+def present_in_lists(
+    numbers: frozenset[str], lists: Mapping[str, Mapping[str, object]]
+) -> dict[str, list[str]]:
+    """List key -> the excluded numbers (E.164) that list holds on the account, when any.
+
+    In: the excluded numbers and each target list's contacts by E.164 (`ListOnAccount`).
+    """
+    present = {key: sorted(numbers & contacts.keys()) for key, contacts in lists.items()}
+    return {key: found for key, found in present.items() if found}
