@@ -13,7 +13,7 @@ The stages, on the one engine (`importer.run.execute`, `importer.send.Sender`):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -21,8 +21,9 @@ import pandas as pd
 from importer import normalize
 from importer.errors import RunStopped
 from importer.job import Environment, RunContext, contact_options, read_contacts_input, send_rows
-from importer.kinds.contacts import CONTACT_COLUMNS, prepare
+from importer.kinds.contacts import CONTACT_COLUMNS, excluded_numbers, prepare
 from importer.kinds.contacts_plan import ListOnAccount, index_contacts, mark_ambiguous, plan
+from importer.kinds.exclusions import present_in_lists
 from importer.lists_run import plan_lists, send_lists
 from importer.records import LIST_CODE_PREFIX, SUCCESS_OUTCOMES, LocalCode, Outcome
 
@@ -47,6 +48,8 @@ class ContactsJob:
     kind: str = "contacts"
     columns: Sequence[str] | None = CONTACT_COLUMNS
     lists_created: int | None = 0
+    excluded_present: dict[str, list[str]] = field(default_factory=dict)
+    """List name -> excluded numbers (E.164) it already holds on the account (for `--sync`)."""
 
     @property
     def source(self) -> SourceTable:
@@ -73,12 +76,8 @@ class ContactsJob:
         try:
             known = account_index(client.fetch_lists())
             countries = {key: item.country_code for key, item in known.items()}
-            frame = prepare(
-                self.read_source.frame,
-                contact_options(self.options, self.read_source),
-                countries,
-                self.read_source.cells,
-            )
+            read_options = contact_options(self.options, self.read_source)
+            frame = prepare(self.read_source.frame, read_options, countries, self.read_source.cells)
             to_send = _not_sent_yet(frame)
             self.frame = frame
             targets = set(frame.loc[to_send, "list_key"])
@@ -87,6 +86,12 @@ class ContactsJob:
             targets -= ambiguous
             ids = {key: known[key].list_contact_id for key in targets & known.keys()}
             to_read = set(ids)
+            excluded = excluded_numbers(frame, read_options)
+            if excluded:  # an excluded number may already be in any list the file names
+                more = {key for key in set(frame["list_key"]) & known.keys() - targets}
+                more = {key for key in more if key and not known[key].others}
+                ids |= {key: known[key].list_contact_id for key in more}
+                to_read |= more
             missing = targets - known.keys()
             if missing:
                 created, found = self._create_lists(frame, missing, run)
@@ -103,6 +108,8 @@ class ContactsJob:
                 key: ListOnAccount(ids[key], "", {}) for key in ids.keys() - to_read
             }  # created by this run: empty
             plan(frame, lists)
+            held = {key: target.contacts for key, target in lists.items()}
+            self.excluded_present = present_in_lists(frame, excluded, held)
             self._mark_interrupted(frame, journal, run.scope, run.run_id)
             journal.record_contacts(run.run_id, frame)
             recorded = True

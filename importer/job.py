@@ -275,6 +275,8 @@ class Job(Protocol):
     kind: str
     columns: Sequence[str] | None
     lists_created: int | None
+    excluded_present: dict[str, list[str]]
+    """List name -> excluded numbers already in it on the account (contacts only)."""
 
     @property
     def source(self) -> SourceTable:

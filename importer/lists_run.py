@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from importer.errors import RunStopped
@@ -32,6 +32,7 @@ class ListsJob:
     kind: str = "lists"
     columns: Sequence[str] | None = None
     lists_created: int | None = None
+    excluded_present: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def source(self) -> SourceTable:

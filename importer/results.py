@@ -145,6 +145,8 @@ class RunSummary:
     """What the rows are (`lists`, `contacts`); the summary line starts with it when set."""
     lists_created: int | None = None
     """Contacts: how many of their lists this run created first (None for lists)."""
+    excluded_present: dict[str, list[str]] = field(default_factory=dict)
+    """Contacts: list name -> excluded numbers it already holds on the account."""
 
     @property
     def total_rows(self) -> int:
@@ -179,6 +181,7 @@ class RunSummary:
             "parameters": dict(self.parameters),
             "kind": self.kind,
             "lists_created": self.lists_created,
+            "excluded_present": self.excluded_present,
         }
 
     def source_description(self) -> list[tuple[str, str]]:
@@ -227,6 +230,9 @@ def summary_line(summary: RunSummary) -> str:
     if summary.lists_created is not None:
         lists = "list" if summary.lists_created == 1 else "lists"
         line += f" ({summary.lists_created} {lists} created for them)"
+    present = sum(map(len, summary.excluded_present.values()))
+    if present:
+        line += f", {present} excluded {'number' if present == 1 else 'numbers'} still in a list"
     if summary.throttled_seconds > 0:
         line += f", {format_duration(summary.throttled_seconds)} throttled"
     if "header_row" in summary.parameters:
@@ -469,6 +475,8 @@ def summary_rows(summary: RunSummary) -> Mapping[str, list[tuple[str, Any]]]:
         run.insert(1, ("Kind", summary.kind))
     if summary.lists_created is not None:
         run.append(("Lists created for them", summary.lists_created))
+    for name, numbers in summary.excluded_present.items():
+        run.append((f"Excluded numbers still in {name}", ", ".join(numbers)))
     outcomes: list[tuple[str, Any]] = list(summary.ordered_counts())
     outcomes.append(("total", summary.total_rows))
     codes = [(code, count) for code, count in sorted(summary.code_counts.items()) if code]

@@ -96,12 +96,17 @@ def _validate_contacts(options: JobOptions, env: Environment, started: datetime)
 
     read = read_contacts_input(options)
     output = output_path(options, env, rows=len(read.frame))
+    present: dict[str, list[str]] = {}
     if options.check_account:
         with open_api(options, env) as (client, _scope):
-            frame = read_account(client, read.frame, contact_options(options, read), read.cells)
+            frame, present = read_account(
+                client, read.frame, contact_options(options, read), read.cells
+            )
     else:
         frame = prepare(read.frame, contact_options(options, read), cells=read.cells)
-    summary = _summarize(frame, read.source, options, started, run_id=None, kind="contacts")
+    summary = _summarize(
+        frame, read.source, options, started, run_id=None, kind="contacts", excluded_present=present
+    )
     _write_outputs(frame, output, summary, options, columns=CONTACT_COLUMNS)
     _log_problem_rows(frame, None, options)
     return JobResult(frame, summary, output, exit_code_for(frame))
@@ -171,6 +176,7 @@ def execute(job: Job, options: JobOptions, env: Environment, started: datetime) 
                     throttled_seconds=client.throttled_seconds,
                     kind=job.kind,
                     lists_created=job.lists_created,
+                    excluded_present=job.excluded_present,
                 )
                 stop.announce()
                 # The results first, so that the journal records the exit code the process
@@ -339,6 +345,7 @@ def _summarize(
     throttled_seconds: float = 0.0,
     kind: str = "lists",
     lists_created: int | None = None,
+    excluded_present: dict[str, list[str]] | None = None,
 ) -> RunSummary:
     from importer.results import RunSummary, tally
 
@@ -358,6 +365,7 @@ def _summarize(
         parameters=options.as_parameters() | source.parameters(),
         kind=kind,
         lists_created=lists_created,
+        excluded_present=excluded_present or {},
     )
 
 

@@ -349,6 +349,14 @@ def prepare(
     return frame
 
 
+def excluded_numbers(frame: pd.DataFrame, options: ContactOptions) -> frozenset[str]:
+    """Every number (E.164) `prepare` excluded: its excluded rows' and the STOP list's."""
+    region, how = _stop_region(options, frame["country_code"].astype(str).to_numpy())
+    return exclusions.excluded_numbers(
+        frame, exclusions.Exclusions(stop=options.exclude, stop_region=region, stop_region_how=how)
+    )
+
+
 def _stop_region(options: ContactOptions, regions: np.ndarray) -> tuple[str | None, str]:
     """The country of a STOP list's numbers without a prefix, and where it comes from:
     `--default-country`, else the country of the job's one list (`--list`), else none."""

@@ -19,11 +19,12 @@ import pandas as pd
 from importer.api.endpoints import CONTACT_FIELDS
 from importer.cells import CellFact
 from importer.client import AccountContact, AvoSmsClient
-from importer.kinds.contacts import ContactOptions, prepare
+from importer.kinds.contacts import ContactOptions, excluded_numbers, prepare
+from importer.kinds.exclusions import present_in_lists
 from importer.kinds.roles import OPTIONAL_ROLES, Role
 from importer.records import LIST_CODE_PREFIX, LocalCode, Outcome
 from importer.rules import fields as rules
-from importer.rules.phones import NumberType, Phone, normalize_phone
+from importer.rules.phones import ANY_TYPE, Phone, normalize_phone
 
 if TYPE_CHECKING:
     from importer.reconcile import KnownList
@@ -32,9 +33,6 @@ if TYPE_CHECKING:
 REQUEST_FIELDS: Mapping[Role, str] = MappingProxyType(
     dict(zip(OPTIONAL_ROLES, CONTACT_FIELDS, strict=True))
 )
-
-#: Every type: a number already on the account is matched whatever its type.
-_ANY_TYPE = frozenset(NumberType)
 
 
 @dataclass(frozen=True)
@@ -52,7 +50,7 @@ def index_contacts(
     """A list's contacts keyed by E.164 (the account's own spelling when it does not parse)."""
     index: dict[str, AccountContact] = {}
     for contact in contacts:
-        phone = normalize_phone(contact.number, country_code, number_types=_ANY_TYPE)
+        phone = normalize_phone(contact.number, country_code, number_types=ANY_TYPE)
         index.setdefault(phone.e164 if isinstance(phone, Phone) else contact.number, contact)
     return index
 
@@ -143,12 +141,14 @@ def read_account(
     source: pd.DataFrame,
     options: ContactOptions,
     cells: Sequence[CellFact] = (),
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """Prepare and plan a contacts file against the account (read-only).
 
     One read of the account's lists gives each existing list's country (the numbers are
-    checked against it); each target list that exists is then read once with its contacts.
-    Rows to add whose list is missing say the list will be created first.
+    checked against it); each target list that exists is then read once with its contacts
+    (with exclusions, every list the file names: an excluded number may be there). Rows to
+    add whose list is missing say the list will be created first. Out: the frame, and list
+    name -> the excluded numbers it already holds.
     """
     from importer.reconcile import account_index
 
@@ -160,6 +160,10 @@ def read_account(
     ambiguous = {key: known[key] for key in targets if known[key].others}
     mark_ambiguous(frame, ambiguous)
     targets = [key for key in targets if key not in ambiguous]
+    excluded = excluded_numbers(frame, options)
+    if excluded:
+        named = set(frame["list_key"]) & known.keys()
+        targets += sorted(key for key in named - set(targets) if key and not known[key].others)
     lists = {}
     for key in targets:
         item = known[key]
@@ -173,4 +177,5 @@ def read_account(
         said = frame.loc[new, "message"]
         note = "list not on the account: it is created first"
         frame.loc[new, "message"] = said.where(said == "", said + "; ") + note
-    return frame
+    held = {key: target.contacts for key, target in lists.items()}
+    return frame, present_in_lists(frame, excluded, held)

@@ -277,11 +277,30 @@ def excluded_numbers(frame: pd.DataFrame, how: Exclusions) -> frozenset[str]:
 
 
 def present_in_lists(
-    numbers: frozenset[str], lists: Mapping[str, Mapping[str, object]]
+    frame: pd.DataFrame, numbers: frozenset[str], lists: Mapping[str, Mapping[str, object]]
 ) -> dict[str, list[str]]:
-    """List key -> the excluded numbers (E.164) that list holds on the account, when any.
+    """List name -> the excluded numbers (E.164) that list already holds on the account.
 
-    In: the excluded numbers and each target list's contacts by E.164 (`ListOnAccount`).
+    In: the prepared frame (for the lists' names), the excluded numbers and each target
+    list's contacts by E.164, by list key (`ListOnAccount.contacts`). Each list found is
+    logged as a warning: these contacts stay unless `--sync` removes them.
     """
-    present = {key: sorted(numbers & contacts.keys()) for key, contacts in lists.items()}
-    return {key: found for key, found in present.items() if found}
+    if not numbers:
+        return {}
+    names = frame.drop_duplicates("list_key").set_index("list_key")["list_name"]
+    present: dict[str, list[str]] = {}
+    for key, contacts in lists.items():
+        found = sorted(numbers & contacts.keys())
+        if found:
+            name = str(names.get(key, key))
+            present[name] = found
+            shown = ", ".join(found[:5]) + (", …" if len(found) > 5 else "")
+            log.warning(
+                "list %r already holds %d excluded number%s (%s): they stay in it unless "
+                "--sync removes them",
+                name,
+                len(found),
+                "" if len(found) == 1 else "s",
+                shown,
+            )
+    return present

@@ -374,7 +374,7 @@ def left_out(
     used = set(roles.values())
     return [
         f"column {text.strip()!r} is not imported: {undecided[header_key(text)]}; "
-        f"import it with --map {shlex.quote(text.strip() + '=ROLE')} (e.g. ROLE other)"
+        f"to import it: --map {shlex.quote(text.strip() + '=other')} (or another role)"
         for i, text in enumerate(header)
         if i not in used and text.strip() and header_key(text) in undecided
     ]
