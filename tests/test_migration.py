@@ -146,14 +146,24 @@ def test_preset_in_a_job_file_and_an_unknown_preset(cli, creds, tmp_path) -> Non
     assert "unknown preset 'orange'; presets are octopush, smsfactor" in refused.stderr
 
 
-def test_the_migration_job_imports_a_provider_export_end_to_end(cli, creds) -> None:
-    result = cli("run", "--job", ROOT / "jobs" / "migration.yaml")
+def test_the_migration_job_imports_a_provider_export_end_to_end(cli, tmp_path) -> None:
+    for part in (
+        "jobs/migration.yaml",
+        "sample_data/provider-export.csv",
+        "sample_data/stop-list.txt",
+    ):
+        (tmp_path / part).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / part).write_bytes((ROOT / part).read_bytes())
+    result = cli("run", "--job", tmp_path / "jobs" / "migration.yaml", "-o", "out.csv")
     assert result.exit_code == 0, result.stderr
-    rows = read_results(ROOT / "sample_data" / "out" / "migration.results.csv")
-    outcomes = [row["outcome"] for row in rows]
-    assert outcomes.count("excluded") == 3
-    assert set(outcomes) == {"created", "excluded"}
-    assert "contacts: 8 rows in" in result.stderr
+    rows = read_results(tmp_path / "out.csv")
+    assert [row["outcome"] for row in rows] == ["created"] * 2 + ["excluded"] * 2 + [
+        "created"
+    ] * 2 + ["excluded", "created"]
+    assert rows[0]["other"] == "Boutique Lyon"  # columns: {custom1: other}
+    assert "read as FR (--default-country)" in rows[3]["message"]
+    assert "opted out on row 8 (column 'stopSms': '1')" in rows[2]["message"]
+    assert "contacts: 8 rows in" in result.stderr and "5 created, 3 excluded" in result.stderr
 
 
 # -- the data table and the README ---------------------------------------------------------

@@ -134,8 +134,9 @@ def test_nightly_and_migration_jobs() -> None:
     text = (JOBS / "nightly.yaml").read_text()
     assert "# 30 2 * * *" in text and "OnCalendar=" in text and "ExecStart=" in text
     migration = load_job_file(JOBS / "migration.yaml")
-    assert migration["name_column"] == "Group Name"
-    assert migration["country_column"] == "Country ISO"
+    assert (migration["kind"], migration["list"]) == ("contacts", "Clients migrés")
+    assert migration["columns"] == {"custom1": "other"}
+    assert migration["exclude"] == "../sample_data/stop-list.txt"
     assert (migration["default_country"], migration["workers"], migration["rate"]) == ("FR", 8, 10)
 
 
