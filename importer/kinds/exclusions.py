@@ -147,12 +147,14 @@ def read_stop_list(path: Path, *, max_rows: int = 1_000_000) -> StopList:
             name_option="a header such as 'phone'",
         )
     except InputError as error:
-        first = _first_cell(path)
+        first, more = _first_cell(path)
         if first is None or len(_NOT_DIGITS.sub("", first[1])) < 6:
             raise InputError(
                 f"{error} (a STOP list holds one number per row, under a header such as "
                 "'phone' or none)"
             ) from None
+        if not more:  # one number, alone in the file
+            return StopList(Path(path), ((first[0], first[1].strip()),))
         table = read_table(
             path,
             name_column=first[1],
@@ -165,7 +167,7 @@ def read_stop_list(path: Path, *, max_rows: int = 1_000_000) -> StopList:
     cells = frame["list_name"].astype(str).str.strip()
     entries = [(int(row), text) for row, text in zip(frame["row"], cells, strict=True) if text]
     if first is not None:
-        entries.insert(0, (table.header_row, first[1].strip()))
+        entries.insert(0, (first[0], first[1].strip()))
     return StopList(Path(path), tuple(entries))
 
 
@@ -175,8 +177,9 @@ def read_stop_list_once(path: Path, mtime_ns: int, size: int) -> StopList:
     return read_stop_list(path, max_rows=MAX_STOP_ROWS)
 
 
-def _first_cell(path: Path) -> tuple[int, str] | None:
-    """The first non-blank cell of a file without a header (its row, its text), or None."""
+def _first_cell(path: Path) -> tuple[tuple[int, str] | None, bool]:
+    """The first non-blank cell of a file without a header (its row, its text), or None; and
+    whether another non-blank row follows it."""
     if path.suffix.lower() in WORKBOOK_SUFFIXES:
         import python_calamine
 
@@ -184,18 +187,24 @@ def _first_cell(path: Path) -> tuple[int, str] | None:
 
         try:
             with python_calamine.CalamineWorkbook.from_path(str(path)) as workbook:
-                rows = workbook.get_sheet_by_index(0).to_python()
+                grid = workbook.get_sheet_by_index(0).to_python()
         except Exception:  # a damaged workbook: the reader said why already
-            return None
-        cells = (cell_text(cell).strip() for row in rows[:20] for cell in row)
+            return None, False
+        rows = [[cell_text(cell).strip() for cell in row] for row in grid[:50]]
+        rows = [(at, row) for at, row in enumerate(rows, start=1) if any(row)]
+        found = [(at, next(cell for cell in row if cell)) for at, row in rows]
     else:
         try:
             text = path.read_bytes()[:4096].decode("utf-8-sig", errors="replace")
         except OSError:
-            return None
-        lines = [line for line in text.splitlines() if not line.lower().startswith("sep=")]
-        cells = (re.split(r"[,;\t|]", line)[0].strip().strip('"') for line in lines[:20])
-    return next(((0, cell) for cell in cells if cell), None)
+            return None, False
+        lines = [
+            (at, re.split(r"[,;\t|]", line)[0].strip().strip('"'))
+            for at, line in enumerate(text.splitlines(), start=1)
+            if line.strip() and not line.lower().startswith("sep=")
+        ]
+        found = [(at, cell) for at, cell in lines if cell]
+    return (found[0] if found else None), len(found) > 1
 
 
 @dataclass(frozen=True)
