@@ -190,20 +190,23 @@ def _first_cell(path: Path) -> tuple[tuple[int, str] | None, bool]:
                 grid = workbook.get_sheet_by_index(0).to_python()
         except Exception:  # a damaged workbook: the reader said why already
             return None, False
-        rows = [[cell_text(cell).strip() for cell in row] for row in grid[:50]]
-        rows = [(at, row) for at, row in enumerate(rows, start=1) if any(row)]
-        found = [(at, next(cell for cell in row if cell)) for at, row in rows]
+        texts = [[cell_text(cell).strip() for cell in row] for row in grid[:50]]
+        found = [
+            (at, next(cell for cell in row if cell))
+            for at, row in enumerate(texts, start=1)
+            if any(row)
+        ]
     else:
         try:
             text = path.read_bytes()[:4096].decode("utf-8-sig", errors="replace")
         except OSError:
             return None, False
-        lines = [
+        firsts = [
             (at, re.split(r"[,;\t|]", line)[0].strip().strip('"'))
             for at, line in enumerate(text.splitlines(), start=1)
             if line.strip() and not line.lower().startswith("sep=")
         ]
-        found = [(at, cell) for at, cell in lines if cell]
+        found = [(at, cell) for at, cell in firsts if cell]
     return (found[0] if found else None), len(found) > 1
 
 
