@@ -48,6 +48,13 @@ def api_env(monkeypatch: pytest.MonkeyPatch, sandbox: SandboxServer) -> SandboxS
     return sandbox
 
 
+@pytest.fixture
+def creds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sandbox's demo credentials in the environment (the API address left to the test)."""
+    monkeypatch.setenv("AVOSMS_ID", DEMO_ID)
+    monkeypatch.setenv("AVOSMS_KEY", DEMO_KEY)
+
+
 @dataclass
 class Invocation:
     exit_code: int

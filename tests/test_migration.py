@@ -34,22 +34,26 @@ def import_export(cli, server: SandboxServer, source: Path, *extra: str):
     return result, read_results(output) if output.exists() else []
 
 
-@pytest.fixture
-def creds(monkeypatch: pytest.MonkeyPatch) -> None:
-    from importer.sandbox import DEMO_ID, DEMO_KEY
-
-    monkeypatch.setenv("AVOSMS_ID", DEMO_ID)
-    monkeypatch.setenv("AVOSMS_KEY", DEMO_KEY)
+def import_into_a_list(cli, preset: str, *extra: str):
+    """A provider's sample export run into one new list; the numbers the sandbox was sent."""
+    with SandboxServer() as server:
+        result, rows = import_export(
+            cli,
+            server,
+            PROVIDER_FILES / f"{preset}.csv",
+            "--list",
+            "Migration",
+            "--default-country",
+            "FR",
+            *extra,
+        )
+        sent = {number for _list_id, number in server.stats.add_requests}
+    return result, rows, sent
 
 
 @pytest.mark.parametrize("preset", sorted(PROVIDERS))
 def test_each_providers_export_imports_without_a_mapping(cli, creds, preset: str) -> None:
-    source = PROVIDER_FILES / f"{preset}.csv"
-    with SandboxServer() as server:
-        result, rows = import_export(
-            cli, server, source, "--list", "Migration", "--default-country", "FR"
-        )
-        sent = {number for _list_id, number in server.stats.add_requests}
+    result, rows, sent = import_into_a_list(cli, preset)
     assert result.exit_code == 0, result.stderr
     opted_out = OPTED_OUT[preset]
     for row in rows:
@@ -66,16 +70,7 @@ def test_each_providers_export_imports_without_a_mapping(cli, creds, preset: str
 
 
 def test_free_fields_are_never_guessed_and_said_so(cli, creds) -> None:
-    with SandboxServer() as server:
-        result, rows = import_export(
-            cli,
-            server,
-            PROVIDER_FILES / "octopush.csv",
-            "--list",
-            "Migration",
-            "--default-country",
-            "FR",
-        )
+    result, rows, _ = import_into_a_list(cli, "octopush")
     assert result.exit_code == 0
     assert {row["other"] for row in rows} == {""}
     assert "column 'param1' is not imported: a free parameter (Octopush)" in result.stderr
@@ -83,18 +78,7 @@ def test_free_fields_are_never_guessed_and_said_so(cli, creds) -> None:
 
 
 def test_map_names_a_free_field(cli, creds) -> None:
-    with SandboxServer() as server:
-        result, rows = import_export(
-            cli,
-            server,
-            PROVIDER_FILES / "octopush.csv",
-            "--list",
-            "Migration",
-            "--default-country",
-            "FR",
-            "--map",
-            "param1=other",
-        )
+    result, rows, _ = import_into_a_list(cli, "octopush", "--map", "param1=other")
     assert result.exit_code == 0
     assert [row["other"] for row in rows] == ["Gold", ""]
     assert "'param1'" not in result.stderr and "'param2' is not imported" in result.stderr
