@@ -255,3 +255,19 @@ def test_a_number_is_excluded_however_it_is_written(spellings, stop_at: int) -> 
 def test_read_stop_list_keeps_the_rows_you_see(tmp_path) -> None:
     path = write(tmp_path / "stop.csv", "Export du 2 mai\n\nphone\n0612345678\n\n+33623456789\n")
     assert read_stop_list(path).entries == ((4, "0612345678"), (6, "+33623456789"))
+
+
+def test_a_finished_job_run_again_sends_nothing_and_its_results_rebuild(cli, creds, tmp_path):
+    source = write(tmp_path / "in.csv", CONTACTS)
+    stop = write(tmp_path / "stop.txt", "+33623456789\n")
+    with SandboxServer() as server:
+        first = cli("run", source, "--exclude", stop, "--base-url", server.url, "-o", "a.csv")
+        adds = sum(server.stats.add_requests.values())
+        again = cli("run", source, "--exclude", stop, "--base-url", server.url, "-o", "b.csv")
+        assert sum(server.stats.add_requests.values()) == adds == 1
+    assert first.exit_code == again.exit_code == 0
+    rebuilt = cli("results", "1", "-o", "rebuilt.csv")
+    assert rebuilt.exit_code == 0
+    outcomes = [row["outcome"] for row in read_results(tmp_path / "rebuilt.csv")]
+    assert outcomes.count("excluded") == 5
+    assert [row["outcome"] for row in read_results(tmp_path / "b.csv")].count("excluded") == 5
