@@ -136,7 +136,7 @@ def test_nightly_and_migration_jobs() -> None:
     migration = load_job_file(JOBS / "migration.yaml")
     assert (migration["kind"], migration["list"]) == ("contacts", "Clients migrés")
     assert migration["columns"] == {"custom1": "other"}
-    assert migration["exclude"] == "../sample_data/stop-list.txt"
+    assert migration["exclude"] == Path("../sample_data/stop-list.txt")
     assert (migration["default_country"], migration["workers"], migration["rate"]) == ("FR", 8, 10)
 
 
