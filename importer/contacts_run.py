@@ -49,7 +49,7 @@ class ContactsJob:
     columns: Sequence[str] | None = CONTACT_COLUMNS
     lists_created: int | None = 0
     excluded_present: dict[str, list[str]] = field(default_factory=dict)
-    """List name -> excluded numbers (E.164) it already holds on the account (for `--sync`)."""
+    """List key -> excluded numbers (E.164) it already holds on the account (for `--sync`)."""
 
     @property
     def source(self) -> SourceTable:

@@ -276,7 +276,7 @@ class Job(Protocol):
     columns: Sequence[str] | None
     lists_created: int | None
     excluded_present: dict[str, list[str]]
-    """List name -> excluded numbers already in it on the account (contacts only)."""
+    """List key -> excluded numbers already in it on the account (contacts only)."""
 
     @property
     def source(self) -> SourceTable:

@@ -146,7 +146,7 @@ class RunSummary:
     lists_created: int | None = None
     """Contacts: how many of their lists this run created first (None for lists)."""
     excluded_present: dict[str, list[str]] = field(default_factory=dict)
-    """Contacts: list name -> excluded numbers it already holds on the account."""
+    """Contacts: list key -> excluded numbers it already holds on the account."""
 
     @property
     def total_rows(self) -> int:
@@ -476,7 +476,7 @@ def summary_rows(summary: RunSummary) -> Mapping[str, list[tuple[str, Any]]]:
     if summary.lists_created is not None:
         run.append(("Lists created for them", summary.lists_created))
     for name, numbers in summary.excluded_present.items():
-        run.append((f"Excluded numbers still in {name}", ", ".join(numbers)))
+        run.append((f"Excluded numbers still in list {name!r}", ", ".join(numbers)))
     outcomes: list[tuple[str, Any]] = list(summary.ordered_counts())
     outcomes.append(("total", summary.total_rows))
     codes = [(code, count) for code, count in sorted(summary.code_counts.items()) if code]

@@ -3,6 +3,7 @@ against the sandbox (what reached it is read from its counters), and their rules
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -155,8 +156,11 @@ def test_excluded_numbers_already_in_a_list_are_reported(cli, creds, tmp_path) -
         plan = cli(
             "validate", source, "--check-account", "--exclude", stop, "--base-url", server.url
         )
-        result = cli("run", source, "--exclude", stop, "--base-url", server.url, "-o", "o.csv")
+        result = cli("run", source, "--exclude", stop, "--base-url", server.url, "-o", "o.json")
         assert server.stats.add_requests == {} and server.stats.delete_requests == {}
+    summary = json.loads((tmp_path / "o.json").read_text(encoding="utf-8"))["summary"]
+    # Keyed by list key (the one "same name" rule's), as `--sync` finds the lists.
+    assert summary["excluded_present"] == {"clients": ["+33612345678", "+33699999999"]}
     for said in (plan.stderr, result.stderr):
         assert (
             "list 'Clients' already holds 2 excluded numbers (+33612345678, +33699999999): "

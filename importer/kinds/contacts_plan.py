@@ -148,7 +148,7 @@ def read_account(
     checked against it); each target list that exists is then read once with its contacts
     (with exclusions, every list the file names: an excluded number may be there). Rows to
     add whose list is missing say the list will be created first. Out: the frame, and list
-    name -> the excluded numbers it already holds.
+    key -> the excluded numbers it already holds.
     """
     from importer.reconcile import account_index
 

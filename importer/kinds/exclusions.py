@@ -291,11 +291,12 @@ def excluded_numbers(frame: pd.DataFrame, how: Exclusions) -> frozenset[str]:
 def present_in_lists(
     frame: pd.DataFrame, numbers: frozenset[str], lists: Mapping[str, Mapping[str, object]]
 ) -> dict[str, list[str]]:
-    """List name -> the excluded numbers (E.164) that list already holds on the account.
+    """List key -> the excluded numbers (E.164) that list already holds on the account.
 
-    In: the prepared frame (for the lists' names), the excluded numbers and each target
-    list's contacts by E.164, by list key (`ListOnAccount.contacts`). Each list found is
-    logged as a warning: these contacts stay unless `--sync` removes them.
+    In: the prepared frame (for the lists' names in messages), the excluded numbers and each
+    target list's contacts by E.164, by list key (`ListOnAccount.contacts`). Keyed like the
+    frame's `list_key`, so `--sync` can remove them. Each list found is logged as a warning:
+    these contacts stay unless `--sync` removes them.
     """
     if not numbers:
         return {}
@@ -305,7 +306,7 @@ def present_in_lists(
         found = sorted(numbers & contacts.keys())
         if found:
             name = str(names.get(key, key))
-            present[name] = found
+            present[key] = found
             shown = ", ".join(found[:5]) + (", …" if len(found) > 5 else "")
             log.warning(
                 "list %r already holds %d excluded number%s (%s): they stay in it unless "
