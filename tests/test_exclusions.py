@@ -105,7 +105,7 @@ def test_stop_numbers_without_a_prefix_need_a_country(cli, tmp_path) -> None:
     result = cli("validate", source, "--exclude", stop, "-o", "p.csv")
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        f"avosms-import: {stop}: 1 numbers without a country prefix (first: '0623456789' on "
+        f"avosms-import: {stop}: 1 number without a country prefix (first: '0623456789' on "
         "row 2): give --default-country, or a --list with its country, or write them with "
         "their prefix (+33…)"
     ]
@@ -164,7 +164,7 @@ def test_excluded_numbers_already_in_a_list_are_reported(cli, creds, tmp_path) -
     for said in (plan.stderr, result.stderr):
         assert (
             "list 'Clients' already holds 2 excluded numbers (+33612345678, +33699999999): "
-            "they stay in it unless --sync removes them"
+            "an import leaves them there; --sync removes them"
         ) in said
         assert "1 excluded" in said and ", 2 excluded numbers still in a list" in said
     assert result.exit_code == 0

@@ -88,9 +88,9 @@ class StopList:
         if bare and region is None:
             row, text = bare[0]
             raise ConfigError(
-                f"{self.path}: {len(bare)} numbers without a country prefix (first: {text!r} on "
-                f"row {row}): give --default-country, or a --list with its country, or write "
-                "them with their prefix (+33…)"
+                f"{self.path}: {_count(len(bare), 'number')} without a country prefix (first: "
+                f"{text!r} on row {row}): give --default-country, or a --list with its country, "
+                "or write them with their prefix (+33…)"
             )
         note = f"; read as {region} ({how})" if bare and how else ""
         unread = []
@@ -106,25 +106,28 @@ class StopList:
             reasons.setdefault(number, f"in the STOP list {self.path.name} (row {row}){said}")
         if bare:
             log.info(
-                "%s: %d number%s without a country prefix read as %s (%s)",
+                "%s: %s without a country prefix read as %s (%s)",
                 self.path,
-                len(bare),
-                "" if len(bare) == 1 else "s",
+                _count(len(bare), "number"),
                 region,
                 how,
             )
         if unread:
             row, text = unread[0]
             log.warning(
-                "%s: %d cells are not valid phone numbers (first: %r on row %d); they exclude "
-                "only rows whose phone cell is the same once cleaned",
+                "%s: not a valid phone number in %s (first: %r on row %d); each excludes only "
+                "rows whose phone cell is the same once cleaned",
                 self.path,
-                len(unread),
+                _count(len(unread), "cell"),
                 text,
                 row,
             )
         self._read[region] = reasons
         return reasons
+
+
+def _count(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def read_stop_list(path: Path, *, max_rows: int = 1_000_000) -> StopList:
@@ -295,8 +298,7 @@ def present_in_lists(
 
     In: the prepared frame (for the lists' names in messages), the excluded numbers and each
     target list's contacts by E.164, by list key (`ListOnAccount.contacts`). Keyed like the
-    frame's `list_key`, so `--sync` can remove them. Each list found is logged as a warning:
-    these contacts stay unless `--sync` removes them.
+    frame's `list_key`, so `--sync` can remove them. Each list found is logged as a warning.
     """
     if not numbers:
         return {}
@@ -309,11 +311,9 @@ def present_in_lists(
             present[key] = found
             shown = ", ".join(found[:5]) + (", …" if len(found) > 5 else "")
             log.warning(
-                "list %r already holds %d excluded number%s (%s): they stay in it unless "
-                "--sync removes them",
+                "list %r already holds %s (%s): an import leaves them there; --sync removes them",
                 name,
-                len(found),
-                "" if len(found) == 1 else "s",
+                _count(len(found), "excluded number"),
                 shown,
             )
     return present
