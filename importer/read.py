@@ -108,6 +108,15 @@ class SourceTable:
         return found
 
 
+class MissingColumn(InputError):
+    """The header row holds no column for the required role; `header` is that row's cells,
+    so a caller can say more about what it holds."""
+
+    def __init__(self, message: str, header: Sequence[str]) -> None:
+        super().__init__(message)
+        self.header = tuple(header)
+
+
 @dataclass(frozen=True)
 class _Columns:
     """Where the two wanted columns sit in the header row."""
@@ -265,9 +274,8 @@ def _match_columns(label: str, header: Sequence[str], want: _Wanted) -> _Columns
     if name is None:
         hint = f"; name it with {want.name_option}" if want.name_column is None else ""
         looked_for = _looked_for() if want.name_keys is None else ""
-        raise InputError(
-            f"{label}: no column for the {want.name_role}; columns found: {shown}{hint}{looked_for}"
-        )
+        found_text = f"columns found: {shown}{hint}{looked_for}"
+        raise MissingColumn(f"{label}: no column for the {want.name_role}; {found_text}", header)
     country = _find(
         label, found, shown, want.country_column, _COUNTRY_KEYS, "country", "--country-column"
     )

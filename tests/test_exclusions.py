@@ -275,3 +275,16 @@ def test_a_finished_job_run_again_sends_nothing_and_its_results_rebuild(cli, cre
     outcomes = [row["outcome"] for row in read_results(tmp_path / "rebuilt.csv")]
     assert outcomes.count("excluded") == 5
     assert [row["outcome"] for row in read_results(tmp_path / "b.csv")].count("excluded") == 5
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["stop", "stopSms", "opt out", "optout", "unsubscribed", "désabonné", "Blacklisted", "blocked"],
+)
+@pytest.mark.parametrize(("cell", "outcome"), [("oui", "excluded"), ("non", "planned")])
+def test_every_opt_out_header(cli, tmp_path, header: str, cell: str, outcome: str) -> None:
+    source = write(
+        tmp_path / "in.csv", f"liste,pays,téléphone,{header}\nClients,FR,0612345678,{cell}\n"
+    )
+    assert cli("validate", source, "-o", "p.csv").exit_code == 0
+    assert read_results(tmp_path / "p.csv")[0]["outcome"] == outcome

@@ -182,3 +182,14 @@ def test_the_readme_table_of_exports_is_the_data_table() -> None:
         undecided = undecided_keys()
         expected = [e.header for e in headers if header_key(e.header) in undecided]
         assert sorted(free) == sorted(expected), name
+
+
+def test_no_phone_column_names_the_candidates(cli, tmp_path) -> None:
+    source = tmp_path / "export.csv"
+    source.write_text("info1,info2\n0612345678,Ada\n", encoding="utf-8")
+    result = cli("validate", source, "--list", "Clients", "--default-country", "FR")
+    assert result.exit_code == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "no phone column for a contacts import" in line
+    assert "candidates not guessed: 'info1' (a free information (SMSFactor))" in line
+    assert line.endswith("name it with --map HEADER=phone")

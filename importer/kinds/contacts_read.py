@@ -25,8 +25,9 @@ from importer.kinds.roles import (
     left_out,
     match_roles,
     phone_headers,
+    undecided_keys,
 )
-from importer.read import SourceTable, read_table
+from importer.read import MissingColumn, SourceTable, header_key, read_table
 
 _MAP_PHONE = "--map HEADER=phone"
 
@@ -100,9 +101,16 @@ def read_contacts(
         if phone_header is not None:
             raise
         # `numéro`, `number`, `n°` are the phone only in a file known to hold contacts.
-        first = _phone_pass(
-            path, sheet=sheet, phone_header=None, weak=True, max_rows=max_rows, preset=preset
-        )
+        try:
+            first = _phone_pass(
+                path, sheet=sheet, phone_header=None, weak=True, max_rows=max_rows, preset=preset
+            )
+        except MissingColumn as error:
+            undecided = undecided_keys(preset)
+            if any(header_key(cell) in undecided for cell in error.header):
+                # Say which columns could be the phone, and why none is taken.
+                match_roles(str(path), error.header, mapping, list_given=True, preset=preset)
+            raise
     label = str(path)
     roles = match_roles(label, first.header, mapping, list_given=list_given, preset=preset)
     headers = {role: first.header[index].strip() for role, index in roles.items()}

@@ -207,8 +207,8 @@ def recognised_keys(preset: str | None = None) -> Mapping[Role, frozenset[str]]:
     keys: dict[Role, set[str]] = {role: set() for role in Role}
     for key, entries in _readings(preset).items():
         roles = {entry.role for entry in entries}
-        if len(roles) == 1 and None not in roles:
-            keys[Role(roles.pop() or "")].add(key)
+        if len(roles) == 1 and entries[0].role is not None:
+            keys[Role(entries[0].role)].add(key)
     return MappingProxyType({role: frozenset(found) for role, found in keys.items()})
 
 
@@ -284,14 +284,11 @@ def parse_mapping(pairs: Sequence[str] | Mapping[str, str]) -> dict[str, Role]:
     return mapping
 
 
-def is_header_row(
-    cells: Sequence[str], mapping: Mapping[str, Role] | None = None, preset: str | None = None
-) -> bool:
+def is_header_row(cells: Sequence[str], mapping: Mapping[str, Role] | None = None) -> bool:
     """Whether a row can be the header: it holds a phone or list-name column, or a mapped one."""
     keys = {header_key(cell) for cell in cells if cell.strip()}
     mapped = {header_key(header) for header in (mapping or {})}
-    known = recognised_keys(preset)
-    wanted = known[Role.PHONE] | _WEAK_PHONE_KEYS | known[Role.LIST_NAME] | mapped
+    wanted = _KEYS[Role.PHONE] | _WEAK_PHONE_KEYS | _KEYS[Role.LIST_NAME] | mapped
     return bool(keys & wanted)
 
 
