@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from importer.api_address import SANDBOX
 from importer.errors import ConfigError
 from importer.jobfile import _canonical, _compose, _pairs, _read_yaml, _scalar_text, _unknown_key
-from importer.options import ENV_ID, ENV_KEY, SANDBOX
+from importer.options import ENV_ID, ENV_KEY
 
 if TYPE_CHECKING:
     from importer.client import Credentials

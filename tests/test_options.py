@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from importer.api_address import check_base_url
 from importer.credentials import load_credentials, secrets_of
 from importer.errors import ConfigError, ExitCode
 from importer.jobfile import load_job_file, resolve_options
-from importer.options import DEFAULT_BASE_URL, JOB_KEYS, JobOptions, check_base_url
+from importer.options import DEFAULT_BASE_URL, JOB_KEYS, JobOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS = ROOT / "jobs"
