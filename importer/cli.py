@@ -115,6 +115,11 @@ def job_key_option(*flags: str, **settings: Any) -> Callable[[F], F]:
 _FILE = click.Path(path_type=Path, dir_okay=False)
 
 
+def _share_option(*flags: str, help: str) -> Callable[[F], F]:
+    """A sandbox fault's rate: a share of the requests, 0 to 1."""
+    return click.option(*flags, default=0.0, show_default=True, type=float, help=help)
+
+
 def _map_option() -> Callable[[F], F]:
     """`--map HEADER=ROLE`, repeated: the job file's `columns:` mapping, on the command line."""
     from importer.options import JOB_KEYS
@@ -142,6 +147,10 @@ contacts_options = _options(
     job_key_option(
         "--birthday-format", type=click.Choice(["DD/MM/YYYY", "YYYY-MM-DD", "MM/DD/YYYY"])
     ),
+    job_key_option("--update", is_flag=True, default=None),
+    job_key_option("--clear-empty", is_flag=True, default=None),
+    job_key_option("--sync", is_flag=True, default=None),
+    job_key_option("--max-delete", metavar="N|P%"),
 )
 input_options = _options(
     contacts_options,
@@ -403,50 +412,15 @@ def results_command(
 @click.option(
     "--latency", default=0.0, show_default=True, type=float, help="Seconds added to every answer."
 )
-@click.option(
-    "--error-rate",
-    "error_9xx_rate",
-    default=0.0,
-    show_default=True,
-    type=float,
-    help="Share of answers that are ERR_9xx.",
-)
-@click.option(
-    "--http-error-rate",
-    "http_5xx_rate",
-    default=0.0,
-    show_default=True,
-    type=float,
-    help="Share of answers that are HTTP 5xx.",
-)
-@click.option(
-    "--timeout-rate",
-    default=0.0,
-    show_default=True,
-    type=float,
-    help="Share of requests left hanging.",
-)
-@click.option(
-    "--drop-rate",
-    default=0.0,
-    show_default=True,
-    type=float,
-    help="Share of connections closed without an answer.",
-)
-@click.option(
+@_share_option("--error-rate", "error_9xx_rate", help="Share of answers that are ERR_9xx.")
+@_share_option("--http-error-rate", "http_5xx_rate", help="Share of answers that are HTTP 5xx.")
+@_share_option("--timeout-rate", help="Share of requests left hanging.")
+@_share_option("--drop-rate", help="Share of connections closed without an answer.")
+@_share_option(
     "--lost-answer-rate",
-    default=0.0,
-    show_default=True,
-    type=float,
-    help="Share of writes (list creates, contact adds...) whose answer is lost after the change.",
+    help="Share of writes (list creates; contact adds, updates, deletes) whose answer is lost.",
 )
-@click.option(
-    "--garbage-rate",
-    default=0.0,
-    show_default=True,
-    type=float,
-    help="Share of answers that are not valid API JSON.",
-)
+@_share_option("--garbage-rate", help="Share of answers that are not valid API JSON.")
 @click.option(
     "--rate-limit",
     default=0.0,
@@ -459,12 +433,8 @@ def results_command(
     default=None,
     help="Retry-After value sent with 429 answers (seconds or HTTP date).",
 )
-@click.option(
-    "--slow-answer-rate",
-    default=0.0,
-    show_default=True,
-    type=float,
-    help="Share of creates processed and answered only after --hang-seconds.",
+@_share_option(
+    "--slow-answer-rate", help="Share of creates processed and answered only after --hang-seconds."
 )
 @click.option(
     "--hang-seconds",

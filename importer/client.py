@@ -34,12 +34,21 @@ from tenacity import (
 from tenacity.stop import stop_base
 
 from importer import errors
+from importer.api.answers import (
+    PARSERS,
+    AccountContact,
+    AccountList,
+    account_lists,
+    json_text,
+    list_contacts,
+    parse_nothing,
+)
 from importer.api.endpoints import (
     CONTACT_ADD,
-    CONTACT_ANSWER_FIELDS,
     LIST_CREATE,
     LIST_INFORMATION,
     LIST_RETRIEVE,
+    Endpoint,
 )
 from importer.records import LocalCode, http_code
 from importer.throttle import OutageBreaker, Throttle, parse_retry_after
@@ -134,28 +143,6 @@ class CreateAnswer:
     attempts: int
     uncertain: int = 0
     settle_delay: float = 0.0
-
-
-@dataclass(frozen=True)
-class AccountList:
-    """One contact list already on the account, as `/contact/list` describes it."""
-
-    list_contact_id: str
-    name: str
-    country_code: str
-    country_name: str
-    nb_contact: str
-    creation_date: str
-
-
-@dataclass(frozen=True)
-class AccountContact:
-    """One contact of a list on the account, as `/contact/list/information` describes it."""
-
-    number: str
-    """The number exactly as the account returned it (updates and deletes send it back)."""
-    fields: Mapping[str, str]
-    """Request field name (`contactName`, ...) -> value, "" when the account has none."""
 
 
 class ApiUnavailable(errors.RunStopped):
@@ -263,7 +250,7 @@ class AvoSmsClient:
         reply, attempts = self._call(CREATE_PATH, form, f"create list {name!r}", fates)
         delay = max(self._timeout, LATE_PROCESSING_GRACE) if fates.timed_out else 0.0
         if reply.code == "OK":
-            list_id = _text((reply.payload or {}).get("list_contact_id"))
+            list_id = json_text((reply.payload or {}).get("list_contact_id"))
             return CreateAnswer("OK", list_id, "created", attempts, fates.uncertain, delay)
         if reply.code.startswith("ERR_1"):
             message = CREATE_CODE_MESSAGES.get(
@@ -280,7 +267,7 @@ class AvoSmsClient:
         """
         reply, attempts = self._call(LISTS_PATH, {}, "fetch the account's lists")
         if reply.code == "OK":
-            return _account_lists(reply.payload or {})
+            return account_lists(reply.payload or {})
         if reply.code == "ERR_101":
             # Like its sibling endpoints, /contact/list may answer ERR_101 for "no list".
             return []
@@ -302,36 +289,44 @@ class AvoSmsClient:
         what = f"read the contacts of list {list_contact_id}"
         reply, attempts = self._call(LIST_INFORMATION.path, form, what)
         if reply.code == "OK":
-            return _list_contacts(reply.payload or {})
+            return list_contacts(reply.payload or {})
         if reply.code.startswith("ERR_1"):
             meaning = LIST_INFORMATION.meaning(reply.code)
             raise ApiUnavailable(f"could not {what}: {meaning} ({reply.code})")
         raise ApiUnavailable(f"could not {what}: {self._final_message(reply, attempts)}")
 
-    def add_contact(
+    def change_contact(
         self,
+        endpoint: Endpoint,
         list_contact_id: str,
         number: str,
         fields: Mapping[str, str],
         *,
         on_send: Callable[[], None] | None = None,
     ) -> CreateAnswer:
-        """Add one contact to a list (`/contact/add`), retrying what may pass.
+        """Add, update or delete one contact of a list (`CONTACT_ADD`, `CONTACT_UPDATE`,
+        `CONTACT_DELETE`), retrying what may pass.
 
-        `fields` are request field names (`contactName`, ...); empty ones are not sent. The
-        answer's `list_contact_id` is the list's. `on_send` and the errors raised are as for
-        `create_list`.
+        `fields` are request field names (`contactName`, ...): an add leaves empty ones out, an
+        update sends every one (the API blanks a field left out). The answer's
+        `list_contact_id` is the list's. `on_send` and the errors raised are as for `create_list`.
         """
         form = {"listContactId": list_contact_id, "contactTelephoneNumber": number}
-        form.update({name: value for name, value in fields.items() if value})
-        what = f"add {number} to list {list_contact_id}"
+        form.update(
+            {
+                name: value
+                for name, value in fields.items()
+                if value or endpoint.path != CONTACT_ADD.path
+            }
+        )
         fates = _Fates(on_send=on_send)
-        reply, attempts = self._call(CONTACT_ADD.path, form, what, fates)
+        what = f"{endpoint.name} {number} (list {list_contact_id})"
+        reply, attempts = self._call(endpoint.path, form, what, fates)
         delay = max(self._timeout, LATE_PROCESSING_GRACE) if fates.timed_out else 0.0
         if reply.code == "OK":
-            message = "added"
+            message = "done"
         elif reply.code.startswith("ERR_1"):
-            message = f"the API says: {CONTACT_ADD.meaning(reply.code)} ({reply.code})"
+            message = f"the API says: {endpoint.meaning(reply.code)} ({reply.code})"
         else:
             message = self._final_message(reply, attempts)
         list_id = list_contact_id if reply.code == "OK" else ""
@@ -349,7 +344,7 @@ class AvoSmsClient:
         """
         fates = fates if fates is not None else _Fates()
         form = "&".join(filter(None, (self._account_form, urlencode(fields)))).encode("ascii")
-        parse = _PARSERS.get(path, _parse_nothing)
+        parse = PARSERS.get(path, parse_nothing)
         sent = 0
         last: _Reply | None = None
 
@@ -595,102 +590,6 @@ def _json_object(body: bytes, content_type: str) -> tuple[dict[str, Any] | None,
     if not isinstance(document, dict):
         return None, f"JSON that is not an object (a {type(document).__name__})"
     return document, ""
-
-
-def _parse_create(document: dict[str, Any]) -> str | None:
-    """What is wrong with an OK answer to a create request, if anything."""
-    if not _text(document.get("list_contact_id")):
-        return "gave no list_contact_id"
-    return None
-
-
-def _parse_lists(document: dict[str, Any]) -> str | None:
-    """What is wrong with an OK answer to a list request, if anything."""
-    try:
-        _account_lists(document)
-    except ValueError as error:
-        return str(error)
-    return None
-
-
-def _parse_information(document: dict[str, Any]) -> str | None:
-    """What is wrong with an OK answer to a list-information request, if anything."""
-    try:
-        _list_contacts(document)
-    except ValueError as error:
-        return str(error)
-    return None
-
-
-def _parse_nothing(document: dict[str, Any]) -> str | None:
-    """An OK answer that carries nothing but its code is always well formed."""
-    return None
-
-
-_PARSERS: Mapping[str, Callable[[dict[str, Any]], str | None]] = {
-    LIST_CREATE.path: _parse_create,
-    LIST_RETRIEVE.path: _parse_lists,
-    LIST_INFORMATION.path: _parse_information,
-}
-
-
-def _items(document: Mapping[str, Any], what: str) -> list[dict[str, Any]]:
-    """The `list_contact` array of an answer (PHP may send it as an object)."""
-    items = document.get("list_contact")
-    if not items:
-        return []
-    if isinstance(items, dict):
-        # PHP's json_encode turns an array with gaps in its keys into an object.
-        items = list(items.values())
-    if not isinstance(items, list):
-        raise ValueError("list_contact is not an array")
-    if not all(isinstance(item, dict) for item in items):
-        raise ValueError(f"list_contact holds something other than {what}")
-    return items
-
-
-def _list_contacts(document: Mapping[str, Any]) -> list[AccountContact]:
-    contacts = []
-    number_field = CONTACT_ANSWER_FIELDS["contactTelephoneNumber"]
-    for item in _items(document, "contacts"):
-        number = _text(item.get(number_field))
-        if not number:
-            raise ValueError(f"a contact in list_contact has no {number_field}")
-        fields = {
-            name: _text(item.get(answer_field))
-            for name, answer_field in CONTACT_ANSWER_FIELDS.items()
-            if answer_field != number_field
-        }
-        contacts.append(AccountContact(number, fields))
-    return contacts
-
-
-def _account_lists(document: Mapping[str, Any]) -> list[AccountList]:
-    lists = []
-    for item in _items(document, "lists"):
-        list_id = _text(item.get("list_contact_id"))
-        if not list_id:
-            raise ValueError("a list in list_contact has no list_contact_id")
-        lists.append(
-            AccountList(
-                list_contact_id=list_id,
-                name=_text(item.get("list_contact_name")),
-                country_code=_text(item.get("list_contact_country_code")),
-                country_name=_text(item.get("list_contact_country_name")),
-                nb_contact=_text(item.get("nb_contact_list")),
-                creation_date=_text(item.get("list_contact_creation_date")),
-            )
-        )
-    return lists
-
-
-def _text(value: object) -> str:
-    """A JSON scalar as text: ids come as numbers or strings (1001, 1001.0, "1001" → "1001")."""
-    if value is None or isinstance(value, bool | dict | list):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 def _quote(value: str, limit: int = 40) -> str:

@@ -1,19 +1,25 @@
-"""`run` of a contacts file: every target list resolved first, then one add per contact.
+"""`run` of a contacts file: every target list read and planned first, then one request per
+contact (an add, an update or a removal).
 
 The stages, on the one engine (`importer.run.execute`, `importer.send.Sender`):
 1. one read of the account's lists; the file prepared against their countries;
-2. every missing target list created through the lists kind (`run.plan_lists`/`send_lists`:
+2. each target list that already exists read once; contacts already in it are `exists`, or
+   updates with `--update`; with `--sync`, the contacts the file does not name are removals,
+   and the guard (`kinds.contacts_sync`) stops the run here, before anything is sent;
+3. every missing target list created through the lists kind (`run.plan_lists`/`send_lists`:
    the same exactly-once rules, journaled as list rows of this run); a row whose list could not
    be created is not sent, its code prefixed `LIST_`;
-3. each target list that already existed read once; contacts already in it are `exists`,
-   those an interrupted run added say "added by run N (interrupted)";
-4. every row journaled, then the rest added (`kinds.contacts_send.ContactSending`).
+4. rows an interrupted run added or updated say so ("added by run N (interrupted)"), and with
+   `--sync` the contacts it removed are listed again, so the results stay the undo file;
+5. every row journaled, then the rest sent (`kinds.contacts_send.ContactSending`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -21,17 +27,26 @@ import pandas as pd
 from importer import normalize
 from importer.errors import RunStopped
 from importer.job import Environment, RunContext, contact_options, read_contacts_input, send_rows
-from importer.kinds.contacts import CONTACT_COLUMNS, excluded_numbers, prepare
-from importer.kinds.contacts_plan import ListOnAccount, index_contacts, mark_ambiguous, plan
+from importer.kinds.contacts import CONTACT_COLUMNS, Action, excluded_numbers, prepare
+from importer.kinds.contacts_plan import ListOnAccount, mark_ambiguous, plan, read_lists
+from importer.kinds.contacts_sync import (
+    MaxDelete,
+    append_removals,
+    carried_over,
+    check_guard,
+    exclusion_reasons,
+    removals,
+)
 from importer.kinds.exclusions import present_in_lists
 from importer.lists_run import plan_lists, send_lists
 from importer.records import LIST_CODE_PREFIX, SUCCESS_OUTCOMES, LocalCode, Outcome
 
 if TYPE_CHECKING:
-    from importer.journal import Journal
     from importer.kinds.contacts_read import ContactsSource
     from importer.options import JobOptions
     from importer.read import SourceTable
+
+log = logging.getLogger("importer")
 
 #: The message of a row the run never got to.
 NOT_SENT = "not sent: the run stopped before this row"
@@ -64,53 +79,61 @@ class ContactsJob:
         return cls(read, frame, options, env)
 
     def send(self, run: RunContext) -> RunStopped | None:
-        """Resolve the lists, plan, journal every row, add the rest."""
+        """Read the account and plan every row (adds, updates, with `--sync` removals behind
+        the guard) before anything is sent; create the missing lists; journal every row; send
+        the rest. Raises errors.RemovalRefused, nothing sent, when the guard refuses."""
         from importer.kinds.contacts_send import ContactSending
-        from importer.reconcile import account_index
+        from importer.reconcile import KnownList, account_index
 
         journal, client = run.journal, run.client
-
+        options = contact_options(self.options, self.read_source)
         recorded = False
         stopped_by: RunStopped | None = None
         _not_sent_yet(self.frame)  # what a stop before the plan leaves
         try:
             known = account_index(client.fetch_lists())
             countries = {key: item.country_code for key, item in known.items()}
-            read_options = contact_options(self.options, self.read_source)
-            frame = prepare(self.read_source.frame, read_options, countries, self.read_source.cells)
+            cells = self.read_source.frame
+            frame = prepare(cells, options, countries, self.read_source.cells)
             to_send = _not_sent_yet(frame)
             self.frame = frame
             targets = set(frame.loc[to_send, "list_key"])
             ambiguous = {key for key in targets & known.keys() if known[key].others}
             mark_ambiguous(frame, {key: known[key] for key in ambiguous})
             targets -= ambiguous
-            ids = {key: known[key].list_contact_id for key in targets & known.keys()}
-            to_read = set(ids)
-            excluded = excluded_numbers(frame, read_options)
+            excluded = excluded_numbers(frame, options)
+            more: set[str] = set()
             if excluded:  # an excluded number may already be in any list the file names
                 more = {key for key in set(frame["list_key"]) & known.keys() - targets}
                 more = {key for key in more if key and not known[key].others}
-                ids |= {key: known[key].list_contact_id for key in more}
-                to_read |= more
+            lists = read_lists(client, {key: known[key] for key in (targets | more) & known.keys()})
+            plan_rows = partial(plan, update=options.update, clear_empty=options.clear_empty)
+            plan_rows(frame, lists, cells=cells)
+            held = {key: target.contacts for key, target in lists.items()}
+            self.excluded_present = present_in_lists(frame, excluded, held)
+            removed = frame.iloc[0:0]
+            if options.sync:
+                removed = removals(frame, lists, exclusion_reasons(frame, excluded))
+                check_guard(removed, lists, MaxDelete.parse(options.max_delete))
+                _not_sent_yet(removed)
             missing = targets - known.keys()
             if missing:
                 created, found = self._create_lists(frame, missing, run)
-                ids |= created | found
-                to_read |= found.keys()
-            lists = {}
-            for key in sorted(to_read):
-                country = countries.get(key) or str(
-                    frame.loc[frame["list_key"] == key, "country_code"].iloc[0]
-                )
-                contacts = client.fetch_list_contacts(ids[key])
-                lists[key] = ListOnAccount(ids[key], country, index_contacts(country, contacts))
-            lists |= {
-                key: ListOnAccount(ids[key], "", {}) for key in ids.keys() - to_read
-            }  # created by this run: empty
-            plan(frame, lists)
-            held = {key: target.contacts for key, target in lists.items()}
-            self.excluded_present = present_in_lists(frame, excluded, held)
-            self._mark_interrupted(frame, journal, run.scope, run.run_id)
+                country = dict(zip(frame["list_key"], frame["country_code"], strict=True))
+                later = {key: KnownList(found[key], country[key], "found") for key in found}
+                new = {key: ListOnAccount(created[key], "", {}) for key in created}
+                plan_rows(frame, read_lists(client, later) | new, cells=cells)
+                if options.sync and found:
+                    log.warning(
+                        "--sync: %d lists appeared on the account during the run (%s): their "
+                        "contacts were not compared with the file; the next run syncs them",
+                        len(found),
+                        ", ".join(sorted(found.values())),
+                    )
+            changes = journal.interrupted_changes(account=run.scope, before_run=run.run_id)
+            _mark_interrupted(frame, changes)
+            carried = carried_over(changes, lists, frame) if options.sync else removed.iloc[0:0]
+            frame = self.frame = append_removals(frame, removed, carried)
             journal.record_contacts(run.run_id, frame)
             recorded = True
             send_rows(frame, ContactSending(frame, client, journal), run)
@@ -171,19 +194,26 @@ class ContactsJob:
                 f"not sent: its list could not be created ({message})",
             ]
 
-    @staticmethod
-    def _mark_interrupted(frame: pd.DataFrame, journal: Journal, scope: str, run_id: int) -> None:
-        """`exists` rows that an interrupted run added (or may have) say so."""
-        added = journal.interrupted_additions(account=scope, before_run=run_id)
-        if not added:
-            return
-        exists = frame.index[frame["outcome"] == Outcome.EXISTS]
-        keys = zip(frame.loc[exists, "list_key"], frame.loc[exists, "e164"], strict=True)
-        for index, key in zip(exists, keys, strict=True):
-            if key in added:
-                said = str(frame.at[index, "message"])
-                origin = f"added by run {added[key]} (interrupted)"
-                frame.at[index, "message"] = origin + (f"; {said}" if said else "")
+
+def _mark_interrupted(frame: pd.DataFrame, changes: pd.DataFrame) -> None:
+    """`exists` rows that an interrupted run added or updated (or may have) say so
+    (`changes`: `Journal.interrupted_changes`)."""
+    done = {Action.ADD.value: "added", Action.UPDATE.value: "updated"}
+    changes = changes[changes["action"].isin(done.keys())]
+    if not len(changes):
+        return
+    by_key = {
+        (key, e164): f"{done[action]} by run {run_id} (interrupted)"
+        for key, e164, action, run_id in zip(
+            changes["list_key"], changes["e164"], changes["action"], changes["run_id"], strict=True
+        )
+    }
+    exists = frame.index[(frame["outcome"] == Outcome.EXISTS) & (frame["row"] > 0)]
+    keys = zip(frame.loc[exists, "list_key"], frame.loc[exists, "e164"], strict=True)
+    for index, key in zip(exists, keys, strict=True):
+        if key in by_key:
+            said = str(frame.at[index, "message"])
+            frame.at[index, "message"] = by_key[key] + (f"; {said}" if said else "")
 
 
 def _not_sent_yet(frame: pd.DataFrame) -> pd.Series:

@@ -13,11 +13,12 @@ class ExitCode(IntEnum):
     """What a scheduler reads from the process."""
 
     OK = 0
-    """Every row was created, already existed, was a duplicate or is planned."""
+    """Every row was created, updated, deleted, already existed, was a duplicate or is planned."""
     ROWS_FAILED = 1
     """The run finished, but some rows are invalid or failed."""
     USAGE = 2
-    """Bad options, job file or input file: nothing was sent."""
+    """Bad options, job file or input file, or a removal refused by the guard: nothing was
+    sent."""
     STOPPED = 3
     """The run stopped early (credentials refused, interrupted, outage, locked): rows pending."""
     INTERNAL = 4
@@ -43,6 +44,13 @@ class InputError(ImporterError):
 
 class ConfigError(ImporterError):
     """An option, the job file or the credentials are missing or wrong."""
+
+    exit_code = ExitCode.USAGE
+
+
+class RemovalRefused(ImporterError):
+    """`--sync` would remove more contacts from a list than `--max-delete` allows: the run
+    stopped before sending anything."""
 
     exit_code = ExitCode.USAGE
 

@@ -95,23 +95,30 @@ def load_rows(options: JobOptions) -> tuple[SourceTable, pd.DataFrame]:
 
 def input_kind(options: JobOptions) -> tuple[Kind, tuple[SourceTable, pd.DataFrame] | None]:
     """The input's kind (`--kind`, `--list`, else its header) and, when it was read to tell,
-    its rows read and prepared as lists."""
+    its rows read and prepared as lists. The contacts-only options on a lists file are refused."""
     from importer.errors import InputError
     from importer.kinds.contacts_read import kind_of
     from importer.kinds.roles import Kind
 
     explicit = Kind(options.kind) if options.kind else None
+    loaded = None
     if explicit is not None or options.list is not None:
-        return kind_of(None, explicit=explicit, list_given=options.list is not None), None
-    try:
-        loaded = load_rows(options)
-    except InputError as lists_error:
+        kind = kind_of(None, explicit=explicit, list_given=options.list is not None)
+    else:
         try:
-            read_contacts_input(options, quiet=True)
-        except InputError:
-            raise lists_error from None
-        return Kind.CONTACTS, None
-    kind = kind_of(loaded[0], explicit=None, list_given=False)
+            loaded = load_rows(options)
+        except InputError as lists_error:
+            try:
+                read_contacts_input(options, quiet=True)
+            except InputError:
+                raise lists_error from None
+            return Kind.CONTACTS, None
+        kind = kind_of(loaded[0], explicit=None, list_given=False)
+    if kind is Kind.LISTS and (options.update or options.clear_empty or options.sync):
+        raise ConfigError(
+            f"{options.input}: --update, --clear-empty and --sync apply to contacts files, and "
+            "this is a lists file (no phone column; --kind contacts says otherwise)"
+        )
     return kind, loaded if kind is Kind.LISTS else None
 
 
@@ -148,6 +155,8 @@ def contact_options(options: JobOptions, read: ContactsSource | None = None) -> 
     from importer.rules.fields import BirthdayFormat
     from importer.rules.phones import NumberFormat, parse_number_types
 
+    if options.clear_empty and not options.update:
+        raise ConfigError("--clear-empty (job key clear_empty) applies to updates: add --update")
     stop = None
     if options.exclude is not None:
         try:
@@ -165,6 +174,10 @@ def contact_options(options: JobOptions, read: ContactsSource | None = None) -> 
         number_format=NumberFormat(options.number_format),
         month_first=options.month_first,
         birthday_format=BirthdayFormat(options.birthday_format),
+        update=options.update,
+        clear_empty=options.clear_empty,
+        sync=options.sync,
+        max_delete=options.max_delete,
         exclude=stop,
         **({"opt_out_header": f"column {header!r}"} if header else {}),
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from importer import option_values
 from importer.errors import ConfigError
 from importer.options import (
     _PATH_KEYS,
@@ -26,11 +27,6 @@ from importer.options import (
     SECRET_KEYS,
     JobOptions,
     _check_value,
-    _flag,
-    _Invalid,
-    _number,
-    _show,
-    _whole,
 )
 
 #: Job and credentials files larger than this are refused before parsing.
@@ -270,20 +266,21 @@ def _check_faults(root: yaml.MappingNode, path: Path, parent: str) -> dict[str, 
         value = _construct(node, path, written)
         check: Callable[[object], object]
         if isinstance(default, bool):
-            check, expected = _flag, "true or false"
+            check, expected = option_values.flag, "true or false"
         elif isinstance(default, int):
-            check, expected = _whole(0), "a whole number ≥ 0"
+            check, expected = option_values.whole(0), "a whole number ≥ 0"
         elif name.endswith("_rate") and name != "rate_limit":
             check, expected = _fraction, "a number from 0 to 1"
         elif isinstance(default, float):
-            check, expected = _number(0, low_inclusive=True), "a number ≥ 0"
+            check, expected = option_values.number(0, low_inclusive=True), "a number ≥ 0"
         else:
             check, expected = _retry_after, "a number of seconds or an HTTP date"
         try:
             faults[name] = check(value)
-        except _Invalid:
+        except option_values.Invalid:
+            shown = option_values.show(value)
             raise ConfigError(
-                f'{path}: line {line}: "{written}" must be {expected}, not {_show(value)}'
+                f'{path}: line {line}: "{written}" must be {expected}, not {shown}'
             ) from None
     try:
         FaultPlan(**faults)  # type: ignore[arg-type]
@@ -293,15 +290,15 @@ def _check_faults(root: yaml.MappingNode, path: Path, parent: str) -> dict[str, 
 
 
 def _fraction(value: object) -> float:
-    number = _number(0, low_inclusive=True)(value)
+    number = option_values.number(0, low_inclusive=True)(value)
     if number > 1:
-        raise _Invalid
+        raise option_values.Invalid
     return number
 
 
 def _retry_after(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise _Invalid
+        raise option_values.Invalid
     return str(value)
 
 

@@ -29,7 +29,7 @@ from importer.journal_schema import (
     CONTACT_ROW_FIELDS,
     CONTACT_UPSERT_SQL,
     INT_FIELDS,
-    INTERRUPTED_ADDITIONS_SQL,
+    INTERRUPTED_CHANGES_SQL,
     INTERRUPTED_CREATIONS_SQL,
     KNOWN_LISTS_SQL,
     MIGRATIONS,
@@ -419,14 +419,13 @@ class Journal:
         now = _timestamp(self._now())
         return zip(repeat(run_id), *columns, repeat(now), strict=False)
 
-    def interrupted_additions(self, *, account: str, before_run: int) -> dict[tuple[str, str], int]:
-        """(list key, E.164) → the latest run before `before_run` on `account` that added that
-        contact, or may have, and did not finish (killed, or exited 3).
-
-        A killed run's rows in flight are journaled `pending` with no attempt yet (the count
-        comes with the answer): every pending row of a killed run counts."""
-        records = self._read(INTERRUPTED_ADDITIONS_SQL, (before_run, account))
-        return {(key, e164): run_id for key, e164, run_id in records}
+    def interrupted_changes(self, *, account: str, before_run: int) -> pd.DataFrame:
+        """Per (list key, E.164), the latest contacts row (`CONTACT_ROW_FIELDS` and `run_id`)
+        that a run before `before_run` on `account` that did not finish (killed, or exit 3)
+        added, updated or removed, or may have. A killed run's rows in flight are journaled
+        `pending` with no attempt yet (the count comes with the answer): all of them count."""
+        records = self._read(INTERRUPTED_CHANGES_SQL, (before_run, account))
+        return pd.DataFrame.from_records(records, columns=[*CONTACT_ROW_FIELDS, "run_id"])
 
     def _upsert(
         self, run_id: int, parameters: Iterable[tuple[Any, ...]], sql: str = UPSERT_SQL
@@ -451,7 +450,8 @@ class Journal:
             columns, table = CONTACT_COLUMNS, "contact_rows"
         names = ", ".join(f'"{name}"' for name in columns)
         records = self._read(
-            f'SELECT {names} FROM {table} WHERE run_id = ? ORDER BY "row"', (run_id,)
+            f'SELECT {names} FROM {table} WHERE run_id = ? ORDER BY "row" < 1, abs("row")',
+            (run_id,),
         )
         if not records and any(info.counts.values()):
             raise errors.JournalError(

@@ -70,8 +70,15 @@ _CREATE_KNOWN_INDEX = (
 )
 
 #: Contacts: one row per input row of a contacts run, its results columns plus its key in the
-#: account (the list's key and the number in E.164), as `kinds.contacts` declares them.
-CONTACT_ROW_FIELDS: tuple[str, ...] = (*CONTACT_COLUMNS, "list_key", "e164")
+#: account (the list's key and the number in E.164), as `kinds.contacts` declares them, and the
+#: request it is planned for (`kinds.contacts.Action`; a removal's row is -1, -2, …).
+CONTACT_ROW_FIELDS: tuple[str, ...] = (*CONTACT_COLUMNS, "list_key", "e164", "action")
+#: The contacts table as its migration first made it: frozen, whatever the fields become later.
+_FIRST_CONTACT_FIELDS = (
+    *("list_name", "country", "phone", "list_contact_id", "number", "civility", "last_name"),
+    *("first_name", "email", "birthday", "other", "outcome", "code", "message", "attempts"),
+    *("list_key", "e164"),
+)
 _CREATE_CONTACT_ROWS = (
     'CREATE TABLE contact_rows (run_id INTEGER NOT NULL REFERENCES runs(id), "row" INTEGER NOT '
     "NULL, "
@@ -79,7 +86,7 @@ _CREATE_CONTACT_ROWS = (
         f'"{name}" INTEGER NOT NULL DEFAULT 0'
         if name == "attempts"
         else f"\"{name}\" TEXT NOT NULL DEFAULT ''"
-        for name in CONTACT_ROW_FIELDS[1:]
+        for name in _FIRST_CONTACT_FIELDS
     )
     + ', updated_at TEXT NOT NULL, PRIMARY KEY (run_id, "row")) WITHOUT ROWID'
 )
@@ -91,6 +98,8 @@ MIGRATIONS: list[Migration] = [
     _sql(_CREATE_RUNS, _CREATE_ROWS, _CREATE_KNOWN_INDEX),
     # Contacts: a lists-only journal gains the contacts table, its runs and rows kept.
     _sql(_CREATE_CONTACT_ROWS),
+    # Updates and removals: each contacts row says its request; earlier rows were all adds.
+    _sql("ALTER TABLE contact_rows ADD COLUMN action TEXT NOT NULL DEFAULT 'add'"),
 ]
 
 #: Columns this code reads and writes; a journal lacking any of them is refused, not misread.
@@ -148,12 +157,15 @@ INTERRUPTED_CREATIONS_SQL = (
     "AS latest JOIN runs ON runs.id = latest.run_id"
 )
 CONTACT_UPSERT_SQL = _upsert_sql("contact_rows", CONTACT_ROW_FIELDS)
-INTERRUPTED_ADDITIONS_SQL = (
-    "SELECT list_key, e164, max(run_id) FROM contact_rows WHERE run_id IN ("
+_CONTACT_NAMES = ", ".join(f'"{name}"' for name in CONTACT_ROW_FIELDS)
+# SQLite takes the bare columns from the row holding max(run_id): the latest run's row wins.
+INTERRUPTED_CHANGES_SQL = (
+    f"SELECT {_CONTACT_NAMES}, "
+    "max(run_id) FROM contact_rows WHERE run_id IN ("
     "SELECT id FROM runs WHERE id < ? AND (ended_at IS NULL OR exit_code = 3) "
     "AND json_extract(options_json, '$.account') = ?) "
-    "AND (outcome = 'created' OR (outcome = 'pending' AND (attempts > 0 OR run_id IN ("
-    "SELECT id FROM runs WHERE ended_at IS NULL)))) GROUP BY list_key, e164"
+    "AND (outcome IN ('created', 'updated', 'deleted') OR (outcome = 'pending' AND (attempts > 0 "
+    "OR run_id IN (SELECT id FROM runs WHERE ended_at IS NULL)))) GROUP BY list_key, e164"
 )
 RUN_COLUMNS_SQL = (
     "id, started_at, ended_at, input_path, input_sha256, options_json, counts_json, exit_code, "

@@ -9,13 +9,12 @@ id and key are `importer.credentials`.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from importer.api_address import check_base_url
+from importer import option_values as check
 from importer.errors import ConfigError
 
 DEFAULT_BASE_URL = "https://api.avosms.com"
@@ -29,152 +28,7 @@ ENV_KEY = "AVOSMS_KEY"
 SECRET_KEYS = frozenset({"key", "api_key", "apikey", "secret", "password", "token"})
 
 
-class _Invalid(Exception):
-    """A value does not fit its key; the caller builds the message from the key's `expected`."""
-
-
-# --------------------------------------------------------------------------- value checks
-
-
-def _whole(low: int, high: int | None = None) -> Callable[[object], int]:
-    def check(value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _Invalid
-        if value < low or (high is not None and value > high):
-            raise _Invalid
-        return value
-
-    return check
-
-
-def _number(low: float, *, low_inclusive: bool) -> Callable[[object], float]:
-    def check(value: object) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _Invalid
-        number = float(value)
-        if number != number or number in (float("inf"), float("-inf")):
-            raise _Invalid
-        if number < low or (number == low and not low_inclusive):
-            raise _Invalid
-        return number
-
-    return check
-
-
-def _flag(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise _Invalid
-    return value
-
-
-def _text(value: object) -> str:
-    # A header or sheet named 2024 is text; the loader hands such scalars over as written.
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise _Invalid
-    text = str(value).strip()
-    if not text:
-        raise _Invalid
-    return text
-
-
-def _path(value: object) -> Path:
-    if not isinstance(value, str | os.PathLike) or not str(value).strip():
-        raise _Invalid
-    return Path(str(value).strip())
-
-
-def _log_format(value: object) -> str:
-    if not isinstance(value, str) or value.strip().lower() not in ("text", "json"):
-        raise _Invalid
-    return value.strip().lower()
-
-
-def _country(value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _Invalid
-    # Imported here: normalize brings pandas, and options is loaded by `--help`.
-    from importer.countries import country_code_for
-
-    code = country_code_for(value)
-    if not code:
-        raise _Invalid
-    return code
-
-
-def _choice(*choices: str) -> Callable[[object], str]:
-    def check(value: object) -> str:
-        if not isinstance(value, str) or value.strip().lower() not in choices:
-            raise _Invalid
-        return value.strip().lower()
-
-    return check
-
-
-def _columns(value: object) -> dict[str, str]:
-    """`{HEADER: ROLE}` from a job file, or `("HEADER=ROLE", ...)` from repeated `--map`."""
-    from importer.kinds.roles import parse_mapping
-
-    if isinstance(value, Mapping):
-        pairs: Mapping[str, str] | list[str] = {str(k): str(v) for k, v in value.items()}
-    elif isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
-        pairs = list(value)
-    else:
-        raise _Invalid
-    return {header: role.value for header, role in parse_mapping(pairs).items()}
-
-
-def _preset(value: object) -> str:
-    from importer.kinds.roles import check_preset
-
-    return check_preset(_text(value))
-
-
-def _number_types(value: object) -> str:
-    from importer.rules.phones import parse_number_types
-
-    if not isinstance(value, str):
-        raise _Invalid
-    try:
-        return ",".join(sorted(parse_number_types(value)))
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
-
-
-def _birthday_format(value: object) -> str:
-    from importer.rules.fields import BirthdayFormat
-
-    if not isinstance(value, str) or value.strip().upper() not in set(BirthdayFormat):
-        raise _Invalid
-    return value.strip().upper()
-
-
-def _base_url(value: object) -> str:
-    if not isinstance(value, str):
-        raise _Invalid
-    return check_base_url(value)
-
-
-def _faults(value: object) -> dict[str, object]:
-    # Sub-keys are checked by `_check_faults`, which knows their lines; here only the shape.
-    if not isinstance(value, Mapping):
-        raise _Invalid
-    return dict(value)
-
-
-def _show(value: object) -> str:
-    """A value as quoted in an error message (short; never used for secrets)."""
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if value is None:
-        return "empty"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        text = value if len(value) <= 40 else value[:37] + "..."
-        return f'"{text}"'
-    return str(value)
+# --------------------------------------------------------------------------- the schema
 
 
 class KeySpec(NamedTuple):
@@ -187,7 +41,7 @@ class KeySpec(NamedTuple):
     expected: str
     """Completes "must be …" in error messages."""
     check: Callable[[object], object]
-    """Returns the value to use, or raises `_Invalid`."""
+    """Returns the value to use, or raises `check.Invalid` (or ValueError)."""
 
 
 #: The job file's schema, in the order of the reference. Paths are relative to the job file's
@@ -199,7 +53,7 @@ JOB_KEYS: dict[str, KeySpec] = {
         "wins.",
         None,
         "a file path",
-        _path,
+        check.path,
     ),
     "output": KeySpec(
         "path",
@@ -207,28 +61,28 @@ JOB_KEYS: dict[str, KeySpec] = {
         "`<input name>.results.csv` in the working directory.",
         None,
         "a file path ending in .csv, .xlsx or .json",
-        _path,
+        check.path,
     ),
     "sheet": KeySpec(
         "text",
         "The sheet to read in an Excel or ODS workbook. Default: the first sheet.",
         None,
         "a sheet name",
-        _text,
+        check.text,
     ),
     "name_column": KeySpec(
         "text",
         "The header of the column holding list names, when it is not recognised on its own.",
         None,
         "a column header",
-        _text,
+        check.text,
     ),
     "country_column": KeySpec(
         "text",
         "The header of the column holding countries, when it is not recognised on its own.",
         None,
         "a column header",
-        _text,
+        check.text,
     ),
     "kind": KeySpec(
         "lists | contacts",
@@ -236,14 +90,14 @@ JOB_KEYS: dict[str, KeySpec] = {
         "a phone column is recognised (or `list` is given), else lists.",
         None,
         "lists or contacts",
-        _choice("lists", "contacts"),
+        check.choice("lists", "contacts"),
     ),
     "list": KeySpec(
         "text",
         "Contacts: the list every row goes into (a list column, if any, is then ignored).",
         None,
         "a list name",
-        _text,
+        check.text,
     ),
     "columns": KeySpec(
         "mapping",
@@ -252,7 +106,7 @@ JOB_KEYS: dict[str, KeySpec] = {
         "last_name, first_name, email, birthday, other.",
         None,
         "a mapping such as {Portable perso: phone}",
-        _columns,
+        check.columns,
     ),
     "preset": KeySpec(
         "provider",
@@ -260,7 +114,7 @@ JOB_KEYS: dict[str, KeySpec] = {
         "disagree (octopush, smsfactor, smspartner, brevo, textmagic, clicksend, messagebird).",
         None,
         "a provider such as smsfactor",
-        _preset,
+        check.preset,
     ),
     "exclude": KeySpec(
         "path",
@@ -268,7 +122,7 @@ JOB_KEYS: dict[str, KeySpec] = {
         "never sent: their rows are `excluded`.",
         None,
         "a file path",
-        _path,
+        check.path,
     ),
     "number_types": KeySpec(
         "text",
@@ -277,7 +131,7 @@ JOB_KEYS: dict[str, KeySpec] = {
         "ERR_108.",
         "fixed-line-or-mobile,mobile",
         "number types such as mobile,fixed-line",
-        _number_types,
+        check.number_types,
     ),
     "number_format": KeySpec(
         "e164 | national | international",
@@ -285,21 +139,51 @@ JOB_KEYS: dict[str, KeySpec] = {
         "or `international` (+33 6 12 34 56 78).",
         "e164",
         "e164, national or international",
-        _choice("e164", "national", "international"),
+        check.choice("e164", "national", "international"),
     ),
     "month_first": KeySpec(
         "true/false",
         "Contacts: read birthdays like 03/12/1985 month first (default: day first).",
         False,
         "true or false",
-        _flag,
+        check.flag,
     ),
     "birthday_format": KeySpec(
         "DD/MM/YYYY | YYYY-MM-DD | MM/DD/YYYY",
         "Contacts: how birthdays are sent.",
         "DD/MM/YYYY",
         "DD/MM/YYYY, YYYY-MM-DD or MM/DD/YYYY",
-        _birthday_format,
+        check.birthday_format,
+    ),
+    "update": KeySpec(
+        "true/false",
+        "Contacts: update a contact already in its list whose fields differ, with its full "
+        "merged record (an empty cell keeps the account's value); else it stays `exists`.",
+        False,
+        "true or false",
+        check.flag,
+    ),
+    "clear_empty": KeySpec(
+        "true/false",
+        "Contacts, with `update`: an empty cell blanks that field on the account.",
+        False,
+        "true or false",
+        check.flag,
+    ),
+    "sync": KeySpec(
+        "true/false",
+        "Contacts: make each target list hold exactly the file's contacts; others are deleted.",
+        False,
+        "true or false",
+        check.flag,
+    ),
+    "max_delete": KeySpec(
+        "N or P%",
+        "Contacts, with `sync`: the most one list may lose, a number or a share of the list "
+        "(never rounded up); more, and the run stops before sending anything (exit 2).",
+        "10%",
+        "a number of contacts such as 50, or a share such as 10%",
+        check.max_delete,
     ),
     "default_country": KeySpec(
         "country",
@@ -307,7 +191,7 @@ JOB_KEYS: dict[str, KeySpec] = {
         "or for files without a country column.",
         None,
         "a country code such as FR",
-        _country,
+        check.country,
     ),
     "base_url": KeySpec(
         "URL",
@@ -315,7 +199,7 @@ JOB_KEYS: dict[str, KeySpec] = {
         f"Plain http:// only to this machine. Also set by the environment variable {ENV_BASE_URL}.",
         DEFAULT_BASE_URL,
         "an https:// address or sandbox",
-        _base_url,
+        check.base_url,
     ),
     "max_attempts": KeySpec(
         "whole number",
@@ -323,14 +207,14 @@ JOB_KEYS: dict[str, KeySpec] = {
         "timeouts and lost connections are retried; rejected names never are).",
         5,
         f"a whole number from 1 to {MAX_ATTEMPTS_LIMIT}",
-        _whole(1, MAX_ATTEMPTS_LIMIT),
+        check.whole(1, MAX_ATTEMPTS_LIMIT),
     ),
     "backoff_initial": KeySpec(
         "seconds",
         "The first wait before a retry; each later wait may double, with random jitter.",
         0.5,
         "a number of seconds ≥ 0",
-        _number(0, low_inclusive=True),
+        check.number(0, low_inclusive=True),
     ),
     "backoff_max": KeySpec(
         "seconds",
@@ -338,28 +222,28 @@ JOB_KEYS: dict[str, KeySpec] = {
         "ask for longer, and is obeyed).",
         30.0,
         "a number of seconds ≥ 0",
-        _number(0, low_inclusive=True),
+        check.number(0, low_inclusive=True),
     ),
     "timeout": KeySpec(
         "seconds",
         "The longest one request to the API may take, the whole answer included.",
         30.0,
         "a number of seconds above 0",
-        _number(0, low_inclusive=False),
+        check.number(0, low_inclusive=False),
     ),
     "workers": KeySpec(
         "whole number",
         "How many requests are in flight at once.",
         4,
         f"a whole number ≥ 1 and ≤ {MAX_WORKERS}",
-        _whole(1, MAX_WORKERS),
+        check.whole(1, MAX_WORKERS),
     ),
     "rate": KeySpec(
         "requests per second",
         "The most requests started per second, all workers and retries together; 0 = no limit.",
         10.0,
         "a number ≥ 0",
-        _number(0, low_inclusive=True),
+        check.number(0, low_inclusive=True),
     ),
     "max_outage": KeySpec(
         "seconds",
@@ -367,14 +251,14 @@ JOB_KEYS: dict[str, KeySpec] = {
         "long.",
         300.0,
         "a number of seconds above 0",
-        _number(0, low_inclusive=False),
+        check.number(0, low_inclusive=False),
     ),
     "state": KeySpec(
         "path",
         "The journal (SQLite) that makes re-runs safe and resumable.",
         Path(".avosms-import/state.db"),
         "a file path",
-        _path,
+        check.path,
     ),
     "keep_runs": KeySpec(
         "whole number",
@@ -382,7 +266,7 @@ JOB_KEYS: dict[str, KeySpec] = {
         "with their counts); 0 keeps everything.",
         30,
         "a whole number ≥ 0",
-        _whole(0),
+        check.whole(0),
     ),
     "reconcile": KeySpec(
         "true/false",
@@ -390,7 +274,7 @@ JOB_KEYS: dict[str, KeySpec] = {
         "instead of being sent.",
         True,
         "true or false",
-        _flag,
+        check.flag,
     ),
     "check_account": KeySpec(
         "true/false",
@@ -398,49 +282,49 @@ JOB_KEYS: dict[str, KeySpec] = {
         "back `exists`.",
         False,
         "true or false",
-        _flag,
+        check.flag,
     ),
     "max_rows": KeySpec(
         "whole number",
         "Inputs with more data rows than this are refused before anything is sent.",
         1_000_000,
         "a whole number ≥ 1",
-        _whole(1),
+        check.whole(1),
     ),
     "log_format": KeySpec(
         "text | json",
         "The log's format: `text` for people, `json` (one object per line) for schedulers.",
         "text",
         "text or json",
-        _log_format,
+        check.log_format,
     ),
     "log_file": KeySpec(
         "path",
         "Write the log to this file instead of stderr.",
         None,
         "a file path",
-        _path,
+        check.path,
     ),
     "quiet": KeySpec(
         "true/false",
         "Only the summary line and errors on stderr; a log file still gets every line.",
         False,
         "true or false",
-        _flag,
+        check.flag,
     ),
     "progress": KeySpec(
         "true/false",
         "Show a progress bar while sending (only ever on a terminal).",
         True,
         "true or false",
-        _flag,
+        check.flag,
     ),
     "report": KeySpec(
         "path",
         "Also write a self-contained HTML report of the run.",
         None,
         "a file path ending in .html",
-        _path,
+        check.path,
     ),
     "credentials_file": KeySpec(
         "path",
@@ -448,7 +332,7 @@ JOB_KEYS: dict[str, KeySpec] = {
         f"{ENV_ID} and {ENV_KEY} are not set.",
         None,
         "a file path",
-        _path,
+        check.path,
     ),
     "sandbox_faults": KeySpec(
         "mapping",
@@ -456,7 +340,7 @@ JOB_KEYS: dict[str, KeySpec] = {
         "`{error_9xx_rate: 0.3, latency: 0.05, seed: 1}` (for demos and drills).",
         None,
         "a mapping such as {error_9xx_rate: 0.3}",
-        _faults,
+        check.faults,
     ),
 }
 
@@ -481,6 +365,10 @@ class JobOptions:
     number_format: str = "e164"
     month_first: bool = False
     birthday_format: str = "DD/MM/YYYY"
+    update: bool = False
+    clear_empty: bool = False
+    sync: bool = False
+    max_delete: str = "10%"
     default_country: str | None = None
     base_url: str = DEFAULT_BASE_URL
     max_attempts: int = 5
@@ -526,9 +414,9 @@ def _check_value(name: str, value: object, where: str, shown_key: str) -> object
     spec = JOB_KEYS[name]
     try:
         return spec.check(value)
-    except _Invalid:
+    except (check.Invalid, ValueError):
         raise ConfigError(
-            f"{where}{shown_key} must be {spec.expected}, not {_show(value)}"
+            f"{where}{shown_key} must be {spec.expected}, not {check.show(value)}"
         ) from None
     except ConfigError as error:
         raise ConfigError(f"{where}{shown_key}: {error}") from None

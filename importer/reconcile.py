@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from importer.client import AccountList
+from importer.api.answers import AccountList
 from importer.normalize import name_key
 from importer.records import LocalCode, Outcome
 

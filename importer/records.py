@@ -9,6 +9,8 @@ class Outcome(StrEnum):
     """What happened to one input row; the `outcome` column of the results file."""
 
     CREATED = "created"
+    UPDATED = "updated"
+    """Contacts (`--update`): this run's update changed the contact."""
     EXISTS = "exists"
     INVALID = "invalid"
     DUPLICATE = "duplicate"
@@ -17,11 +19,21 @@ class Outcome(StrEnum):
     PLANNED = "planned"
     EXCLUDED = "excluded"
     """Never sent: the number opted out (an opt-out column, or the `--exclude` STOP list)."""
+    DELETED = "deleted"
+    """Contacts (`--sync`): this run removed the contact (a row after the input rows)."""
 
 
 #: Outcomes that leave the exit code at 0.
 SUCCESS_OUTCOMES = frozenset(
-    {Outcome.CREATED, Outcome.EXISTS, Outcome.DUPLICATE, Outcome.PLANNED, Outcome.EXCLUDED}
+    {
+        Outcome.CREATED,
+        Outcome.UPDATED,
+        Outcome.EXISTS,
+        Outcome.DUPLICATE,
+        Outcome.PLANNED,
+        Outcome.DELETED,
+        Outcome.EXCLUDED,
+    }
 )
 
 #: The results file's columns, in order. Exactly these, nothing else.

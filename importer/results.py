@@ -367,9 +367,9 @@ def result_table(frame: pd.DataFrame, columns: Sequence[str] = RESULT_COLUMNS) -
     arrays = []
     for column in columns:
         values = frame[column]
-        if column in INT_COLUMNS:
-            numbers = pd.to_numeric(values, errors="coerce").fillna(0).astype("int64")
-            arrays.append(pa.array(numbers.to_numpy(), type=pa.int64()))
+        if column in INT_COLUMNS:  # a `row` below 1 is no input row (a removal): empty
+            numbers = pd.to_numeric(values, errors="coerce").fillna(0).astype("int64").to_numpy()
+            arrays.append(pa.array(numbers, mask=(numbers < 1) & (column == "row")))
         else:
             text = values.astype("string").fillna("")
             arrays.append(pa.array(text, type=pa.large_string(), from_pandas=True))

@@ -21,6 +21,7 @@ from importer.errors import (
     ImporterError,
     Interrupted,
     OutputError,
+    RemovalRefused,
     RunStopped,
 )
 from importer.job import (
@@ -62,9 +63,6 @@ class JobResult:
     abandoned: bool = False
 
 
-# --------------------------------------------------------------------------- stages
-
-
 # --------------------------------------------------------------------------- commands
 
 
@@ -90,25 +88,29 @@ def validate(options: JobOptions, env: Environment) -> JobResult:
 
 
 def _validate_contacts(options: JobOptions, env: Environment, started: datetime) -> JobResult:
-    """`validate` of a contacts file: offline, or planned against the account (read-only)."""
+    """`validate` of a contacts file: offline, or planned against the account (read-only); with
+    `--sync` the removals too, and exit 2 when the guard would refuse them."""
     from importer.kinds.contacts import CONTACT_COLUMNS, prepare
-    from importer.kinds.contacts_plan import read_account
+    from importer.kinds.contacts_sync import check_account
 
     read = read_contacts_input(options)
     output = output_path(options, env, rows=len(read.frame))
     present: dict[str, list[str]] = {}
+    refused: list[str] = []
     if options.check_account:
         with open_api(options, env) as (client, _scope):
-            frame, present = read_account(
-                client, read.frame, contact_options(options, read), read.cells
-            )
+            frame, present, refused = check_account(client, read, contact_options(options, read))
     else:
+        if options.sync:
+            log.warning("--sync: removals are planned only with --check-account (read-only)")
         frame = prepare(read.frame, contact_options(options, read), cells=read.cells)
     summary = _summarize(
         frame, read.source, options, started, run_id=None, kind="contacts", excluded_present=present
     )
     _write_outputs(frame, output, summary, options, columns=CONTACT_COLUMNS)
     _log_problem_rows(frame, None, options)
+    if refused:
+        return JobResult(frame, summary, output, ExitCode.USAGE, RemovalRefused("\n".join(refused)))
     return JobResult(frame, summary, output, exit_code_for(frame))
 
 
@@ -164,6 +166,9 @@ def execute(job: Job, options: JobOptions, env: Environment, started: datetime) 
                     )
                     stopped_by = job.send(context)
                     stopped_by = _stop_reason(job.frame, stop, stopped_by)
+                except RemovalRefused as error:  # before anything was sent
+                    journal.finish_run(run_id, counts={}, exit_code=int(error.exit_code))
+                    raise
                 except ImporterError as error:
                     failure = str(error)
                 frame = job.frame
@@ -319,9 +324,6 @@ def rebuild_results(state: Path, run_id: int, output: Path) -> JobResult:
     return JobResult(frame, summary, output, ExitCode.OK)
 
 
-# --------------------------------------------------------------------------- plan and send
-
-
 # --------------------------------------------------------------------------- results
 
 
@@ -415,15 +417,15 @@ def _log_problem_rows(frame: pd.DataFrame, run_id: int | None, options: JobOptio
         *columns, labels, originals, strict=True
     ):
         log.warning(
-            "row %s %s, %s: %s (%s)",
-            row,
+            "%s %s, %s: %s (%s)",
+            f"row {row}" if row > 0 else "removal",  # a removal (--sync) has no input row
             outcome,
             code,
             message,
             label,
             extra={
                 "run_id": run_id,
-                "row": int(row),
+                "row": int(row) if row > 0 else None,
                 "outcome": outcome,
                 "code": code,
                 "list_name": original,

@@ -6,7 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from importer.client import AccountContact, ApiUnavailable, AvoSmsClient, Credentials
+from importer.api.answers import AccountContact
+from importer.api.endpoints import CONTACT_ADD
+from importer.client import ApiUnavailable, AvoSmsClient, Credentials
 from importer.sandbox import DEMO_ID, DEMO_KEY, FaultPlan, SandboxServer
 
 
@@ -27,15 +29,18 @@ def client_for(server: SandboxServer) -> AvoSmsClient:
 def test_add_then_read_back(server: SandboxServer) -> None:
     (clients,) = server.lists()
     with client_for(server) as client:
-        answer = client.add_contact(
-            clients.list_contact_id, "+33612345678", {"contactName": "Dupont", "contactEmail": ""}
+        answer = client.change_contact(
+            CONTACT_ADD,
+            clients.list_contact_id,
+            "+33612345678",
+            {"contactName": "Dupont", "contactEmail": ""},
         )
         assert (answer.code, answer.list_contact_id, answer.attempts) == (
             "OK",
             clients.list_contact_id,
             1,
         )
-        again = client.add_contact(clients.list_contact_id, "0612345678", {})
+        again = client.change_contact(CONTACT_ADD, clients.list_contact_id, "0612345678", {})
         assert again.code == "ERR_105"
         assert again.message == "the API says: number already present in the list (ERR_105)"
         (contact,) = client.fetch_list_contacts(clients.list_contact_id)
@@ -66,7 +71,9 @@ def test_an_add_is_retried_on_processing_errors() -> None:
         (clients,) = server.lists()
         with client_for(server) as client:
             answers = [
-                client.add_contact(clients.list_contact_id, f"+336123456{n:02d}", {})
+                client.change_contact(
+                    CONTACT_ADD, clients.list_contact_id, f"+336123456{n:02d}", {}
+                )
                 for n in range(10)
             ]
         assert {answer.code for answer in answers} == {"OK"}

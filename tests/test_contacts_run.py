@@ -13,6 +13,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from importer.api.endpoints import CONTACT_ADD
 from importer.client import AvoSmsClient, Credentials
 from importer.journal import MIGRATIONS
 from importer.kinds.contacts import CONTACT_COLUMNS
@@ -166,7 +167,10 @@ def test_err_105_on_a_first_attempt_is_exists_and_a_vanished_list_stops_its_rows
                 return
             seen += 1
             if seen == 1:  # someone adds row 11's contact, and deletes the other list
-                assert client.add_contact(ids["Clients"], "+33610000009", {}).code == "OK"
+                assert (
+                    client.change_contact(CONTACT_ADD, ids["Clients"], "+33610000009", {}).code
+                    == "OK"
+                )
                 server.delete_list(ids["Autres"])
 
         result = library_run(tmp_path, server, source, meanwhile, workers=1)

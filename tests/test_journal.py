@@ -95,7 +95,7 @@ def start(journal_: Journal, **options: object) -> int:
 def test_open_creates_folder_schema_and_wal(state: Path) -> None:
     Journal.open(state).close()
     connection = sqlite3.connect(state)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == len(journal.MIGRATIONS) == 2
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == len(journal.MIGRATIONS) == 3
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"runs", "rows"} <= tables
@@ -112,13 +112,13 @@ def test_reopening_keeps_runs(state: Path) -> None:
 def test_newer_schema_is_refused_naming_file(state: Path) -> None:
     Journal.open(state).close()
     connection = sqlite3.connect(state)
-    connection.execute("PRAGMA user_version = 3")
+    connection.execute("PRAGMA user_version = 4")
     connection.commit()
     connection.close()
     with pytest.raises(errors.JournalError) as caught:
         Journal.open(state)
     assert str(caught.value) == (
-        f"{state} was written by a newer avosms-import (schema 3, this one knows 2): "
+        f"{state} was written by a newer avosms-import (schema 4, this one knows 3): "
         "upgrade, or use another --state"
     )
 
@@ -200,7 +200,7 @@ def test_older_journal_is_migrated_keeping_its_data(
         assert upgraded.known_lists()["clients"].list_contact_id == "1001"
 
     connection = sqlite3.connect(state)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == 4
     assert connection.execute("SELECT note FROM runs").fetchall() == [("from v1",)]
     connection.close()
 
@@ -216,12 +216,12 @@ def test_failed_migration_leaves_journal_unchanged(
         connection.execute("SELECT no_such_column FROM runs")
 
     monkeypatch.setattr(journal_schema, "MIGRATIONS", [*journal_schema.MIGRATIONS, half_done])
-    with pytest.raises(errors.JournalError, match="from schema 2 to 3") as caught:
+    with pytest.raises(errors.JournalError, match="from schema 3 to 4") as caught:
         Journal.open(state)
     assert "left unchanged" in str(caught.value)
 
     connection = sqlite3.connect(state)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == 3
     columns = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
     assert "note" not in columns
     connection.close()

@@ -101,7 +101,9 @@ def test_defaults() -> None:
 # --------------------------------------------------------------------------- the shipped job files
 
 
-@pytest.mark.parametrize("name", ["sample.yaml", "nightly.yaml", "migration.yaml", "contacts.yaml"])
+@pytest.mark.parametrize(
+    "name", ["sample.yaml", "nightly.yaml", "migration.yaml", "contacts.yaml", "sync.yaml"]
+)
 def test_shipped_job_files_load(name: str) -> None:
     path = JOBS / name
     job = load_job_file(path)

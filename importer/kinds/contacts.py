@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import partial
 from typing import TypeVar
 
@@ -63,8 +64,19 @@ CONTACT_COLUMNS: tuple[str, ...] = (
     "message",
     "attempts",
 )
-#: Working columns kept next to the results: the list's key, its country, the number in E.164.
-CONTACT_KEYS: tuple[str, ...] = ("list_key", "country_code", "e164")
+#: Working columns kept next to the results: the list's key, its country, the number in E.164,
+#: the request the row is planned for (`Action`, "" for none) and what it changes in words (the
+#: fields an update sets, why a contact is removed).
+CONTACT_KEYS: tuple[str, ...] = ("list_key", "country_code", "e164", "action", "change")
+
+
+class Action(StrEnum):
+    """The request a contacts row is planned for (the `action` working column)."""
+
+    ADD = "add"
+    UPDATE = "update"
+    DELETE = "delete"
+
 
 #: Two rows name one list with two different countries.
 CODE_COUNTRY_CONFLICT = "COUNTRY_CONFLICT"
@@ -81,6 +93,14 @@ class ContactOptions:
     number_format: NumberFormat = NumberFormat.E164
     month_first: bool = False
     birthday_format: rules.BirthdayFormat = rules.BirthdayFormat.DAY_FIRST
+    update: bool = False
+    """`--update`: a contact already in its list whose fields differ is updated."""
+    clear_empty: bool = False
+    """`--clear-empty`: an update blanks the fields whose cell is empty."""
+    sync: bool = False
+    """`--sync`: each target list is made to hold exactly the file's contacts for it."""
+    max_delete: str = "10%"
+    """`--max-delete N` or `P%`: the most `--sync` may remove from one list."""
     exclude: exclusions.StopList | None = field(default=None, compare=False)
     """`--exclude FILE`: the STOP list, read."""
     opt_out_header: str = "opt-out column"
@@ -329,6 +349,10 @@ def prepare(
             "list_key": keys,
             "country_code": region,
             "e164": e164,
+            "action": np.where(outcome == Outcome.PLANNED.value, Action.ADD.value, "").astype(
+                object
+            ),
+            "change": np.full(count, "", dtype=object),
         },
         columns=[*CONTACT_COLUMNS, *CONTACT_KEYS],
     )

@@ -3,23 +3,26 @@
 Each target list that exists is read once (`/contact/list/information`); its numbers are
 normalized with the same phone function as the file's, so `0612345678` on the account and
 `+33 6 12 34 56 78` in the file are one contact. A row whose number is in its list is `exists`
-(no request) and its message names the fields that differ (updating them is a later step);
-an empty cell in the file never differs from a value on the account.
+(no request) and its message names the fields that differ; with `--update` it is an update of
+the full merged record instead (the API blanks a field left out): an empty cell in the file
+keeps the account's value, unless `--clear-empty`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
+from importer.api.answers import AccountContact
 from importer.api.endpoints import CONTACT_FIELDS
 from importer.cells import CellFact
-from importer.client import AccountContact, AvoSmsClient
-from importer.kinds.contacts import ContactOptions, excluded_numbers, prepare
+from importer.client import AvoSmsClient
+from importer.kinds.contacts import Action, ContactOptions, excluded_numbers, prepare
 from importer.kinds.exclusions import present_in_lists
 from importer.kinds.roles import OPTIONAL_ROLES, Role
 from importer.records import LIST_CODE_PREFIX, LocalCode, Outcome
@@ -42,6 +45,8 @@ class ListOnAccount:
     list_contact_id: str
     country_code: str
     contacts: Mapping[str, AccountContact]
+    #: Its name as the account spells it ("" when not known).
+    name: str = ""
 
 
 def index_contacts(
@@ -66,27 +71,61 @@ def _comparable(role: Role, value: str) -> str:
     return " ".join(value.split())
 
 
-def differing_fields(row: Mapping[Any, object], contact: AccountContact) -> list[str]:
-    """The optional fields the row sets to something else than the account holds."""
-    differ = []
+def merge(
+    row: Mapping[Any, object], contact: AccountContact, *, clear: Collection[Role] = ()
+) -> tuple[list[str], dict[Role, str]]:
+    """The record an update would send: each optional field the row sets, else the account's
+    value (the API blanks a field left out of an update), or "" for the roles in `clear`.
+
+    Out: the fields whose value would change (compared as the file's rules would send them, so
+    an empty cell never differs unless cleared) and the merged record by role.
+    """
+    changed, merged = [], {}
     for role in OPTIONAL_ROLES:
         mine = str(row.get(role.value) or "")
-        if not mine:
-            continue  # an empty cell never differs
         theirs = contact.fields.get(REQUEST_FIELDS[role], "")
-        if _comparable(role, mine) != _comparable(role, theirs):
-            differ.append(role.value)
-    return differ
+        merged[role] = mine or ("" if role in clear else theirs)
+        if _comparable(role, merged[role]) != _comparable(role, theirs):
+            changed.append(role.value)
+    return changed, merged
 
 
-def plan(frame: pd.DataFrame, lists: Mapping[str, ListOnAccount]) -> int:
-    """Mark rows to send whose list exists: their list id, and `exists` when already in it.
+def empty_cells(cells: pd.DataFrame | None, count: int) -> dict[Role, np.ndarray]:
+    """Per optional role whose column the file has, which of its cells are empty (`cells` is
+    the reader's frame, one text column per role found, aligned with the prepared rows).
 
-    In: `kinds.contacts.prepare`'s frame (changed in place) and the existing target lists by
-    list key. Out: how many rows became `exists`.
+    A field left out because its cell was not valid is not empty: `--clear-empty` keeps the
+    account's value there, as it does for a field the file has no column for.
     """
-    to_send = frame["outcome"].isin([Outcome.PLANNED, Outcome.PENDING]) & frame["list_key"].isin(
-        lists.keys()
+    if cells is None:
+        return {}
+    return {
+        role: (cells[role.value].astype(str).str.strip() == "").to_numpy()
+        for role in OPTIONAL_ROLES
+        if role.value in cells.columns and len(cells) == count
+    }
+
+
+def plan(
+    frame: pd.DataFrame,
+    lists: Mapping[str, ListOnAccount],
+    *,
+    update: bool = False,
+    clear_empty: bool = False,
+    cells: pd.DataFrame | None = None,
+) -> int:
+    """Mark rows to add whose list exists: their list id, and `exists` when already in it, or,
+    with `update` and fields that differ, an update (`Action.UPDATE`) of the merged record.
+
+    In: `kinds.contacts.prepare`'s frame (changed in place), the existing target lists by list
+    key, and for `clear_empty` the reader's cells (`empty_cells`). An update row holds the
+    merged record it sends, the number as the account returned it, and in `change` the fields
+    that change. Out: how many rows became `exists` or updates.
+    """
+    to_send = (
+        (frame["action"] == Action.ADD)
+        & frame["outcome"].isin([Outcome.PLANNED, Outcome.PENDING])
+        & frame["list_key"].isin(lists.keys())
     )
     if not to_send.any():
         return 0
@@ -101,20 +140,40 @@ def plan(frame: pd.DataFrame, lists: Mapping[str, ListOnAccount]) -> int:
     ]
     if not found:
         return 0
+    blank = empty_cells(cells, len(frame)) if clear_empty else {}
     indexes = [index for index, _, _ in found]
     rows = frame.loc[indexes, [role.value for role in OPTIONAL_ROLES] + ["code", "message"]]
-    messages = []
-    for row, (_, target, contact) in zip(rows.to_dict("records"), found, strict=True):
+    same, messages, updates = [], [], []
+    for row, (index, target, contact) in zip(rows.to_dict("records"), found, strict=True):
+        clear = [role for role, empty in blank.items() if empty[index]]
+        changed, merged = merge(row, contact, clear=clear)
+        if changed and update:
+            updates.append((index, target, contact, changed, merged))
+            continue
         message = f"already in list {target.list_contact_id}"
-        differ = differing_fields(row, contact)
-        if differ:
-            message += f"; differs on the account: {', '.join(differ)} (not updated)"
+        if changed:
+            message += f"; differs on the account: {', '.join(changed)} (not updated)"
         # What reading said (a field left out) stays; a "not sent yet" placeholder does not.
         said = "" if row["code"] == LocalCode.NOT_SENT else str(row["message"])
         messages.append(f"{message}; {said}" if said else message)
-    frame.loc[indexes, "outcome"] = Outcome.EXISTS.value
-    frame.loc[indexes, "code"] = "OK"
-    frame.loc[indexes, "message"] = messages
+        same.append(index)
+    if same:
+        frame.loc[same, "outcome"] = Outcome.EXISTS.value
+        frame.loc[same, ["code", "action"]] = ["OK", ""]
+        frame.loc[same, "message"] = messages
+    if updates:
+        changing = [index for index, *_ in updates]
+        frame.loc[changing, "action"] = Action.UPDATE.value
+        frame.loc[changing, "number"] = [contact.number for _, _, contact, _, _ in updates]
+        frame.loc[changing, "change"] = [", ".join(changed) for *_, changed, _ in updates]
+        for role in OPTIONAL_ROLES:
+            frame.loc[changing, role.value] = [merged[role] for *_, merged in updates]
+        planned = frame.loc[changing, "outcome"] == Outcome.PLANNED
+        frame.loc[planned.index[planned], "message"] = [
+            f"to update in list {target.list_contact_id}: {', '.join(changed)}"
+            for (_, target, _, changed, _), shown in zip(updates, planned, strict=True)
+            if shown
+        ]
     return len(found)
 
 
@@ -136,19 +195,35 @@ def mark_ambiguous(frame: pd.DataFrame, lists: Mapping[str, KnownList]) -> None:
         ]
 
 
+def read_lists(client: AvoSmsClient, targets: Mapping[str, KnownList]) -> dict[str, ListOnAccount]:
+    """Each of these lists (by list key, as the account knows them) read once with its contacts
+    (`/contact/list/information`)."""
+    lists = {}
+    for key in sorted(targets):
+        item = targets[key]
+        contacts = client.fetch_list_contacts(item.list_contact_id)
+        lists[key] = ListOnAccount(
+            item.list_contact_id,
+            item.country_code,
+            index_contacts(item.country_code, contacts),
+            item.name,
+        )
+    return lists
+
+
 def read_account(
     client: AvoSmsClient,
     source: pd.DataFrame,
     options: ContactOptions,
     cells: Sequence[CellFact] = (),
-) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+) -> tuple[pd.DataFrame, dict[str, ListOnAccount], dict[str, list[str]]]:
     """Prepare and plan a contacts file against the account (read-only).
 
     One read of the account's lists gives each existing list's country (the numbers are
     checked against it); each target list that exists is then read once with its contacts
     (with exclusions, every list the file names: an excluded number may be there). Rows to
-    add whose list is missing say the list will be created first. Out: the frame, and list
-    key -> the excluded numbers it already holds.
+    add whose list is missing say the list will be created first. Out: the frame, the lists
+    read by list key (for `--sync`), and list key -> the excluded numbers it already holds.
     """
     from importer.reconcile import account_index
 
@@ -164,18 +239,12 @@ def read_account(
     if excluded:
         named = set(frame["list_key"]) & known.keys()
         targets += sorted(key for key in named - set(targets) if key and not known[key].others)
-    lists = {}
-    for key in targets:
-        item = known[key]
-        contacts = client.fetch_list_contacts(item.list_contact_id)
-        lists[key] = ListOnAccount(
-            item.list_contact_id, item.country_code, index_contacts(item.country_code, contacts)
-        )
-    plan(frame, lists)
+    lists = read_lists(client, {key: known[key] for key in targets})
+    plan(frame, lists, update=options.update, clear_empty=options.clear_empty, cells=source)
     new = to_send & ~frame["list_key"].isin(known.keys())
     if new.any():
         said = frame.loc[new, "message"]
         note = "list not on the account: it is created first"
         frame.loc[new, "message"] = said.where(said == "", said + "; ") + note
     held = {key: target.contacts for key, target in lists.items()}
-    return frame, present_in_lists(frame, excluded, held)
+    return frame, lists, present_in_lists(frame, excluded, held)

@@ -40,6 +40,8 @@ class ContactAnswer:
     code: str
     list_contact_id: str = ""
     e164: str = ""
+    #: Whether the request changed the account (an update to the same record does not).
+    changed: bool = True
 
 
 class ContactBook:
@@ -95,8 +97,8 @@ class ContactBook:
             old = book.get(answer.e164)
             if old is None:
                 return ContactAnswer("ERR_104", answer.list_contact_id, answer.e164)
-            book[answer.e164] = _contact(form, answer.e164, number=old.number)
-        return answer
+            new = book[answer.e164] = _contact(form, answer.e164, number=old.number)
+        return ContactAnswer("OK", answer.list_contact_id, answer.e164, new.fields != old.fields)
 
     def delete(self, form: Mapping[str, str]) -> ContactAnswer:
         """`/contact/delete`: ERR_104 when the number is not in the list."""

@@ -254,8 +254,8 @@ class SandboxServer:
             CONTACT_DELETE.path: self._contacts.delete,
         }[endpoint.path]
         answer = change(form)
-        if answer.code == "OK" and endpoint is CONTACT_ADD:
-            self.stats.count_added((answer.list_contact_id, answer.e164))
+        if answer.code == "OK" and answer.changed:
+            self.stats.count_changed(endpoint.path, (answer.list_contact_id, answer.e164))
         if answer.code != "OK":
             return {"code": answer.code, "status": endpoint.meaning(answer.code)}
         return {"code": "OK", "status": "success"}

@@ -43,7 +43,11 @@ class SandboxStats:
                 )
             }
             self._created: Counter[str] = Counter()
-            self._added: Counter[tuple[str, str]] = Counter()
+            #: Contacts really added, updated, deleted, by endpoint path, then (list, E.164).
+            self._changed: dict[str, Counter[tuple[str, str]]] = {
+                endpoint.path: Counter()
+                for endpoint in (CONTACT_ADD, CONTACT_UPDATE, CONTACT_DELETE)
+            }
             self._list_requests = 0
             self._arrivals: deque[float] = deque()
             self._max_requests_per_second = 0
@@ -94,8 +98,22 @@ class SandboxStats:
     @property
     def added(self) -> Counter[tuple[str, str]]:
         """Contacts really added, by (list id, number in E.164) (never more than 1 each)."""
+        return self._changes(CONTACT_ADD.path)
+
+    @property
+    def updated(self) -> Counter[tuple[str, str]]:
+        """Contacts an update really changed (sent again, the same record changes nothing), by
+        (list id, number in E.164)."""
+        return self._changes(CONTACT_UPDATE.path)
+
+    @property
+    def deleted(self) -> Counter[tuple[str, str]]:
+        """Contacts really deleted, by (list id, number in E.164)."""
+        return self._changes(CONTACT_DELETE.path)
+
+    def _changes(self, path: str) -> Counter[tuple[str, str]]:
         with self._lock:
-            return Counter(self._added)
+            return Counter(self._changed[path])
 
     @property
     def information_requests(self) -> Counter[str]:
@@ -166,7 +184,9 @@ class SandboxStats:
                 "create_requests": dict(creates),
                 "created": dict(self._created),
                 "add_requests_total": adds.total(),
-                "added_total": self._added.total(),
+                "added_total": self._changed[CONTACT_ADD.path].total(),
+                "updated_total": self._changed[CONTACT_UPDATE.path].total(),
+                "deleted_total": self._changed[CONTACT_DELETE.path].total(),
                 "numbers_sent_more_than_once": sum(1 for n in adds.values() if n > 1),
                 "information_requests_total": self._by_key[LIST_INFORMATION.path].total(),
                 "list_requests": self._list_requests,
@@ -224,6 +244,7 @@ class SandboxStats:
         with self._lock:
             self._created[key] += 1
 
-    def count_added(self, key: tuple[str, str]) -> None:
+    def count_changed(self, path: str, key: tuple[str, str]) -> None:
+        """A contact added, updated or deleted (`path` the endpoint's) by a request."""
         with self._lock:
-            self._added[key] += 1
+            self._changed[path][key] += 1
