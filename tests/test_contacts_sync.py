@@ -631,13 +631,37 @@ def test_removals_take_excluded_numbers_from_every_list_the_file_names() -> None
             }
         )
     )
-    frame.loc[2, "outcome"] = "excluded"
-    planned = removals(frame, lists, {mobile(1): "STOP list", mobile(2): "opted out"}, {"b"})
+    frame.loc[2, "outcome"] = "excluded"  # B's only row: B is not synced as a whole
+    planned = removals(frame, lists, {mobile(1): "STOP list", mobile(2): "opted out"})
     assert list(zip(planned["list_key"], planned["e164"], planned["change"], strict=True)) == [
-        ("a", mobile(1), "excluded (STOP list)"),
-        ("a", mobile(2), "excluded (opted out)"),
+        ("a", mobile(1), "STOP list"),
+        ("a", mobile(2), "opted out"),
         ("a", mobile(3), "not in the file"),
-        ("b", mobile(1), "excluded (STOP list)"),
-        ("b", mobile(2), "excluded (opted out)"),
+        ("b", mobile(1), "STOP list"),
+        ("b", mobile(2), "opted out"),
     ]
     assert list(planned["row"]) == [-1, -2, -3, -4, -5]
+
+
+def test_sync_removes_the_missing_and_the_excluded_numbers(cli, account, tmp_path: Path) -> None:
+    """An opted-out number, and a STOP-list number that no row names, leave the list; nothing
+    is sent for them but their removal."""
+    account_list = list_id_of(account, "Clients")
+    header = ("liste", "pays", "téléphone", "stop")
+    rows = [("Clients", "FR", "0610000001", "oui"), ("Clients", "FR", "0610000002", "")]
+    source = write_file(tmp_path / "in.csv", rows, header)
+    (tmp_path / "stop.txt").write_text(f"{mobile(3)}\n", encoding="utf-8")
+    result = cli(
+        "run", source, "--sync", "--max-delete", "2", "--exclude", "stop.txt", "-o", "out.csv"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert set(held(account, "Clients")) == {mobile(2)}
+    assert account.stats.deleted == {(account_list, mobile(1)): 1, (account_list, mobile(3)): 1}
+    assert not account.stats.add_requests and not account.stats.update_requests
+    removals_made = {
+        row["number"].lstrip("'"): row
+        for row in read_results(tmp_path / "out.csv")
+        if row["row"] == ""
+    }
+    assert removals_made[mobile(1)]["message"].endswith(": excluded number (row 2)")
+    assert removals_made[mobile(3)]["message"].endswith(": in the STOP list")

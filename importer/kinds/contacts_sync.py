@@ -84,10 +84,10 @@ class MaxDelete:
 def exclusion_reasons(frame: pd.DataFrame, numbers: Collection[str]) -> dict[str, str]:
     """Each excluded number (E.164) with why, for the message of its removal: the first
     `excluded` row with it, else the STOP list (`--exclude`)."""
-    excluded = frame[(frame["outcome"] == Outcome.Outcome.EXCLUDED) & frame["e164"].isin(numbers)]
+    excluded = frame[(frame["outcome"] == Outcome.EXCLUDED) & frame["e164"].isin(numbers)]
     rows = excluded.drop_duplicates("e164").set_index("e164")["row"].to_dict()
     return {
-        number: f"excluded on row {rows[number]}" if number in rows else "in the STOP list"
+        number: f"excluded number (row {rows[number]})" if number in rows else "in the STOP list"
         for number in numbers
     }
 
@@ -119,7 +119,7 @@ def removals(
             if e164 not in excluded and (e164 in keep or key not in synced):
                 continue
             contact = target.contacts[e164]
-            why = f"excluded ({excluded[e164]})" if e164 in excluded else NOT_IN_FILE
+            why = excluded.get(e164, NOT_IN_FILE)
             records.append(
                 {
                     "list_name": target.name or str(names.get(key, "")),
