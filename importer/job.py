@@ -166,7 +166,7 @@ def contact_options(options: JobOptions, read: ContactsSource | None = None) -> 
                 f"{options.exclude}: cannot read the STOP list: {error.strerror}"
             ) from None
         stop = read_stop_list_once(options.exclude, stat.st_mtime_ns, stat.st_size)
-    header = read.roles.get(Role.OPT_OUT) if read is not None else None
+    header = (read.roles.get(Role.OPT_OUT) or read.roles.get(Role.OUTCOME)) if read else None
     return ContactOptions(
         list_name=options.list,
         default_country=options.default_country,

@@ -665,3 +665,31 @@ def test_sync_removes_the_missing_and_the_excluded_numbers(cli, account, tmp_pat
     }
     assert removals_made[mobile(1)]["message"].endswith(": excluded number (row 2)")
     assert removals_made[mobile(3)]["message"].endswith(": in the STOP list")
+
+
+def test_the_undo_never_restores_nor_adds_an_excluded_number(cli, account, tmp_path: Path) -> None:
+    """The results' `excluded` rows stay excluded when the file is read back (an opt-out is about
+    the number): a removed contact that had opted out is not put back."""
+    list_id = list_id_of(account, "Clients")
+    header = ("liste", "pays", "téléphone", "stop")
+    rows = [
+        ("Clients", "FR", "0610000001", ""),
+        ("Clients", "FR", "0610000002", "oui"),  # on the account: removed, never restored
+        ("Clients", "FR", "0610000009", "oui"),  # never on the account: never sent
+    ]
+    source = write_file(tmp_path / "in.csv", rows, header)
+    result = cli("run", source, "--sync", "--max-delete", "100%", "-o", "sync.csv")
+    assert result.exit_code == 0, result.stderr
+    assert set(held(account, "Clients")) == {mobile(1)}
+    undo = cli("run", "sync.csv", "-o", "undo.csv")
+    assert undo.exit_code == 0, undo.stderr
+    assert set(held(account, "Clients")) == {mobile(1), mobile(3)}
+    assert set(account.stats.add_requests) == {(list_id, mobile(3))}
+    outcomes = [(row["row"], row["outcome"]) for row in read_results(tmp_path / "undo.csv")]
+    assert outcomes == [
+        ("2", "exists"),
+        ("3", "excluded"),
+        ("4", "excluded"),
+        ("5", "excluded"),  # the removal of the opted-out number
+        ("6", "created"),
+    ]

@@ -356,9 +356,13 @@ def prepare(
         },
         columns=[*CONTACT_COLUMNS, *CONTACT_KEYS],
     )
-    if options.exclude is not None or Role.OPT_OUT.value in source:
+    opt_out = _cells(source, Role.OPT_OUT) if Role.OPT_OUT.value in source else None
+    if Role.OUTCOME.value in source:  # our results read back: what was excluded stays excluded
+        was = _cells(source, Role.OUTCOME).str.strip().str.casefold() == Outcome.EXCLUDED.value
+        cells_out = _cells(source, Role.OPT_OUT) if opt_out is None else opt_out
+        opt_out = cells_out.where(~was, Outcome.EXCLUDED.value)
+    if options.exclude is not None or opt_out is not None:
         stop_region, how = _stop_region(options, region[checked])
-        opt_out = _cells(source, Role.OPT_OUT) if Role.OPT_OUT.value in source else None
         exclusions.mark(
             frame,
             np.where(region != "", region, row_codes),

@@ -43,6 +43,8 @@ class Role(StrEnum):
     OTHER = "other"
     OPT_OUT = "opt_out"
     """Never sent: a yes/no column saying the person opted out (`importer.rules.optout`)."""
+    OUTCOME = "outcome"
+    """A results file of ours read back (the undo of a sync): its `excluded` rows stay so."""
 
 
 #: The optional fields of a contact, in the API's order.
@@ -172,6 +174,7 @@ ROLE_ALIASES: Mapping[Role, tuple[str, ...]] = MappingProxyType(
             "blocked",
             "bloqué",
         ),
+        Role.OUTCOME: ("outcome",),
     }
 )
 

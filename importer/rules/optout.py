@@ -39,6 +39,7 @@ TRUTHY: frozenset[str] = frozenset(
         "bloque",
         "refus",
         "refuse",
+        "excluded",
         "✓",
         "✔",
         "☑",
