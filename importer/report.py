@@ -25,7 +25,9 @@ MAX_ATTENTION_ROWS = 1_000
 #: Bar colours, the stronger cousins of the results workbook's row tints.
 BAR_COLOURS: dict[str, str] = {
     Outcome.CREATED: "#2e7d32",
+    Outcome.UPDATED: "#558b2f",
     Outcome.EXISTS: "#1565c0",
+    Outcome.DELETED: "#4e342e",
     Outcome.DUPLICATE: "#757575",
     Outcome.PLANNED: "#9e9e9e",
     Outcome.EXCLUDED: "#6a1b9a",
@@ -146,7 +148,9 @@ def _codes_section(summary: RunSummary) -> str:
 #: The per-list table of a contacts report: outcome columns, in this order.
 PER_LIST_OUTCOMES = (
     Outcome.CREATED,
+    Outcome.UPDATED,
     Outcome.EXISTS,
+    Outcome.DELETED,
     Outcome.PLANNED,
     Outcome.DUPLICATE,
     Outcome.EXCLUDED,
@@ -194,6 +198,7 @@ def _attention_section(frame: pd.DataFrame, kind: str = "") -> str:
     shown = needing.head(MAX_ATTENTION_ROWS)
     columns = ("row", "list_name", "country", "outcome", "code", "message")
     text = {c: shown[c].astype("string").fillna("").tolist() for c in columns}
+    text["row"] = [row if not row.startswith("-") else "" for row in text["row"]]  # a removal
     meanings = [explain_code(code, kind) for code in text["code"]]
     body = []
     for i in range(len(shown)):  # bounded by MAX_ATTENTION_ROWS

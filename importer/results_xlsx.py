@@ -23,7 +23,9 @@ if TYPE_CHECKING:  # imported lazily: `--help` must start fast.
 #: Row tints by outcome, light enough to read black text on.
 OUTCOME_FILLS: dict[str, str] = {
     Outcome.CREATED: "C6EFCE",  # light green
+    Outcome.UPDATED: "C6EFCE",
     Outcome.EXISTS: "DDEBF7",  # light blue
+    Outcome.DELETED: "F2E6DC",  # light brown
     Outcome.DUPLICATE: "EDEDED",  # light grey
     Outcome.PLANNED: "EDEDED",
     Outcome.EXCLUDED: "E4DFEC",  # light purple

@@ -693,3 +693,19 @@ def test_the_undo_never_restores_nor_adds_an_excluded_number(cli, account, tmp_p
         ("5", "excluded"),  # the removal of the opted-out number
         ("6", "created"),
     ]
+
+
+def test_the_report_shows_updates_and_removals_per_list(cli, account, tmp_path: Path) -> None:
+    source = write_file(tmp_path / "in.csv", [("Clients", "FR", "0610000001", "X", "", "")])
+    args = ("--update", "--sync", "--max-delete", "2", "-o", "out.xlsx", "--report", "r.html")
+    account.set_faults(FaultPlan(error_9xx_rate=1.0))
+    failed = cli("run", source, *args, "--max-attempts", "1")
+    assert failed.exit_code == 1, failed.stderr  # every write fails: 1 update, 2 removals
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "<td>-1</td>" not in page  # a removal has no input row
+    assert "still in the list when re-read, so not deleted" in page
+    account.set_faults(FaultPlan())
+    done = cli("run", source, *args)
+    assert done.exit_code == 0, done.stderr
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "<th>updated</th><th>deleted</th>" in page  # the per-list table
