@@ -3,8 +3,9 @@
 With `--sync`, each target list is made to hold exactly the file's contacts for it: a contact
 the list held when it was read whose number is on none of the file's rows for that list, or
 whose number is excluded (an opt-out, a STOP list), is removed with `/contact/delete`. A target
-list is one the file names (or `--list`) that is on the account and not ambiguous; other lists
-are never touched. Removals are rows of their own after the input rows: `row` empty (journaled
+list is one the file's rows to send go to, on the account and not ambiguous; a list the file
+names only through excluded or invalid rows loses its excluded numbers only; other lists are
+never touched. Removals are rows of their own after the input rows: `row` empty (journaled
 as -1, -2, … so the run's rows keep one key), the contact's full record as the account returned
 it, so the results file is also the undo file: imported back, it adds them again.
 
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
     from importer.client import AvoSmsClient
     from importer.kinds.contacts_read import ContactsSource
 
-#: The guard when `--max-delete` is not given.
-DEFAULT_MAX_DELETE = "10%"
 #: Why a contact is removed when the file does not name it.
 NOT_IN_FILE = "not in the file"
 
