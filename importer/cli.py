@@ -117,10 +117,11 @@ _FILE = click.Path(path_type=Path, dir_okay=False)
 
 def _map_option() -> Callable[[F], F]:
     """`--map HEADER=ROLE`, repeated: the job file's `columns:` mapping, on the command line."""
+    from importer.jobfile import OPTION_FLAGS
     from importer.options import JOB_KEYS
 
     return click.option(
-        "--map",
+        OPTION_FLAGS["columns"],
         "columns",
         multiple=True,
         metavar="HEADER=ROLE",

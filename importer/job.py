@@ -12,7 +12,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -67,7 +67,9 @@ class Environment:
 
 
 def load_rows(options: JobOptions) -> tuple[SourceTable, pd.DataFrame]:
-    """Read the input and prepare every row: normalized, validated, deduplicated."""
+    """Read the input as a lists file and prepare every row: normalized, validated,
+    deduplicated. Cells worth a warning are kept in the source's `cells` (`warn_cells`)."""
+    from importer.kinds.roles import map_hint
     from importer.normalize import prepare
     from importer.read import read_table
 
@@ -80,8 +82,20 @@ def load_rows(options: JobOptions) -> tuple[SourceTable, pd.DataFrame]:
         country_column=options.country_column,
         max_rows=options.max_rows,
         country_required=options.default_country is None,
+        name_hint=(
+            "; or, if it holds contacts, give --kind contacts"
+            if options.kind == "lists"
+            else "; or, if it holds contacts, name its phone column with "
+            f"{map_hint(map_option(options), 'phone')} (or give --kind contacts)"
+        ),
     )
     frame = prepare(source.frame, default_country=options.default_country, cells=source.cells)
+    # Keep the source's description, not its cells: prepare copied what it needs.
+    return replace(source, frame=source.frame.iloc[0:0]), frame
+
+
+def warn_cells(source: SourceTable) -> None:
+    """One warning per workbook cell sent with a caveat (the first `CONSOLE_PROBLEM_ROWS`)."""
     warned = [fact for fact in source.cells if fact.usable]
     for fact in warned[:CONSOLE_PROBLEM_ROWS]:
         log.warning("row %d: %s", fact.row, fact.message(), extra={"row": fact.row})
@@ -89,30 +103,59 @@ def load_rows(options: JobOptions) -> tuple[SourceTable, pd.DataFrame]:
         log.warning(
             "… and %d more such cells: see the results file", len(warned) - CONSOLE_PROBLEM_ROWS
         )
-    # Keep the source's description, not its cells: prepare copied what it needs.
-    return replace(source, frame=source.frame.iloc[0:0]), frame
 
 
-def input_kind(options: JobOptions) -> tuple[Kind, tuple[SourceTable, pd.DataFrame] | None]:
-    """The input's kind (`--kind`, `--list`, else its header) and, when it was read to tell,
-    its rows read and prepared as lists."""
+@dataclass(frozen=True)
+class KindChoice:
+    """What the input imports, why, and its rows when they were read (as lists) to tell."""
+
+    kind: Kind
+    reason: str
+    loaded: tuple[SourceTable, pd.DataFrame] | None = None
+
+    def first_line(self, options: JobOptions) -> AbstractContextManager[None]:
+        """The log's first line, whenever the command logs anything before its summary: the
+        kind, the input and why (`importer.logs.first_line`)."""
+        from importer.logs import first_line
+
+        return first_line(f"{self.kind}: {options.input} ({self.reason})", {"kind": self.kind})
+
+
+def input_kind(options: JobOptions) -> KindChoice:
+    """The input's kind — `--kind`; else contacts with `--list` or `--map`, or when its header
+    has a phone column — and, when it was read as lists to tell, its rows prepared."""
     from importer.errors import InputError
-    from importer.kinds.contacts_read import kind_of
-    from importer.kinds.roles import Kind
+    from importer.kinds.roles import Kind, Role, phone_header
 
-    explicit = Kind(options.kind) if options.kind else None
-    if explicit is not None or options.list is not None:
-        return kind_of(None, explicit=explicit, list_given=options.list is not None), None
+    if options.kind:
+        return KindChoice(Kind(options.kind), f"--kind {options.kind}")
+    if options.list is not None:
+        return KindChoice(Kind.CONTACTS, f"a contacts file: --list {options.list!r}")
+    if options.columns:
+        return KindChoice(Kind.CONTACTS, f"a contacts file: {map_option(options)} given")
     try:
         loaded = load_rows(options)
     except InputError as lists_error:
         try:
-            read_contacts_input(options, quiet=True)
+            column = read_contacts_input(options, quiet=True).roles[Role.PHONE]
         except InputError:
             raise lists_error from None
-        return Kind.CONTACTS, None
-    kind = kind_of(loaded[0], explicit=None, list_given=False)
-    return kind, loaded if kind is Kind.LISTS else None
+        return KindChoice(Kind.CONTACTS, f"a contacts file: its column {column!r} holds phones")
+    phone = phone_header(loaded[0].header)
+    if phone is not None:
+        return KindChoice(
+            Kind.CONTACTS, f"a contacts file: its header has a phone column, {phone!r}"
+        )
+    return KindChoice(Kind.LISTS, "a lists file: no phone column in its header", loaded)
+
+
+def map_option(options: JobOptions) -> str:
+    """The option naming columns' roles as the operator uses it: `--map` on the command line,
+    `columns:` when the job file gave the mapping."""
+    from importer.jobfile import OPTION_FLAGS
+
+    flag = OPTION_FLAGS["columns"]
+    return flag if options.origins.get("columns", flag).startswith("--") else "columns:"
 
 
 def read_contacts_input(options: JobOptions, *, quiet: bool = False) -> ContactsSource:
@@ -131,6 +174,7 @@ def read_contacts_input(options: JobOptions, *, quiet: bool = False) -> Contacts
         list_given=options.list is not None,
         max_rows=options.max_rows,
         preset=options.preset,
+        map_option=map_option(options),
     )
     for note in () if quiet else read.notes:
         log.warning("%s: %s", options.input, note)
