@@ -28,6 +28,7 @@ from importer.lists_run import plan_lists, send_lists
 from importer.records import LIST_CODE_PREFIX, SUCCESS_OUTCOMES, LocalCode, Outcome
 
 if TYPE_CHECKING:
+    from importer.client import AccountList
     from importer.journal import Journal
     from importer.kinds.contacts_read import ContactsSource
     from importer.options import JobOptions
@@ -74,7 +75,8 @@ class ContactsJob:
         stopped_by: RunStopped | None = None
         _not_sent_yet(self.frame)  # what a stop before the plan leaves
         try:
-            known = account_index(client.fetch_lists())
+            account = client.fetch_lists()
+            known = account_index(account)
             countries = {key: item.country_code for key, item in known.items()}
             read_options = contact_options(self.options, self.read_source)
             frame = prepare(self.read_source.frame, read_options, countries, self.read_source.cells)
@@ -94,7 +96,7 @@ class ContactsJob:
                 to_read |= more
             missing = targets - known.keys()
             if missing:
-                created, found = self._create_lists(frame, missing, run)
+                created, found = self._create_lists(frame, missing, run, account)
                 ids |= created | found
                 to_read |= found.keys()
             lists = {}
@@ -121,7 +123,11 @@ class ContactsJob:
         return stopped_by
 
     def _create_lists(
-        self, frame: pd.DataFrame, missing: set[str], run: RunContext
+        self,
+        frame: pd.DataFrame,
+        missing: set[str],
+        run: RunContext,
+        account: Sequence[AccountList],
     ) -> tuple[dict[str, str], dict[str, str]]:
         """Create the missing target lists through the lists kind; return (created, found
         existing meanwhile) list key -> list id. The contacts rows of a list that could not be
@@ -139,7 +145,7 @@ class ContactsJob:
             default_country=self.options.default_country,
         )
         try:
-            directory = plan_lists(lists, run)
+            directory = plan_lists(lists, run, account)
             run.journal.record_frame(run.run_id, lists)
             send_lists(lists, directory, run)
         finally:

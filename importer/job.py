@@ -137,7 +137,7 @@ def input_kind(options: JobOptions) -> KindChoice:
         loaded = load_rows(options)
     except InputError as lists_error:
         try:
-            column = read_contacts_input(options, quiet=True).roles[Role.PHONE]
+            column = _read_contacts(options).roles[Role.PHONE]
         except InputError:
             raise lists_error from None
         return KindChoice(Kind.CONTACTS, f"a contacts file: its column {column!r} holds phones")
@@ -158,16 +158,13 @@ def map_option(options: JobOptions) -> str:
     return flag if options.origins.get("columns", flag).startswith("--") else "columns:"
 
 
-def read_contacts_input(options: JobOptions, *, quiet: bool = False) -> ContactsSource:
-    """Read the input as a contacts file (`--map`, `--preset`, `--list`, `--sheet`,
-    `--max-rows`); log the columns left out because their meaning is not guessed."""
+def _read_contacts(options: JobOptions) -> ContactsSource:
     from importer.kinds.contacts_read import read_contacts
     from importer.kinds.roles import parse_mapping
 
     _lean_arrow_memory()
-
     assert options.input is not None
-    read = read_contacts(
+    return read_contacts(
         options.input,
         sheet=options.sheet,
         mapping=parse_mapping(dict(options.columns or {})),
@@ -176,7 +173,28 @@ def read_contacts_input(options: JobOptions, *, quiet: bool = False) -> Contacts
         preset=options.preset,
         map_option=map_option(options),
     )
-    for note in () if quiet else read.notes:
+
+
+def read_contacts_input(options: JobOptions) -> ContactsSource:
+    """Read the input as a contacts file (`--map`, `--preset`, `--list`, `--sheet`,
+    `--max-rows`); log the columns left out because their meaning is not guessed.
+
+    Raises InputError when no list can have a country: no country column and no
+    `--default-country` (with `--list` too).
+    """
+    from importer.errors import InputError
+    from importer.kinds.roles import Role, map_hint
+
+    read = _read_contacts(options)
+    if Role.COUNTRY not in read.roles and options.default_country is None:
+        # Every row's list would be invalid (LIST_ERR_102): one refusal instead.
+        which = f"list {options.list!r} (--list)" if options.list else "the lists"
+        raise InputError(
+            f"{options.input}: no column for the country of {which}; columns found: "
+            f"{', '.join(repr(cell.strip()) for cell in read.source.header if cell.strip())}; "
+            f"give --default-country ISO2, or {map_hint(map_option(options), 'country')}"
+        )
+    for note in read.notes:
         log.warning("%s: %s", options.input, note)
     return read
 
