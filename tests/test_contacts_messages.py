@@ -195,3 +195,17 @@ def test_a_run_that_creates_lists_reads_the_account_lists_once(cli, api_env, tmp
     assert "(2 lists created for them)" in result.stderr
     assert api_env.stats.list_requests == 1
     assert sum(api_env.stats.information_requests.values()) == 0  # new lists: nothing to read
+
+
+# -------------------------------------------------------------- a neighbour's national number
+
+
+def test_a_french_mobile_typed_nationally_in_a_belgian_list_is_err_107(cli, tmp_path) -> None:
+    source = write(tmp_path / "in.csv", "Liste;Pays;Téléphone\nBruxelles;BE;06 12 34 56 78\n")
+    result = cli("validate", source, "-o", "out.csv")
+    assert result.exit_code == 1
+    (row,) = read_results(tmp_path / "out.csv")
+    assert (row["outcome"], row["code"], row["number"]) == ("invalid", "ERR_107", "")
+    assert row["message"].startswith(
+        "a number of France (+33) typed in national form, not of the list's country BE"
+    )
