@@ -150,13 +150,15 @@ def read_table(
     name_role: str = "list name",
     name_option: str = "--name-column",
     name_hint: str = "",
+    name_digits: bool = False,
 ) -> SourceTable:
     """Read the list names and countries of a CSV file or a workbook sheet, all as text.
 
     Another kind of file reads its required column through the same slot: `name_aliases`
     replaces the list-name headers looked for, `name_role` and `name_option` name it in
     messages (a contacts file's phone column, say). `name_hint` ends the message of a file
-    without that column (what else the file may be).
+    without that column (what else the file may be). `name_digits`: that column holds numbers
+    (phones), so a workbook's whole number is read as its digits whatever its format.
     """
     path = Path(path)
     label = str(path)
@@ -165,7 +167,14 @@ def read_table(
         raise InputError(f"{label}: the file is empty (0 bytes)")
     name_keys = None if name_aliases is None else frozenset(map(header_key, name_aliases))
     want = _Wanted(
-        name_column, country_column, country_required, name_keys, name_role, name_option, name_hint
+        name_column,
+        country_column,
+        country_required,
+        name_keys,
+        name_role,
+        name_option,
+        name_hint,
+        name_digits,
     )
     suffix = path.suffix.lower()
     if suffix in WORKBOOK_SUFFIXES:
@@ -208,6 +217,7 @@ class _Wanted:
     name_role: str = "list name"
     name_option: str = "--name-column"
     name_hint: str = ""
+    name_digits: bool = False
 
     @property
     def wanted_name_keys(self) -> frozenset[str]:

@@ -69,6 +69,7 @@ def _phone_pass(
         country_required=False,
         name_aliases=aliases,
         name_role="phone",
+        name_digits=True,
         name_option=map_hint(map_option, Role.PHONE.value),
     )
 
@@ -164,6 +165,7 @@ def read_contacts(
             max_rows=max_rows,
             country_required=False,
             name_role="phone",
+            name_digits=True,
             name_option=map_hint(map_option, Role.PHONE.value),
         )
         column = part.frame[["row", "country"]].rename(columns={"country": role.value})
