@@ -97,6 +97,6 @@ def plan_lists(
 
 def send_lists(frame: pd.DataFrame, directory: AccountDirectory, run: RunContext) -> None:
     """Create every pending row's list."""
-    from importer.send import ListSending
+    from importer.kinds.lists_send import ListSending
 
     send_rows(frame, ListSending(frame, run.client, directory, run.journal), run)
