@@ -423,8 +423,8 @@ class Journal:
         """(list key, E.164) → the latest run before `before_run` on `account` that added that
         contact, or may have, and did not finish (killed, or exited 3).
 
-        A killed run's rows in flight are journaled `pending` with no attempt yet (the count
-        comes with the answer): every pending row of a killed run counts."""
+        A killed run's rows in flight are journaled `pending` (`IN_FLIGHT`) with no attempt
+        yet (the count comes with the answer): every pending row of a killed run counts."""
         records = self._read(INTERRUPTED_ADDITIONS_SQL, (before_run, account))
         return {(key, e164): run_id for key, e164, run_id in records}
 
@@ -489,7 +489,8 @@ class Journal:
         """name_key → the run before `before_run` that created it, or may have, and was stopped.
 
         Runs on `account` that did not finish (killed) or exited 3 (stopped) count; their rows
-        `created`, or `pending` after a request went out (an answer never received). The
+        `created`, or `pending` after a request went out or may have (`IN_FLIGHT`: handed to
+        the workers when the run was killed; an answer never received). The
         latest such run wins; its start comes with it, to tell its lists from older ones.
         """
         records = self._read(INTERRUPTED_CREATIONS_SQL, (before_run, account))

@@ -22,10 +22,11 @@ from __future__ import annotations
 import logging
 import queue
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from itertools import islice
 from typing import TYPE_CHECKING, Protocol
 
 from importer.errors import CredentialsRefused, OutageDetected, RunStopped
@@ -60,6 +61,14 @@ NAME_TAKEN_PENDING = (
 FATE_UNKNOWN = (
     "outcome unknown: a request for this row may have been processed but its answer was lost "
     "({reason}); the next run settles it by reading the account's lists"
+)
+
+#: What the journal says of a row handed to the workers until its answer is recorded: what a
+#: killed run leaves (`results N` shows it; the next run settles it). A stop that lets the run
+#: end turns the rows never sent back to `NOT_SENT`.
+LAUNCHED = (
+    "outcome unknown: the run ended (killed?) while this row's request was on its way or about "
+    "to go, before its answer was recorded; the next run settles it by reading the account"
 )
 
 #: Account re-reads tried, at the end of the sending, to settle rows before giving up on them.
@@ -223,6 +232,11 @@ def stopped_update(error: RunStopped) -> RowUpdate | None:
     return RowUpdate(Outcome.PENDING, code, message, "", error.uncertain_attempts)
 
 
+def launched_update() -> RowUpdate:
+    """A row handed to the workers, as journaled before its request may go out (`LAUNCHED`)."""
+    return RowUpdate(Outcome.PENDING, LocalCode.IN_FLIGHT.value, LAUNCHED, "", 0)
+
+
 def abandoned_update(attempts: int) -> RowUpdate:
     """A row whose request was still in flight when a second signal stopped the run: sent
     (`attempts` requests), so it may have been processed; the next run settles it."""
@@ -261,6 +275,8 @@ class Sender:
         self.attempts_sent: dict[int, int] = {}
         self._rereader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="avosms-reread")
         self._reread: Future[float] | None = None
+        #: Rows journaled `LAUNCHED` whose own update is not recorded yet.
+        self.launched: set[int] = set()
 
     def send(self, todo: list[int]) -> None:
         """Send the rows at ``todo`` (frame index), then apply the outcomes to the frame."""
@@ -270,15 +286,18 @@ class Sender:
         # number in flight, where `concurrent.futures.wait` visits every one of them each time.
         finished: queue.SimpleQueue[Future[Answered]] = queue.SimpleQueue()
         rows = iter(todo)
+        ahead: list[int] = []  # rows journaled as launched, not handed out yet
         last_flush = time.monotonic()
         try:
             while not self.stop.abandon.is_set():
                 # The first request goes alone: a refused key then costs one request, not N.
                 window = QUEUED_PER_WORKER * self.workers if self.updates else 1
                 while not self.stop.event.is_set() and not self.fatal and len(in_flight) < window:
-                    index = next(rows, None)
-                    if index is None:
+                    if not ahead:
+                        ahead = self._launch(rows, window)
+                    if not ahead:
                         break
+                    index = ahead.pop(0)
                     future = pool.submit(self._request, index)
                     in_flight[future] = index
                     future.add_done_callback(finished.put)
@@ -317,9 +336,35 @@ class Sender:
             _apply(self.frame, self.updates)
             self.checkpoint("final flush")
             self._flush()
+            self._unlaunch()
             self.stop.announce()
         if self.fatal is not None:
             raise self.fatal
+
+    def _launch(self, rows: Iterator[int], count: int) -> list[int]:
+        """Journal the next `count` rows as launched (one transaction) before any of them is
+        handed out, so a killed run's journal shows every row that may have been sent."""
+        batch = list(islice(rows, count))
+        if batch:
+            self.kind.journal(self.run_id, [(index, launched_update()) for index in batch])
+            self.launched.update(batch)
+        return batch
+
+    def _unlaunch(self) -> None:
+        """Rows journaled as launched that got no update of their own (never sent: the run
+        stopped first) are journaled again as the frame has them (`NOT_SENT`)."""
+        idle = sorted(self.launched - self.updates.keys())
+        self.launched.clear()
+        if idle:
+            rows = self.frame.loc[idle]
+            states = zip(
+                *(rows[column].astype(str) for column in ("outcome", "code", "message")),
+                rows["list_contact_id"].fillna("").astype(str),
+                rows["attempts"].astype(int),
+                strict=True,
+            )
+            updates = [RowUpdate(*state) for state in states]
+            self.kind.journal(self.run_id, list(zip(idle, updates, strict=True)))
 
     def _request(self, index: int) -> Answered:
         """A worker's job: one row's request, retries included."""
