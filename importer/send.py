@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
     from importer.client import CreateAnswer
     from importer.progress import ProgressBar
-    from importer.reconcile import KnownList
 
 log = logging.getLogger("importer")
 
@@ -50,8 +49,6 @@ JOURNAL_FLUSH_INTERVAL = 0.5
 #: meanwhile.
 COLLECT_PAUSE = 0.01
 QUEUED_PER_WORKER = 4
-#: The row fields that sending does not change, as the journal records them.
-INPUT_FIELDS = ("row", "list_name", "country", "name", "country_code", "name_key")
 #: A row answered ERR_104 that no re-read has matched yet.
 NAME_TAKEN_PENDING = (
     "name already taken on the account (ERR_104), not matched to its list yet; "
@@ -185,41 +182,6 @@ def row_update(
         message = f"not finished: the run stopped while retrying ({answer.message})"
         return RowUpdate(Outcome.PENDING, answer.code, message, "", answer.attempts)
     return RowUpdate(Outcome.FAILED, answer.code, answer.message, "", answer.attempts)
-
-
-def settled_update(answered: Answered, found: KnownList | None, country: str) -> RowUpdate:
-    """An unsettled row's outcome once a re-read of the account (`found` or not) vouches for it.
-
-    Generic over kinds: it needs only the row's final answer and what the re-read found. A list
-    found that predates the run (`KnownList.predates_run`) is never this run's creation.
-    """
-    from importer.reconcile import ambiguous_update, existing_message
-
-    update = answered.update
-    if found is not None and found.others:
-        code, message = ambiguous_update(found, attempts=update.attempts)
-        return RowUpdate(Outcome.FAILED, code, message, "", update.attempts)
-    if found is None:
-        if update.code == "ERR_104":
-            message = "name not available (ERR_104) and not found among the account's lists"
-        else:
-            message = f"{answered.reason}; not found on the account when re-read, so not created"
-        return RowUpdate(Outcome.FAILED, update.code, message, "", update.attempts)
-    if update.code == "ERR_104" and not answered.uncertain:
-        message = existing_message(found, country).replace(
-            "already exists", "name already taken on the account, found"
-        )
-        return RowUpdate(Outcome.EXISTS, "OK", message, found.list_contact_id, update.attempts)
-    if found.predates_run:
-        message = existing_message(found, country)
-        return RowUpdate(Outcome.EXISTS, "OK", message, found.list_contact_id, update.attempts)
-    message = (
-        f"created, list id {found.list_contact_id}: confirmed by re-reading the account "
-        "(the answer to an earlier attempt was lost)"
-    )
-    if found.note:
-        message += f"; {found.note}"
-    return RowUpdate(Outcome.CREATED, "OK", message, found.list_contact_id, update.attempts)
 
 
 def stopped_update(error: RunStopped) -> RowUpdate | None:

@@ -6,14 +6,52 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from importer.send import INPUT_FIELDS, Answered, RowUpdate, answered, row_update, settled_update
+from importer.records import Outcome
+from importer.send import Answered, RowUpdate, answered, row_update
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from importer.client import AvoSmsClient
     from importer.journal import Journal
-    from importer.reconcile import AccountDirectory
+    from importer.reconcile import AccountDirectory, KnownList
+
+#: The row fields that sending does not change, as the journal records them.
+INPUT_FIELDS = ("row", "list_name", "country", "name", "country_code", "name_key")
+
+
+def settled_update(answered: Answered, found: KnownList | None, country: str) -> RowUpdate:
+    """An unsettled row's outcome once a re-read of the account (`found` or not) vouches for it.
+
+    A list found that predates the run (`KnownList.predates_run`) is never this run's creation.
+    """
+    from importer.reconcile import ambiguous_update, existing_message
+
+    update = answered.update
+    if found is not None and found.others:
+        code, message = ambiguous_update(found, attempts=update.attempts)
+        return RowUpdate(Outcome.FAILED, code, message, "", update.attempts)
+    if found is None:
+        if update.code == "ERR_104":
+            message = "name not available (ERR_104) and not found among the account's lists"
+        else:
+            message = f"{answered.reason}; not found on the account when re-read, so not created"
+        return RowUpdate(Outcome.FAILED, update.code, message, "", update.attempts)
+    if update.code == "ERR_104" and not answered.uncertain:
+        message = existing_message(found, country).replace(
+            "already exists", "name already taken on the account, found"
+        )
+        return RowUpdate(Outcome.EXISTS, "OK", message, found.list_contact_id, update.attempts)
+    if found.predates_run:
+        message = existing_message(found, country)
+        return RowUpdate(Outcome.EXISTS, "OK", message, found.list_contact_id, update.attempts)
+    message = (
+        f"created, list id {found.list_contact_id}: confirmed by re-reading the account "
+        "(the answer to an earlier attempt was lost)"
+    )
+    if found.note:
+        message += f"; {found.note}"
+    return RowUpdate(Outcome.CREATED, "OK", message, found.list_contact_id, update.attempts)
 
 
 class ListSending:
