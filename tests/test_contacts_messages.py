@@ -209,3 +209,12 @@ def test_a_french_mobile_typed_nationally_in_a_belgian_list_is_err_107(cli, tmp_
     assert row["message"].startswith(
         "a number of France (+33) typed in national form, not of the list's country BE"
     )
+
+
+def test_map_alone_makes_a_contacts_file(cli, tmp_path) -> None:
+    """`Liste` and `Pays` would make a lists file; a mapping is only ever for contacts."""
+    source = write(tmp_path / "in.csv", "Liste;Pays;Portable perso\nClients;FR;0612345678\n")
+    result = cli("validate", source, "--map", "Portable perso=phone", "-o", "out.csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith("contacts: 1 row in")
+    assert read_results(tmp_path / "out.csv")[0]["number"] == "'+33612345678"
