@@ -53,8 +53,8 @@ def test_the_first_line_of_the_log_names_the_kind(cli, tmp_path, header, kind, w
     assert said[-1].startswith(f"{kind}: 2 rows in")  # and the summary names it too
 
 
-def test_cell_warnings_come_after_the_kind_line(cli, tmp_path) -> None:
-    """The reader's warnings about cells used to come before the kind was known."""
+def test_the_kind_line_comes_first_in_a_json_log_too(cli, tmp_path) -> None:
+    """A cell the reader refuses (BAD_CELL) is warned about after the kind's line."""
     from openpyxl import Workbook
 
     book = Workbook()
