@@ -239,6 +239,7 @@ class Sender:
         self._reread: Future[float] | None = None
         #: Rows journaled `LAUNCHED` whose own update is not recorded yet.
         self.launched: set[int] = set()
+        self.flushed_at = time.monotonic()
 
     def send(self, todo: list[int]) -> None:
         """Send the rows at ``todo`` (frame index), then apply the outcomes to the frame."""
@@ -249,7 +250,7 @@ class Sender:
         finished: queue.SimpleQueue[Future[Answered]] = queue.SimpleQueue()
         rows = iter(todo)
         ahead: list[int] = []  # rows journaled as launched, not handed out yet
-        last_flush = time.monotonic()
+        self.flushed_at = time.monotonic()
         try:
             while not self.stop.abandon.is_set():
                 # The first request goes alone: a refused key then costs one request, not N.
@@ -269,9 +270,8 @@ class Sender:
                     self._collect(in_flight.pop(future), future)
                 self.stop.announce()
                 self._settle(final=False)
-                if time.monotonic() - last_flush >= JOURNAL_FLUSH_INTERVAL:
+                if time.monotonic() - self.flushed_at >= JOURNAL_FLUSH_INTERVAL:
                     self._flush()
-                    last_flush = time.monotonic()
             if in_flight:
                 # A second signal: stop waiting. Answers already in are kept; a row whose request
                 # went out stays pending, its fate unknown; one never sent stays NOT_SENT.
@@ -304,11 +304,12 @@ class Sender:
             raise self.fatal
 
     def _launch(self, rows: Iterator[int], count: int) -> list[int]:
-        """Journal the next `count` rows as launched (one transaction) before any of them is
-        handed out, so a killed run's journal shows every row that may have been sent."""
+        """Journal the next `count` rows as launched before any of them is handed out, so a
+        killed run's journal shows every row that may have been sent; the answers collected
+        since the last flush go in the same transaction."""
         batch = list(islice(rows, count))
         if batch:
-            self.kind.journal(self.run_id, [(index, launched_update()) for index in batch])
+            self._flush([(index, launched_update()) for index in batch])
             self.launched.update(batch)
         return batch
 
@@ -415,11 +416,14 @@ class Sender:
         self._record(index, update)
         self.bar.advance(update.outcome)
 
-    def _flush(self) -> None:
-        """Write the rows changed since the last flush to the journal (one transaction)."""
-        if not self.unflushed:
+    def _flush(self, launched: list[tuple[int, RowUpdate]] | None = None) -> None:
+        """Write the rows changed since the last flush, and any rows `launched`, to the journal
+        (one transaction)."""
+        self.flushed_at = time.monotonic()
+        changes = [(index, self.updates[index]) for index in self.unflushed] + (launched or [])
+        if not changes:
             return
-        self.kind.journal(self.run_id, [(index, self.updates[index]) for index in self.unflushed])
+        self.kind.journal(self.run_id, changes)
         self.unflushed.clear()
 
 
