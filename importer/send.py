@@ -49,6 +49,10 @@ JOURNAL_FLUSH_INTERVAL = 0.5
 #: meanwhile.
 COLLECT_PAUSE = 0.01
 QUEUED_PER_WORKER = 4
+#: Rows are journaled as launched this many windows (`QUEUED_PER_WORKER` per worker) at a time,
+#: with the answers collected meanwhile: fewer journal writes, at the price of a killed run's
+#: results calling rows that were about to go `IN_FLIGHT`.
+LAUNCH_WINDOWS = 2
 #: A row answered ERR_104 that no re-read has matched yet.
 NAME_TAKEN_PENDING = (
     "name already taken on the account (ERR_104), not matched to its list yet; "
@@ -257,7 +261,7 @@ class Sender:
                 window = QUEUED_PER_WORKER * self.workers if self.updates else 1
                 while not self.stop.event.is_set() and not self.fatal and len(in_flight) < window:
                     if not ahead:
-                        ahead = self._launch(rows, window)
+                        ahead = self._launch(rows, LAUNCH_WINDOWS * window)
                     if not ahead:
                         break
                     index = ahead.pop(0)

@@ -18,6 +18,7 @@ from importer.client import AvoSmsClient, Credentials
 from importer.journal import MIGRATIONS
 from importer.kinds.contacts import CONTACT_COLUMNS
 from importer.sandbox import DEMO_ID, DEMO_KEY, FaultPlan, SandboxServer
+from importer.send import LAUNCH_WINDOWS, QUEUED_PER_WORKER
 from tests.conftest import SAMPLE_DATA, library_run, read_results, write_csv
 from tests.test_resume import start_cli
 from tests.test_truth import FAST_RETRIES, FAULT_MIX
@@ -415,9 +416,10 @@ def test_results_of_a_killed_run_show_the_rows_in_flight_as_in_flight(
         assert rebuilt.exit_code == 0, rebuilt.stderr
         rows = read_results(tmp_path / "killed.csv")
         in_flight = [row for row in rows if row["code"] == "IN_FLIGHT"]
-        # Every row handed to the workers (at most 4 per worker) is in flight, fate unknown; so
-        # is the first row if its answer came within the journal's last half-second.
-        assert 4 <= len(in_flight) <= 16 + 1
+        # Every row handed to the workers (4 per worker) or about to be (as many again) is in
+        # flight, fate unknown; so is the first row if its answer came within the journal's
+        # last half-second.
+        assert 4 <= len(in_flight) <= LAUNCH_WINDOWS * QUEUED_PER_WORKER * 4 + 1
         assert {row["outcome"] for row in in_flight} == {"pending"}
         assert all(row["message"].startswith("outcome unknown: the run ended") for row in rows
                    if row["code"] == "IN_FLIGHT")  # fmt: skip
