@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -101,30 +102,17 @@ def read_contacts(
     """
     mapping = mapping or {}
     phone_header = next((h for h, role in mapping.items() if role is Role.PHONE), None)
+    phone_pass = partial(
+        _phone_pass, path, sheet=sheet, max_rows=max_rows, preset=preset, map_option=map_option
+    )
     try:
-        first = _phone_pass(
-            path,
-            sheet=sheet,
-            phone_header=phone_header,
-            weak=False,
-            max_rows=max_rows,
-            preset=preset,
-            map_option=map_option,
-        )
+        first = phone_pass(phone_header=phone_header, weak=False)
     except InputError:
         if phone_header is not None:
             raise
         # `numéro`, `number`, `n°` are the phone only in a file known to hold contacts.
         try:
-            first = _phone_pass(
-                path,
-                sheet=sheet,
-                phone_header=None,
-                weak=True,
-                max_rows=max_rows,
-                preset=preset,
-                map_option=map_option,
-            )
+            first = phone_pass(phone_header=None, weak=True)
         except MissingColumn as error:
             undecided = undecided_keys(preset)
             if any(header_key(cell) in undecided for cell in error.header):
