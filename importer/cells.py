@@ -8,8 +8,11 @@ required column the row is `invalid` (``BAD_CELL``), in an optional one the fiel
 The facts are data, never parsed strings; :meth:`CellFact.message` says them in words.
 
 :func:`displayed_text` derives what the sheet shows from a number format when that is
-reliable whatever the reader's locale (General, integers, zero-padded integers, whole
-percentages, ISO dates); otherwise the cell is a fact and nothing is guessed.
+reliable whatever the reader's locale (General, integers, zero-padded integers, digit formats
+with literal spaces, dashes or parentheses such as the French phone format `0# ## ## ## ##`,
+whole percentages, ISO dates); otherwise the cell is a fact and nothing is guessed.
+:func:`whole_digits` reads a whole number's digits whatever its format, for columns that hold
+numbers rather than text shown (phones).
 """
 
 from __future__ import annotations
@@ -20,7 +23,14 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
-__all__ = ["CellFact", "CellTrap", "cell_address", "cell_text", "displayed_text"]
+__all__ = [
+    "CellFact",
+    "CellTrap",
+    "cell_address",
+    "cell_text",
+    "displayed_text",
+    "whole_digits",
+]
 
 
 class CellTrap(StrEnum):
@@ -131,7 +141,70 @@ def displayed_text(value: object, number_format: str) -> str | None:
     if _WHOLE_PERCENT.fullmatch(fmt):
         whole = _whole(number * 100)
         return ("-" if whole < 0 else "") + str(abs(whole)).zfill(len(fmt) - 1) + "%"
-    return None
+    return _digit_format(_whole(number), number_format.strip())
+
+
+#: Characters a number format shows as they are, in every locale, without quotes.
+_PLAIN_LITERALS = frozenset(" -+()\u00a0")
+#: Bracketed parts of a format that change nothing of the digits: a colour, a locale tag.
+_HARMLESS_BRACKET = re.compile(r"\[(?:[a-z]+\d*|\$-[0-9a-f]+)\]", re.IGNORECASE)
+
+
+def _digit_format(whole: int, number_format: str) -> str | None:
+    """A whole number under a format of digit placeholders (`0`, `#`, `?`) and literals, as
+    Excel shows it: `612345678` under `0# ## ## ## ##` is `06 12 34 56 78`. Digits fill the
+    placeholders from the right; the leftmost takes any digits left over; a `0` with no digit
+    shows 0, a `#` nothing, a `?` a space. None for anything else (decimals, thousands
+    separators, several sections, conditions, dates): their display may depend on the locale.
+    """
+    if ";" in number_format:
+        return None
+    tokens: list[str] = []  # a placeholder is one of 0 # ?; anything else is literal text
+    rest = _HARMLESS_BRACKET.sub("", number_format)
+    at = 0
+    while at < len(rest):
+        char = rest[at]
+        if char == '"':
+            end = rest.find('"', at + 1)
+            if end < 0:
+                return None
+            tokens.append("L" + rest[at + 1 : end])
+            at = end + 1
+            continue
+        if char in "\\_" and at + 1 < len(rest):
+            tokens.append("L" + (rest[at + 1] if char == "\\" else " "))
+            at += 2
+            continue
+        if char in "0#?":
+            tokens.append(char)
+        elif char in _PLAIN_LITERALS:
+            tokens.append("L" + char)
+        else:
+            return None
+        at += 1
+    placeholders = [i for i, token in enumerate(tokens) if token in ("0", "#", "?")]
+    if not placeholders:
+        return None
+    digits = str(abs(whole)) if whole else ""
+    shown = [token[1:] if token.startswith("L") else "" for token in tokens]
+    for i in reversed(placeholders):
+        if i == placeholders[0]:
+            taken, digits = digits, ""
+        else:
+            taken, digits = digits[-1:], digits[:-1]
+        shown[i] = taken or {"0": "0", "#": "", "?": " "}[tokens[i]]
+    return ("-" if whole < 0 else "") + "".join(shown)
+
+
+def whole_digits(value: object) -> str | None:
+    """The digits of a number cell that holds a whole number exactly (`612345678.0` ->
+    `612345678`), whatever format shows it; None for anything else. A phone stored as a number
+    is its digits: a scientific or thousands format only hides some on screen."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not (value.is_integer() and abs(value) < 2**53):
+        return None
+    return str(int(value))
 
 
 def _to_second(moment: dt.datetime) -> dt.datetime:

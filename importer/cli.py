@@ -122,10 +122,11 @@ def _share_option(*flags: str, help: str) -> Callable[[F], F]:
 
 def _map_option() -> Callable[[F], F]:
     """`--map HEADER=ROLE`, repeated: the job file's `columns:` mapping, on the command line."""
+    from importer.jobfile import OPTION_FLAGS
     from importer.options import JOB_KEYS
 
     return click.option(
-        "--map",
+        OPTION_FLAGS["columns"],
         "columns",
         multiple=True,
         metavar="HEADER=ROLE",

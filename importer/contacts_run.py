@@ -42,6 +42,7 @@ from importer.lists_run import plan_lists, send_lists
 from importer.records import LIST_CODE_PREFIX, SUCCESS_OUTCOMES, LocalCode, Outcome
 
 if TYPE_CHECKING:
+    from importer.client import AccountList
     from importer.kinds.contacts_read import ContactsSource
     from importer.options import JobOptions
     from importer.read import SourceTable
@@ -91,7 +92,8 @@ class ContactsJob:
         stopped_by: RunStopped | None = None
         _not_sent_yet(self.frame)  # what a stop before the plan leaves
         try:
-            known = account_index(client.fetch_lists())
+            account = client.fetch_lists()
+            known = account_index(account)
             countries = {key: item.country_code for key, item in known.items()}
             cells = self.read_source.frame
             frame = prepare(cells, options, countries, self.read_source.cells)
@@ -118,7 +120,7 @@ class ContactsJob:
                 _not_sent_yet(removed)
             missing = targets - known.keys()
             if missing:
-                created, found = self._create_lists(frame, missing, run)
+                created, found = self._create_lists(frame, missing, run, account)
                 country = dict(zip(frame["list_key"], frame["country_code"], strict=True))
                 later = {key: KnownList(found[key], country[key], "found") for key in found}
                 new = {key: ListOnAccount(created[key], "", {}) for key in created}
@@ -144,7 +146,11 @@ class ContactsJob:
         return stopped_by
 
     def _create_lists(
-        self, frame: pd.DataFrame, missing: set[str], run: RunContext
+        self,
+        frame: pd.DataFrame,
+        missing: set[str],
+        run: RunContext,
+        account: Sequence[AccountList],
     ) -> tuple[dict[str, str], dict[str, str]]:
         """Create the missing target lists through the lists kind; return (created, found
         existing meanwhile) list key -> list id. The contacts rows of a list that could not be
@@ -162,7 +168,7 @@ class ContactsJob:
             default_country=self.options.default_country,
         )
         try:
-            directory = plan_lists(lists, run)
+            directory = plan_lists(lists, run, account)
             run.journal.record_frame(run.run_id, lists)
             send_lists(lists, directory, run)
         finally:

@@ -12,7 +12,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -67,7 +67,9 @@ class Environment:
 
 
 def load_rows(options: JobOptions) -> tuple[SourceTable, pd.DataFrame]:
-    """Read the input and prepare every row: normalized, validated, deduplicated."""
+    """Read the input as a lists file and prepare every row: normalized, validated,
+    deduplicated. Cells worth a warning are kept in the source's `cells` (`warn_cells`)."""
+    from importer.kinds.roles import map_hint
     from importer.normalize import prepare
     from importer.read import read_table
 
@@ -80,8 +82,20 @@ def load_rows(options: JobOptions) -> tuple[SourceTable, pd.DataFrame]:
         country_column=options.country_column,
         max_rows=options.max_rows,
         country_required=options.default_country is None,
+        name_hint=(
+            "; or, if it holds contacts, give --kind contacts"
+            if options.kind == "lists"
+            else "; or, if it holds contacts, name its phone column with "
+            f"{map_hint(map_option(options), 'phone')} (or give --kind contacts)"
+        ),
     )
     frame = prepare(source.frame, default_country=options.default_country, cells=source.cells)
+    # Keep the source's description, not its cells: prepare copied what it needs.
+    return replace(source, frame=source.frame.iloc[0:0]), frame
+
+
+def warn_cells(source: SourceTable) -> None:
+    """One warning per workbook cell sent with a caveat (the first `CONSOLE_PROBLEM_ROWS`)."""
     warned = [fact for fact in source.cells if fact.usable]
     for fact in warned[:CONSOLE_PROBLEM_ROWS]:
         log.warning("row %d: %s", fact.row, fact.message(), extra={"row": fact.row})
@@ -89,57 +103,113 @@ def load_rows(options: JobOptions) -> tuple[SourceTable, pd.DataFrame]:
         log.warning(
             "… and %d more such cells: see the results file", len(warned) - CONSOLE_PROBLEM_ROWS
         )
-    # Keep the source's description, not its cells: prepare copied what it needs.
-    return replace(source, frame=source.frame.iloc[0:0]), frame
 
 
-def input_kind(options: JobOptions) -> tuple[Kind, tuple[SourceTable, pd.DataFrame] | None]:
-    """The input's kind (`--kind`, `--list`, else its header) and, when it was read to tell,
-    its rows read and prepared as lists. The contacts-only options on a lists file are refused."""
-    from importer.errors import InputError
-    from importer.kinds.contacts_read import kind_of
+@dataclass(frozen=True)
+class KindChoice:
+    """What the input imports, why, and its rows when they were read (as lists) to tell."""
+
+    kind: Kind
+    reason: str
+    loaded: tuple[SourceTable, pd.DataFrame] | None = None
+
+    def first_line(self, options: JobOptions) -> AbstractContextManager[None]:
+        """The log's first line, whenever the command logs anything before its summary: the
+        kind, the input and why (`importer.logs.first_line`)."""
+        from importer.logs import first_line
+
+        return first_line(f"{self.kind}: {options.input} ({self.reason})", {"kind": self.kind})
+
+
+def input_kind(options: JobOptions) -> KindChoice:
+    """The input's kind — `--kind`; else contacts with `--list` or `--map`, or when its header
+    has a phone column — and, when it was read as lists to tell, its rows prepared.
+
+    Raises ConfigError when a contacts-only change (`--update`, `--clear-empty`, `--sync`)
+    is asked of a lists file."""
     from importer.kinds.roles import Kind
 
-    explicit = Kind(options.kind) if options.kind else None
-    loaded = None
-    if explicit is not None or options.list is not None:
-        kind = kind_of(None, explicit=explicit, list_given=options.list is not None)
-    else:
-        try:
-            loaded = load_rows(options)
-        except InputError as lists_error:
-            try:
-                read_contacts_input(options, quiet=True)
-            except InputError:
-                raise lists_error from None
-            return Kind.CONTACTS, None
-        kind = kind_of(loaded[0], explicit=None, list_given=False)
-    if kind is Kind.LISTS and (options.update or options.clear_empty or options.sync):
+    choice = _choose_kind(options)
+    if choice.kind is Kind.LISTS and (options.update or options.clear_empty or options.sync):
         raise ConfigError(
             f"{options.input}: --update, --clear-empty and --sync apply to contacts files, and "
             "this is a lists file (no phone column; --kind contacts says otherwise)"
         )
-    return kind, loaded if kind is Kind.LISTS else None
+    return choice
 
 
-def read_contacts_input(options: JobOptions, *, quiet: bool = False) -> ContactsSource:
-    """Read the input as a contacts file (`--map`, `--preset`, `--list`, `--sheet`,
-    `--max-rows`); log the columns left out because their meaning is not guessed."""
+def _choose_kind(options: JobOptions) -> KindChoice:
+    from importer.errors import InputError
+    from importer.kinds.roles import Kind, Role, phone_header
+
+    if options.kind:
+        return KindChoice(Kind(options.kind), f"--kind {options.kind}")
+    if options.list is not None:
+        return KindChoice(Kind.CONTACTS, f"a contacts file: --list {options.list!r}")
+    if options.columns:
+        return KindChoice(Kind.CONTACTS, f"a contacts file: {map_option(options)} given")
+    try:
+        loaded = load_rows(options)
+    except InputError as lists_error:
+        try:
+            column = _read_contacts(options).roles[Role.PHONE]
+        except InputError:
+            raise lists_error from None
+        return KindChoice(Kind.CONTACTS, f"a contacts file: its column {column!r} holds phones")
+    phone = phone_header(loaded[0].header)
+    if phone is not None:
+        return KindChoice(
+            Kind.CONTACTS, f"a contacts file: its header has a phone column, {phone!r}"
+        )
+    return KindChoice(Kind.LISTS, "a lists file: no phone column in its header", loaded)
+
+
+def map_option(options: JobOptions) -> str:
+    """The option naming columns' roles as the operator uses it: `--map` on the command line,
+    `columns:` when the job file gave the mapping."""
+    from importer.jobfile import OPTION_FLAGS
+
+    flag = OPTION_FLAGS["columns"]
+    return flag if options.origins.get("columns", flag).startswith("--") else "columns:"
+
+
+def _read_contacts(options: JobOptions) -> ContactsSource:
     from importer.kinds.contacts_read import read_contacts
     from importer.kinds.roles import parse_mapping
 
     _lean_arrow_memory()
-
     assert options.input is not None
-    read = read_contacts(
+    return read_contacts(
         options.input,
         sheet=options.sheet,
         mapping=parse_mapping(dict(options.columns or {})),
         list_given=options.list is not None,
         max_rows=options.max_rows,
         preset=options.preset,
+        map_option=map_option(options),
     )
-    for note in () if quiet else read.notes:
+
+
+def read_contacts_input(options: JobOptions) -> ContactsSource:
+    """Read the input as a contacts file (`--map`, `--preset`, `--list`, `--sheet`,
+    `--max-rows`); log the columns left out because their meaning is not guessed.
+
+    Raises InputError when no list can have a country: no country column and no
+    `--default-country` (with `--list` too).
+    """
+    from importer.errors import InputError
+    from importer.kinds.roles import Role, map_hint
+
+    read = _read_contacts(options)
+    if Role.COUNTRY not in read.roles and options.default_country is None:
+        # Every row's list would be invalid (LIST_ERR_102): one refusal instead.
+        which = f"list {options.list!r} (--list)" if options.list else "the lists"
+        raise InputError(
+            f"{options.input}: no column for the country of {which}; columns found: "
+            f"{', '.join(repr(cell.strip()) for cell in read.source.header if cell.strip())}; "
+            f"give --default-country ISO2, or {map_hint(map_option(options), 'country')}"
+        )
+    for note in read.notes:
         log.warning("%s: %s", options.input, note)
     return read
 

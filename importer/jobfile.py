@@ -29,6 +29,9 @@ from importer.options import (
     _check_value,
 )
 
+#: Command-line flags not spelled like their job key (`--` + the key with `-` for `_`).
+OPTION_FLAGS: Mapping[str, str] = {"columns": "--map"}
+
 #: Job and credentials files larger than this are refused before parsing.
 MAX_JOB_FILE_BYTES = 1_048_576
 #: Deeper YAML nesting than this is refused (PyYAML composes nodes recursively).
@@ -347,7 +350,7 @@ def resolve_options(
 
     for raw_key, value in cli.items():
         name = _canonical(raw_key)
-        flag = "--" + name.replace("_", "-")
+        flag = OPTION_FLAGS.get(name, "--" + name.replace("_", "-"))
         if name in SECRET_KEYS or name == "id":
             raise ConfigError(
                 f"the API {'id' if name == 'id' else 'key'} is never taken from the command "
@@ -366,7 +369,7 @@ def resolve_options(
         values["base_url"] = _check_value("base_url", env_url, "", ENV_BASE_URL)
         origins["base_url"] = ENV_BASE_URL
 
-    options = JobOptions(**values)  # type: ignore[arg-type]
+    options = JobOptions(**values, origins=origins)  # type: ignore[arg-type]
     if require_input:
         _check_input(options, origins.get("input"), job_file.source if job_file else None)
     return options

@@ -423,7 +423,7 @@ class Journal:
         """Per (list key, E.164), the latest contacts row (`CONTACT_ROW_FIELDS` and `run_id`)
         that a run before `before_run` on `account` that did not finish (killed, or exit 3)
         added, updated or removed, or may have. A killed run's rows in flight are journaled
-        `pending` with no attempt yet (the count comes with the answer): all of them count."""
+        `pending` (`IN_FLIGHT`) with no attempt yet (the count comes with the answer): all of them count."""
         records = self._read(INTERRUPTED_CHANGES_SQL, (before_run, account))
         return pd.DataFrame.from_records(records, columns=[*CONTACT_ROW_FIELDS, "run_id"])
 
@@ -489,7 +489,8 @@ class Journal:
         """name_key → the run before `before_run` that created it, or may have, and was stopped.
 
         Runs on `account` that did not finish (killed) or exited 3 (stopped) count; their rows
-        `created`, or `pending` after a request went out (an answer never received). The
+        `created`, or `pending` after a request went out or may have (`IN_FLIGHT`: handed to
+        the workers when the run was killed; an answer never received). The
         latest such run wins; its start comes with it, to tell its lists from older ones.
         """
         records = self._read(INTERRUPTED_CREATIONS_SQL, (before_run, account))

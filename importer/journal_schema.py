@@ -153,7 +153,8 @@ INTERRUPTED_CREATIONS_SQL = (
     'max(run_id) AS run_id FROM "rows" WHERE run_id IN ('
     "SELECT id FROM runs WHERE id < ? AND (ended_at IS NULL OR exit_code = 3) "
     "AND json_extract(options_json, '$.account') = ?) "
-    "AND (outcome = 'created' OR (outcome = 'pending' AND attempts > 0)) GROUP BY name_key) "
+    "AND (outcome = 'created' OR (outcome = 'pending' AND (attempts > 0 OR code = 'IN_FLIGHT'))) "
+    "GROUP BY name_key) "
     "AS latest JOIN runs ON runs.id = latest.run_id"
 )
 CONTACT_UPSERT_SQL = _upsert_sql("contact_rows", CONTACT_ROW_FIELDS)

@@ -16,6 +16,7 @@ from importer.records import LocalCode, Outcome
 if TYPE_CHECKING:
     import pandas as pd
 
+    from importer.client import AccountList
     from importer.options import JobOptions
     from importer.read import SourceTable
     from importer.reconcile import AccountDirectory
@@ -55,8 +56,13 @@ class ListsJob:
         return stopped_by
 
 
-def plan_lists(frame: pd.DataFrame, run: RunContext) -> AccountDirectory:
+def plan_lists(
+    frame: pd.DataFrame, run: RunContext, account: Sequence[AccountList] | None = None
+) -> AccountDirectory:
     """Mark rows whose list already exists as ``exists``; the rest become pending.
+
+    `account`: the account's lists when the caller has just read them (a contacts run), so
+    they are not read twice.
 
     The account is the truth (a list deleted there since an earlier run is created again);
     with ``--no-reconcile`` the journal's record of earlier runs on this account stands in.
@@ -73,7 +79,7 @@ def plan_lists(frame: pd.DataFrame, run: RunContext) -> AccountDirectory:
     client, journal = run.client, run.journal
     directory = AccountDirectory(client.fetch_lists, run_started=run.run_started)
     if run.options.reconcile:
-        known = directory.load(client.fetch_lists())
+        known = directory.load(client.fetch_lists() if account is None else account)
     else:
         known = {
             key: KnownList(
@@ -91,6 +97,6 @@ def plan_lists(frame: pd.DataFrame, run: RunContext) -> AccountDirectory:
 
 def send_lists(frame: pd.DataFrame, directory: AccountDirectory, run: RunContext) -> None:
     """Create every pending row's list."""
-    from importer.send import ListSending
+    from importer.kinds.lists_send import ListSending
 
     send_rows(frame, ListSending(frame, run.client, directory, run.journal), run)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -18,7 +20,7 @@ LOGGER_NAME = "importer"
 REDACTED = "[REDACTED]"
 
 #: Record attributes copied into JSON lines when a call passes them in ``extra=``.
-ROW_FIELDS = ("run_id", "row", "outcome", "code", "list_name", "list_contact_id")
+ROW_FIELDS = ("kind", "run_id", "row", "outcome", "code", "list_name", "list_contact_id")
 
 
 class SecretFilter(logging.Filter):
@@ -112,6 +114,36 @@ def configure_logging(
     logger.setLevel(logging.INFO)
     logger.propagate = False
     return logger
+
+
+class _FirstLine(logging.Filter):
+    """Logs a line of its own before the first record that passes the logger, then leaves."""
+
+    def __init__(self, logger: logging.Logger, message: str, extra: Mapping[str, object]):
+        super().__init__()
+        self.logger, self.message, self.extra = logger, message, dict(extra)
+        self.lock = threading.RLock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with self.lock:
+            if self in self.logger.filters:
+                self.logger.removeFilter(self)
+                self.logger.info(self.message, extra=self.extra)
+        return True
+
+
+@contextmanager
+def first_line(message: str, extra: Mapping[str, object] | None = None) -> Iterator[None]:
+    """Within the block, `message` (INFO) is logged just before the first other line, so a log
+    that says anything starts with it; a block that logs nothing logs nothing. A refusal stays
+    one line, and a clean run's only line is its summary."""
+    logger = logging.getLogger(LOGGER_NAME)
+    herald = _FirstLine(logger, message, extra or {})
+    logger.addFilter(herald)
+    try:
+        yield
+    finally:
+        logger.removeFilter(herald)
 
 
 def _summary_or_error(record: logging.LogRecord) -> bool:

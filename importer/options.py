@@ -390,13 +390,18 @@ class JobOptions:
     report: Path | None = None
     credentials_file: Path | None = None
     sandbox_faults: Mapping[str, object] | None = field(default=None, hash=False)
+    #: Where each option given came from, for messages: its flag, or the job file and line.
+    #: Not an option itself (no job key, not among the run's parameters).
+    origins: Mapping[str, str] = field(
+        default_factory=dict, hash=False, compare=False, metadata={"job_key": False}
+    )
 
     def as_parameters(self) -> dict[str, str]:
         """The options as text, for the journal and the results' Summary sheet."""
         shown: dict[str, str] = {}
         for item in dataclasses.fields(self):
             value = getattr(self, item.name)
-            if value is None:
+            if value is None or not item.metadata.get("job_key", True):
                 continue
             if isinstance(value, bool):
                 shown[item.name] = "true" if value else "false"

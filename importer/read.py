@@ -149,12 +149,16 @@ def read_table(
     name_aliases: Sequence[str] | None = None,
     name_role: str = "list name",
     name_option: str = "--name-column",
+    name_hint: str = "",
+    name_digits: bool = False,
 ) -> SourceTable:
     """Read the list names and countries of a CSV file or a workbook sheet, all as text.
 
     Another kind of file reads its required column through the same slot: `name_aliases`
     replaces the list-name headers looked for, `name_role` and `name_option` name it in
-    messages (a contacts file's phone column, say).
+    messages (a contacts file's phone column, say). `name_hint` ends the message of a file
+    without that column (what else the file may be). `name_digits`: that column holds numbers
+    (phones), so a workbook's whole number is read as its digits whatever its format.
     """
     path = Path(path)
     label = str(path)
@@ -162,7 +166,16 @@ def read_table(
     if not data:
         raise InputError(f"{label}: the file is empty (0 bytes)")
     name_keys = None if name_aliases is None else frozenset(map(header_key, name_aliases))
-    want = _Wanted(name_column, country_column, country_required, name_keys, name_role, name_option)
+    want = _Wanted(
+        name_column,
+        country_column,
+        country_required,
+        name_keys,
+        name_role,
+        name_option,
+        name_hint,
+        name_digits,
+    )
     suffix = path.suffix.lower()
     if suffix in WORKBOOK_SUFFIXES:
         from importer.read_workbook import read_workbook
@@ -203,6 +216,8 @@ class _Wanted:
     name_keys: frozenset[str] | None = None
     name_role: str = "list name"
     name_option: str = "--name-column"
+    name_hint: str = ""
+    name_digits: bool = False
 
     @property
     def wanted_name_keys(self) -> frozenset[str]:
@@ -274,7 +289,7 @@ def _match_columns(label: str, header: Sequence[str], want: _Wanted) -> _Columns
     if name is None:
         hint = f"; name it with {want.name_option}" if want.name_column is None else ""
         looked_for = _looked_for() if want.name_keys is None else ""
-        found_text = f"columns found: {shown}{hint}{looked_for}"
+        found_text = f"columns found: {shown}{hint}{want.name_hint}{looked_for}"
         raise MissingColumn(f"{label}: no column for the {want.name_role}; {found_text}", header)
     country = _find(
         label, found, shown, want.country_column, _COUNTRY_KEYS, "country", "--country-column"

@@ -20,7 +20,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
-from importer.cells import CellFact, CellTrap, cell_address, cell_text, displayed_text
+from importer.cells import (
+    CellFact,
+    CellTrap,
+    cell_address,
+    cell_text,
+    displayed_text,
+    whole_digits,
+)
 
 #: Workbooks whose number formats, errors and formulas openpyxl reads.
 STYLED_SUFFIXES = frozenset({".xlsx", ".xlsm"})
@@ -45,9 +52,18 @@ class CellReview:
 
 
 def review_cells(
-    suffix: str, data: bytes, sheet: str, first_row: int, suspects: Sequence[Suspect]
+    suffix: str,
+    data: bytes,
+    sheet: str,
+    first_row: int,
+    suspects: Sequence[Suspect],
+    digit_roles: frozenset[str] = frozenset(),
 ) -> CellReview:
-    """Facts about the suspect cells; `first_row` is the sheet row of body index 0."""
+    """Facts about the suspect cells; `first_row` is the sheet row of body index 0.
+
+    In the columns of `digit_roles` (a phone) a whole number is read as its digits when its
+    format's display cannot be derived (`0.00E+00`, `#,##0`): the value is exact.
+    """
     review = CellReview([], {})
     styled = suffix in STYLED_SUFFIXES
     empty = any(type(suspect.value) is str for suspect in suspects)
@@ -65,6 +81,9 @@ def review_cells(
         row = first_row + suspect.index
         look = None if looks is None else looks.get((row, suspect.column))
         found = _judge(suspect.value, look)
+        formatted = isinstance(found, tuple) and found[0] is CellTrap.FORMATTED_NUMBER
+        if formatted and suspect.role in digit_roles:
+            found = whole_digits(suspect.value) or found
         if isinstance(found, str):
             review.texts[(suspect.index, suspect.column)] = found
         elif found is not None:

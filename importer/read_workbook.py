@@ -63,7 +63,8 @@ def read_workbook(label: str, suffix: str, data: bytes, sheet: str | None, want:
     arrays = {role: pa.array(values, pa.string()) for role, values in texts.items()}
     suspects += _empty_in_filled_rows(arrays, wanted)
     suspects.sort(key=lambda suspect: (suspect.index, suspect.column))
-    review = review_cells(suffix, data, chosen, header_index + 2, suspects)
+    digits = frozenset({"list_name"}) if want.name_digits else frozenset()
+    review = review_cells(suffix, data, chosen, header_index + 2, suspects, digits)
     changed = set()
     for (position, index), shown in review.texts.items():
         role = "list_name" if index == columns.name else "country"

@@ -35,6 +35,7 @@ from importer.job import (
     open_api,
     output_path,
     read_contacts_input,
+    warn_cells,
 )
 from importer.lists_run import ListsJob
 from importer.records import SUCCESS_OUTCOMES, Outcome
@@ -71,10 +72,22 @@ def validate(options: JobOptions, env: Environment) -> JobResult:
     from importer.kinds.roles import Kind
 
     started = datetime.now(UTC)
-    kind, loaded = input_kind(options)
-    if kind is Kind.CONTACTS:
-        return _validate_contacts(options, env, started)
+    choice = input_kind(options)
+    with choice.first_line(options):
+        if choice.kind is Kind.CONTACTS:
+            return _validate_contacts(options, env, started)
+        return _validate_lists(options, env, started, choice.loaded)
+
+
+def _validate_lists(
+    options: JobOptions,
+    env: Environment,
+    started: datetime,
+    loaded: tuple[SourceTable, pd.DataFrame] | None,
+) -> JobResult:
+    """`validate` of a lists file: offline, or with its lists marked against the account."""
     source, frame = loaded or load_rows(options)
+    warn_cells(source)
     output = output_path(options, env, rows=len(frame))
     if options.check_account:
         from importer.reconcile import account_index, mark_existing
@@ -120,16 +133,18 @@ def run(options: JobOptions, env: Environment) -> JobResult:
     from importer.kinds.roles import Kind
 
     started = datetime.now(UTC)
-    kind, loaded = input_kind(options)
-    job: Job
-    if kind is Kind.CONTACTS:
-        from importer.contacts_run import ContactsJob
+    choice = input_kind(options)
+    with choice.first_line(options):
+        job: Job
+        if choice.kind is Kind.CONTACTS:
+            from importer.contacts_run import ContactsJob
 
-        job = ContactsJob.read(options, env)
-    else:
-        source, frame = loaded or load_rows(options)
-        job = ListsJob(source, frame, options, env)
-    return execute(job, options, env, started)
+            job = ContactsJob.read(options, env)
+        else:
+            source, frame = choice.loaded or load_rows(options)
+            warn_cells(source)
+            job = ListsJob(source, frame, options, env)
+        return execute(job, options, env, started)
 
 
 def execute(job: Job, options: JobOptions, env: Environment, started: datetime) -> JobResult:

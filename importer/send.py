@@ -22,10 +22,11 @@ from __future__ import annotations
 import logging
 import queue
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from itertools import islice
 from typing import TYPE_CHECKING, Protocol
 
 from importer.errors import CredentialsRefused, OutageDetected, RunStopped
@@ -35,10 +36,8 @@ from importer.stop import StopSignal
 if TYPE_CHECKING:
     import pandas as pd
 
-    from importer.client import AvoSmsClient, CreateAnswer
-    from importer.journal import Journal
+    from importer.client import CreateAnswer
     from importer.progress import ProgressBar
-    from importer.reconcile import AccountDirectory, KnownList
 
 log = logging.getLogger("importer")
 
@@ -50,8 +49,10 @@ JOURNAL_FLUSH_INTERVAL = 0.5
 #: meanwhile.
 COLLECT_PAUSE = 0.01
 QUEUED_PER_WORKER = 4
-#: The row fields that sending does not change, as the journal records them.
-INPUT_FIELDS = ("row", "list_name", "country", "name", "country_code", "name_key")
+#: Rows are journaled as launched this many windows (`QUEUED_PER_WORKER` per worker) at a time,
+#: with the answers collected meanwhile: fewer journal writes, at the price of a killed run's
+#: results calling rows that were about to go `IN_FLIGHT`.
+LAUNCH_WINDOWS = 2
 #: A row answered ERR_104 that no re-read has matched yet.
 NAME_TAKEN_PENDING = (
     "name already taken on the account (ERR_104), not matched to its list yet; "
@@ -61,6 +62,14 @@ NAME_TAKEN_PENDING = (
 FATE_UNKNOWN = (
     "outcome unknown: a request for this row may have been processed but its answer was lost "
     "({reason}); the next run settles it by reading the account's lists"
+)
+
+#: What the journal says of a row handed to the workers until its answer is recorded: what a
+#: killed run leaves (`results N` shows it; the next run settles it). A stop that lets the run
+#: end turns the rows never sent back to `NOT_SENT`.
+LAUNCHED = (
+    "outcome unknown: the run ended (killed?) while this row's request was on its way or about "
+    "to go, before its answer was recorded; the next run settles it by reading the account"
 )
 
 #: Account re-reads tried, at the end of the sending, to settle rows before giving up on them.
@@ -179,41 +188,6 @@ def row_update(
     return RowUpdate(Outcome.FAILED, answer.code, answer.message, "", answer.attempts)
 
 
-def settled_update(answered: Answered, found: KnownList | None, country: str) -> RowUpdate:
-    """An unsettled row's outcome once a re-read of the account (`found` or not) vouches for it.
-
-    Generic over kinds: it needs only the row's final answer and what the re-read found. A list
-    found that predates the run (`KnownList.predates_run`) is never this run's creation.
-    """
-    from importer.reconcile import ambiguous_update, existing_message
-
-    update = answered.update
-    if found is not None and found.others:
-        code, message = ambiguous_update(found, attempts=update.attempts)
-        return RowUpdate(Outcome.FAILED, code, message, "", update.attempts)
-    if found is None:
-        if update.code == "ERR_104":
-            message = "name not available (ERR_104) and not found among the account's lists"
-        else:
-            message = f"{answered.reason}; not found on the account when re-read, so not created"
-        return RowUpdate(Outcome.FAILED, update.code, message, "", update.attempts)
-    if update.code == "ERR_104" and not answered.uncertain:
-        message = existing_message(found, country).replace(
-            "already exists", "name already taken on the account, found"
-        )
-        return RowUpdate(Outcome.EXISTS, "OK", message, found.list_contact_id, update.attempts)
-    if found.predates_run:
-        message = existing_message(found, country)
-        return RowUpdate(Outcome.EXISTS, "OK", message, found.list_contact_id, update.attempts)
-    message = (
-        f"created, list id {found.list_contact_id}: confirmed by re-reading the account "
-        "(the answer to an earlier attempt was lost)"
-    )
-    if found.note:
-        message += f"; {found.note}"
-    return RowUpdate(Outcome.CREATED, "OK", message, found.list_contact_id, update.attempts)
-
-
 def stopped_update(error: RunStopped) -> RowUpdate | None:
     """A row whose request the run's stop (an outage, say) cut short after it may have been
     processed: pending, its fate unknown. None when nothing that may act was sent for it."""
@@ -224,66 +198,17 @@ def stopped_update(error: RunStopped) -> RowUpdate | None:
     return RowUpdate(Outcome.PENDING, code, message, "", error.uncertain_attempts)
 
 
+def launched_update() -> RowUpdate:
+    """A row handed to the workers, as journaled before its request may go out (`LAUNCHED`)."""
+    return RowUpdate(Outcome.PENDING, LocalCode.IN_FLIGHT.value, LAUNCHED, "", 0)
+
+
 def abandoned_update(attempts: int) -> RowUpdate:
     """A row whose request was still in flight when a second signal stopped the run: sent
     (`attempts` requests), so it may have been processed; the next run settles it."""
     reason = "no longer waited for: a second signal stopped the run"
     message = FATE_UNKNOWN.format(reason=reason)
     return RowUpdate(Outcome.PENDING, LocalCode.IN_FLIGHT.value, message, "", attempts)
-
-
-class ListSending:
-    """The lists kind in the send loop: one create request per row, re-reads of the account's
-    lists (the shared `AccountDirectory`), rows journaled with `INPUT_FIELDS`."""
-
-    def __init__(
-        self,
-        frame: pd.DataFrame,
-        client: AvoSmsClient,
-        directory: AccountDirectory,
-        journal: Journal,
-    ) -> None:
-        self.client = client
-        self.directory = directory
-        self.store = journal
-        self.names = frame["name"].tolist()
-        self.countries = frame["country_code"].tolist()
-        self.keys = frame["name_key"].tolist()
-        #: Each row's INPUT_FIELDS, read once: the journal needs them with every update.
-        columns = [frame[field].tolist() for field in INPUT_FIELDS]
-        self.inputs = [
-            dict(zip(INPUT_FIELDS, values, strict=True)) for values in zip(*columns, strict=True)
-        ]
-
-    def request(self, index: int, *, stopping: bool, on_send: Callable[[], None]) -> Answered:
-        """Create the row's list."""
-        answer = self.client.create_list(self.names[index], self.countries[index], on_send=on_send)
-        update = row_update(answer, stopping=stopping, retryable=self.client.retry_policy.retries)
-        return answered(answer, update, taken_code="ERR_104")
-
-    def wait_before_refresh(self) -> float:
-        """The directory's spacing of re-reads."""
-        return self.directory.wait_before_refresh()
-
-    def refresh(self, indexes: list[int]) -> float:
-        """Re-read the account's lists (one request whatever the rows)."""
-        return self.directory.refresh()
-
-    def settle(self, index: int, answered: Answered) -> RowUpdate:
-        """The row's outcome from the re-read list of lists."""
-        # The name sent picks this run's list among look-alikes, if it may have made one.
-        sent = self.names[index] if answered.uncertain else ""
-        found = self.directory.get(self.keys[index], sent)
-        return settled_update(answered, found, self.countries[index])
-
-    def journal(self, run_id: int, updates: list[tuple[int, RowUpdate]]) -> None:
-        """Journal rows as `RowRecord`s."""
-        from importer.journal import RowRecord
-
-        self.store.record_rows(
-            run_id,
-            [RowRecord(**self.inputs[index], **vars(update)) for index, update in updates],
-        )
 
 
 class Sender:
@@ -316,6 +241,9 @@ class Sender:
         self.attempts_sent: dict[int, int] = {}
         self._rereader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="avosms-reread")
         self._reread: Future[float] | None = None
+        #: Rows journaled `LAUNCHED` whose own update is not recorded yet.
+        self.launched: set[int] = set()
+        self.flushed_at = time.monotonic()
 
     def send(self, todo: list[int]) -> None:
         """Send the rows at ``todo`` (frame index), then apply the outcomes to the frame."""
@@ -325,15 +253,18 @@ class Sender:
         # number in flight, where `concurrent.futures.wait` visits every one of them each time.
         finished: queue.SimpleQueue[Future[Answered]] = queue.SimpleQueue()
         rows = iter(todo)
-        last_flush = time.monotonic()
+        ahead: list[int] = []  # rows journaled as launched, not handed out yet
+        self.flushed_at = time.monotonic()
         try:
             while not self.stop.abandon.is_set():
                 # The first request goes alone: a refused key then costs one request, not N.
                 window = QUEUED_PER_WORKER * self.workers if self.updates else 1
                 while not self.stop.event.is_set() and not self.fatal and len(in_flight) < window:
-                    index = next(rows, None)
-                    if index is None:
+                    if not ahead:
+                        ahead = self._launch(rows, LAUNCH_WINDOWS * window)
+                    if not ahead:
                         break
+                    index = ahead.pop(0)
                     future = pool.submit(self._request, index)
                     in_flight[future] = index
                     future.add_done_callback(finished.put)
@@ -343,9 +274,8 @@ class Sender:
                     self._collect(in_flight.pop(future), future)
                 self.stop.announce()
                 self._settle(final=False)
-                if time.monotonic() - last_flush >= JOURNAL_FLUSH_INTERVAL:
+                if time.monotonic() - self.flushed_at >= JOURNAL_FLUSH_INTERVAL:
                     self._flush()
-                    last_flush = time.monotonic()
             if in_flight:
                 # A second signal: stop waiting. Answers already in are kept; a row whose request
                 # went out stays pending, its fate unknown; one never sent stays NOT_SENT.
@@ -372,9 +302,36 @@ class Sender:
             _apply(self.frame, self.updates)
             self.checkpoint("final flush")
             self._flush()
+            self._unlaunch()
             self.stop.announce()
         if self.fatal is not None:
             raise self.fatal
+
+    def _launch(self, rows: Iterator[int], count: int) -> list[int]:
+        """Journal the next `count` rows as launched before any of them is handed out, so a
+        killed run's journal shows every row that may have been sent; the answers collected
+        since the last flush go in the same transaction."""
+        batch = list(islice(rows, count))
+        if batch:
+            self._flush([(index, launched_update()) for index in batch])
+            self.launched.update(batch)
+        return batch
+
+    def _unlaunch(self) -> None:
+        """Rows journaled as launched that got no update of their own (never sent: the run
+        stopped first) are journaled again as the frame has them (`NOT_SENT`)."""
+        idle = sorted(self.launched - self.updates.keys())
+        self.launched.clear()
+        if idle:
+            rows = self.frame.loc[idle]
+            states = zip(
+                *(rows[column].astype(str) for column in ("outcome", "code", "message")),
+                rows["list_contact_id"].fillna("").astype(str),
+                rows["attempts"].astype(int),
+                strict=True,
+            )
+            updates = [RowUpdate(*state) for state in states]
+            self.kind.journal(self.run_id, list(zip(idle, updates, strict=True)))
 
     def _request(self, index: int) -> Answered:
         """A worker's job: one row's request, retries included."""
@@ -463,11 +420,14 @@ class Sender:
         self._record(index, update)
         self.bar.advance(update.outcome)
 
-    def _flush(self) -> None:
-        """Write the rows changed since the last flush to the journal (one transaction)."""
-        if not self.unflushed:
+    def _flush(self, launched: list[tuple[int, RowUpdate]] | None = None) -> None:
+        """Write the rows changed since the last flush, and any rows `launched`, to the journal
+        (one transaction)."""
+        self.flushed_at = time.monotonic()
+        changes = [(index, self.updates[index]) for index in self.unflushed] + (launched or [])
+        if not changes:
             return
-        self.kind.journal(self.run_id, [(index, self.updates[index]) for index in self.unflushed])
+        self.kind.journal(self.run_id, changes)
         self.unflushed.clear()
 
 

@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +19,8 @@ from importer.client import AvoSmsClient, Credentials
 from importer.journal import MIGRATIONS
 from importer.kinds.contacts import CONTACT_COLUMNS
 from importer.sandbox import DEMO_ID, DEMO_KEY, FaultPlan, SandboxServer
-from tests.conftest import SAMPLE_DATA, library_run, read_results
+from importer.send import LAUNCH_WINDOWS, QUEUED_PER_WORKER
+from tests.conftest import SAMPLE_DATA, library_run, read_results, write_csv
 from tests.test_resume import start_cli
 from tests.test_truth import FAST_RETRIES, FAULT_MIX
 
@@ -394,3 +396,52 @@ def test_contact_outcomes_agree_with_the_sandbox_ledger_under_random_faults(
             assert added[key] == 1, row
         else:
             assert outcome == "failed" and key not in held, row
+
+
+@pytest.mark.parametrize("kind", ["contacts", "lists"])
+def test_results_of_a_killed_run_show_the_rows_in_flight_as_in_flight(
+    cli, tmp_path: Path, kind: str
+) -> None:
+    if kind == "contacts":
+        source = contacts_csv(tmp_path / "in.csv", many_contacts(60, 1))
+    else:
+        source = write_csv(tmp_path / "in.csv", [(f"L{n}", "FR") for n in range(60)])
+    with SandboxServer(existing_lists=[("Liste 0", "FR")], faults=FaultPlan(latency=2)) as server:
+        args = ("run", source, "-o", "out.csv", "--rate", "0", "--workers", "4")
+        first = start_cli(server, *args, cwd=tmp_path)
+        deadline = time.monotonic() + 60
+        while server.stats.in_flight < 4:  # the first answer is in, four more on their way
+            assert time.monotonic() < deadline, "the run never got going"
+            time.sleep(0.02)
+        time.sleep(0.3)
+        first.kill()
+        first.wait()
+        rebuilt = cli("results", "1", "-o", "killed.csv")
+        assert rebuilt.exit_code == 0, rebuilt.stderr
+        rows = read_results(tmp_path / "killed.csv")
+        in_flight = [row for row in rows if row["code"] == "IN_FLIGHT"]
+        # Every row handed to the workers (4 per worker) or about to be (as many again) is in
+        # flight, fate unknown; so is the first row if its answer came within the journal's
+        # last half-second.
+        assert 4 <= len(in_flight) <= LAUNCH_WINDOWS * QUEUED_PER_WORKER * 4 + 1
+        assert {row["outcome"] for row in in_flight} == {"pending"}
+        assert all(row["message"].startswith("outcome unknown: the run ended") for row in rows
+                   if row["code"] == "IN_FLIGHT")  # fmt: skip
+        assert {row["code"] for row in rows if row["outcome"] == "pending"} == {
+            "IN_FLIGHT",
+            "NOT_SENT",
+        }
+        while server.stats.in_flight:  # the requests the killed run left finish at the server
+            time.sleep(0.05)
+        server.set_faults(FaultPlan())
+        again = start_cli(server, *args, cwd=tmp_path)
+        _, stderr = again.communicate(timeout=120)
+        assert again.returncode == 0, stderr
+    rows = read_results(tmp_path / "out.csv")
+    assert {row["outcome"] for row in rows} <= {"created", "exists"}
+    interrupted = [row for row in rows if "by run 1 (interrupted)" in row["message"]]
+    assert len(interrupted) >= 4  # those the killed run's requests made, settled as its own
+    if kind == "contacts":
+        added_once(server, 60)
+    else:
+        assert set(server.stats.created.values()) == {1} and len(server.stats.created) == 60

@@ -166,8 +166,10 @@ def test_json_log_lines_carry_run_id_and_row(cli, api_env, tmp_path, failing):
         assert record["code"] == by_row[record["row"]]["code"]
 
     infos = [record for record in records if record["level"] == "INFO"]
-    assert len(infos) == 1 and records[-1] is infos[0]
-    summary = infos[0]
+    # The first line names the kind, before any warning; the summary comes last.
+    assert len(infos) == 2 and records[0] is infos[0] and records[-1] is infos[1]
+    assert infos[0]["kind"] == "lists" and infos[0]["message"].startswith("lists: ")
+    summary = infos[1]
     assert summary["run_id"] == 1
     assert summary["counts"] == {
         outcome: sum(row["outcome"] == outcome for row in rows)

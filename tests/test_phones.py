@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 import pytest
 from hypothesis import given, settings
@@ -98,6 +100,39 @@ def test_a_number_valid_nowhere_is_err_106_not_107() -> None:
     assert problem.code == "ERR_106"
 
 
+@pytest.mark.parametrize(
+    ("raw", "region", "words"),
+    [
+        # A French mobile typed nationally in a Belgian list: French first, the Dutch reading
+        # of the same digits said too (06 is a mobile prefix in both plans).
+        ("06 12 34 56 78", "BE", "a number of France (+33) typed in national form, not of the "
+        "list's country BE (in that form it is also a number of Netherlands (+31)"),
+        ("612345678", "BE", "France (+33) typed in national form"),  # its zero lost by Excel
+        ("0470 12 34 56", "NL", "a number of Belgium (+32) typed in national form"),
+        ("01512 3456789", "FR", "a number of Germany (+49) typed in national form"),
+    ],
+)  # fmt: skip
+def test_a_national_number_of_a_neighbour_is_err_107_naming_it(raw, region, words) -> None:
+    problem = normalize_phone(raw, region)
+    assert isinstance(problem, PhoneProblem), problem
+    assert problem.code == "ERR_107"
+    assert words in problem.message
+
+
+@pytest.mark.parametrize(
+    ("raw", "region"),
+    [
+        ("0691 23 45 67 8", "FR"),  # a landline in Germany and Italy, a mobile nowhere
+        ("01 42 68 53 00", "BE"),  # a Paris landline: not claimed for France, SMS cannot reach
+        ("+33 6 12 34 56", "BE"),  # written with its +code: never read another way
+    ],
+)
+def test_a_number_that_is_no_neighbours_mobile_stays_err_106(raw: str, region: str) -> None:
+    problem = normalize_phone(raw, region)
+    assert isinstance(problem, PhoneProblem), problem
+    assert problem.code == "ERR_106"
+
+
 def test_number_types_widen_what_is_accepted() -> None:
     types = DEFAULT_NUMBER_TYPES | {NumberType.FIXED_LINE}
     phone = normalize_phone("01 42 68 53 00", "FR", number_types=types)
@@ -144,6 +179,14 @@ def test_any_string_is_a_valid_number_of_the_region_or_a_local_code(raw: str, re
     result = normalize_phone(raw, region)
     if isinstance(result, PhoneProblem):
         assert result.code in PHONE_CODES
+        named = re.search(r"a number of .+? \(\+(\d+)\) typed in national form", result.message)
+        if named and result.code == "ERR_107":  # valid as typed in the country named
+            regions = phonenumbers.region_codes_for_country_code(int(named[1]))
+            assert any(isinstance(normalize_phone(raw, other), Phone) for other in regions), (
+                raw,
+                region,
+                result.message,
+            )
         return
     parsed = phonenumbers.parse(result.e164)
     assert phonenumbers.is_valid_number(parsed)
@@ -169,4 +212,7 @@ def test_every_spelling_of_a_french_mobile_gives_one_e164(national: int, spellin
         assert result == expected
     else:
         assert isinstance(result, PhoneProblem)
-        assert result.code == expected.code
+        national = not spelling.startswith(("+", "00", "33"))
+        # Typed nationally, digits France does not use may be a neighbour's mobile (Monaco's
+        # 07 00 00 00 00): then it is that country's, ERR_107.
+        assert result.code == expected.code or (national and result.code == "ERR_107")

@@ -130,7 +130,8 @@ def test_update_and_delete(server: SandboxServer) -> None:
 def test_a_belgian_list_takes_belgian_numbers(server: SandboxServer) -> None:
     assert add(server, "0470 12 34 56", "Belges") == "OK"
     assert add(server, "+33 6 12 34 56 78", "Belges") == "ERR_107"
-    assert add(server, "06 12 34 56 78", "Belges") == "ERR_106"  # a French national form
+    assert add(server, "06 12 34 56 78", "Belges") == "ERR_107"  # a French national form
+    assert add(server, "0691 23 45 67 8", "Belges") == "ERR_106"  # valid nowhere near
 
 
 def test_number_types_widen_what_add_accepts() -> None:

@@ -168,7 +168,11 @@ def fail_in_a_worker(*args: object, **kwargs: object) -> None:
     ("target", "crash", "words"),
     [
         ("importer.results.write_results", fail_writing_results, "RuntimeError: the disk refused"),
-        ("importer.send.row_update", fail_in_a_worker, "ValueError: a worker choked on"),
+        (
+            "importer.kinds.lists_send.row_update",
+            fail_in_a_worker,
+            "ValueError: a worker choked on",
+        ),
     ],
     ids=["in-the-main-thread", "in-a-worker-thread"],
 )

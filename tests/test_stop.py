@@ -7,13 +7,13 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
 
 from importer.errors import ExitCode, ImporterError, JournalError
-from importer.journal import Journal
+from importer.journal import Journal, RowRecord
 from importer.run import JobResult
 from importer.sandbox import FaultPlan, SandboxServer
 from tests.conftest import library_run, read_results, write_csv
@@ -126,12 +126,31 @@ def test_a_journal_failure_after_sending_exits_3_and_still_writes_the_results(
 def test_a_journal_failure_while_sending_exits_3_with_the_results(
     cli, api_env, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(Journal, "record_rows", fail)
+    record_rows = Journal.record_rows
+
+    def fail_once_sent(journal: Journal, run_id: int, rows: Iterable[RowRecord]) -> None:
+        rows = list(rows)
+        if any(row.code != "IN_FLIGHT" for row in rows):  # an answer, not the rows handed out
+            fail()
+        record_rows(journal, run_id, rows)
+
+    monkeypatch.setattr(Journal, "record_rows", fail_once_sent)
     source = write_csv(tmp_path / "in.csv", [("During A", "FR")])
     result = cli("run", source, "-o", "out.csv")
     assert result.exit_code == 3, result.stderr
     assert "lists may have been created" in result.stderr
     assert read_results(tmp_path / "out.csv")[0]["outcome"] == "created"
+
+
+def test_a_journal_failure_before_the_first_request_sends_nothing(
+    cli, api_env, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(Journal, "record_rows", fail)
+    source = write_csv(tmp_path / "in.csv", [("Before A", "FR")])
+    result = cli("run", source, "-o", "out.csv")
+    assert result.exit_code == 3, result.stderr
+    assert api_env.stats.create_requests == {}  # the rows are journaled before they go out
+    assert read_results(tmp_path / "out.csv")[0]["outcome"] == "pending"
 
 
 def test_an_error_class_that_says_nothing_does_not_claim_nothing_was_sent():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -19,17 +20,19 @@ from importer.cells import CellFact
 from importer.errors import InputError
 from importer.kinds.roles import (
     WEAK_PHONE_ALIASES,
-    Kind,
     Role,
-    detect_kind,
+    is_weak_phone,
     left_out,
+    map_hint,
     match_roles,
     phone_headers,
     undecided_keys,
 )
 from importer.read import MissingColumn, SourceTable, header_key, read_table
 
-_MAP_PHONE = "--map HEADER=phone"
+#: A weak phone header (`N°`, `numéro`) whose filled cells are mostly whole numbers of at most
+#: this many digits holds row numbers: no phone number is that short (`612345678` has 9).
+ROW_NUMBER_DIGITS = 6
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ def _phone_pass(
     weak: bool,
     max_rows: int,
     preset: str | None,
+    map_option: str,
 ) -> SourceTable:
     aliases = (*phone_headers(preset), *(WEAK_PHONE_ALIASES if weak else ()))
     return read_table(
@@ -66,8 +70,16 @@ def _phone_pass(
         country_required=False,
         name_aliases=aliases,
         name_role="phone",
-        name_option=_MAP_PHONE,
+        name_digits=True,
+        name_option=map_hint(map_option, Role.PHONE.value),
     )
+
+
+def _row_numbers(cells: pd.Series) -> bool:
+    """Whether most filled cells of a column are short whole numbers (row numbers)."""
+    filled = cells[cells.str.strip() != ""]
+    short = filled.str.fullmatch(rf"\s*\d{{1,{ROW_NUMBER_DIGITS}}}\s*")
+    return bool(len(filled)) and float(short.mean()) > 0.5
 
 
 def read_contacts(
@@ -78,42 +90,55 @@ def read_contacts(
     list_given: bool = False,
     max_rows: int = 1_000_000,
     preset: str | None = None,
+    map_option: str = "--map",
 ) -> ContactsSource:
     """Read every recognised (or mapped) column of a contacts file, all as text.
 
     `preset` (`--preset`) picks one provider's reading of headers the tables disagree on.
 
     Raises InputError in one line naming the file: no phone column, no list column without
-    `--list`, two columns for one role, and everything the reader refuses.
+    `--list`, two columns for one role, a phone column known only by a weak header (`N°`)
+    that holds row numbers, and everything the reader refuses. Hints name `map_option`.
     """
     mapping = mapping or {}
     phone_header = next((h for h, role in mapping.items() if role is Role.PHONE), None)
+    phone_pass = partial(
+        _phone_pass, path, sheet=sheet, max_rows=max_rows, preset=preset, map_option=map_option
+    )
     try:
-        first = _phone_pass(
-            path,
-            sheet=sheet,
-            phone_header=phone_header,
-            weak=False,
-            max_rows=max_rows,
-            preset=preset,
-        )
+        first = phone_pass(phone_header=phone_header, weak=False)
     except InputError:
         if phone_header is not None:
             raise
         # `numéro`, `number`, `n°` are the phone only in a file known to hold contacts.
         try:
-            first = _phone_pass(
-                path, sheet=sheet, phone_header=None, weak=True, max_rows=max_rows, preset=preset
-            )
+            first = phone_pass(phone_header=None, weak=True)
         except MissingColumn as error:
             undecided = undecided_keys(preset)
             if any(header_key(cell) in undecided for cell in error.header):
                 # Say which columns could be the phone, and why none is taken.
-                match_roles(str(path), error.header, mapping, list_given=True, preset=preset)
+                match_roles(
+                    str(path),
+                    error.header,
+                    mapping,
+                    list_given=True,
+                    preset=preset,
+                    map_option=map_option,
+                )
             raise
     label = str(path)
-    roles = match_roles(label, first.header, mapping, list_given=list_given, preset=preset)
+    roles = match_roles(
+        label, first.header, mapping, list_given=list_given, preset=preset, map_option=map_option
+    )
     headers = {role: first.header[index].strip() for role, index in roles.items()}
+    phone = headers[Role.PHONE]
+    if phone_header is None and is_weak_phone(phone) and _row_numbers(first.frame["list_name"]):
+        raise InputError(
+            f"{label}: column {phone!r} holds row numbers (short whole numbers), not phone "
+            f"numbers, and no column is recognised as the phone: name the phone column with "
+            f"{map_hint(map_option, Role.PHONE.value)} (or {map_hint(map_option, 'phone', phone)}"
+            " if that column does hold the phones)"
+        )
     frame = pd.DataFrame({"row": first.frame["row"], Role.PHONE.value: first.frame["list_name"]})
     # Each pass reads the phone in the list-name slot and one role in the country slot.
     cells = [replace(fact, column=Role.PHONE.value) for fact in first.cells]
@@ -128,7 +153,8 @@ def read_contacts(
             max_rows=max_rows,
             country_required=False,
             name_role="phone",
-            name_option=_MAP_PHONE,
+            name_digits=True,
+            name_option=map_hint(map_option, Role.PHONE.value),
         )
         column = part.frame[["row", "country"]].rename(columns={"country": role.value})
         frame = frame.merge(column, on="row", how="outer")
@@ -145,15 +171,3 @@ def read_contacts(
     source = replace(first, frame=first.frame.iloc[0:0], cells=())
     notes = tuple(left_out(first.header, roles, preset))
     return ContactsSource(source, frame, headers, tuple(cells), notes)
-
-
-def kind_of(source: SourceTable | None, *, explicit: Kind | None, list_given: bool) -> Kind:
-    """The kind of a file: `--kind` when given, contacts with `--list`, else by its header.
-
-    `source` is the file read as a lists file (None when that failed).
-    """
-    if explicit is not None:
-        return explicit
-    if list_given:
-        return Kind.CONTACTS
-    return detect_kind(source.header) if source is not None else Kind.CONTACTS

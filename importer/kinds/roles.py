@@ -256,8 +256,25 @@ def detect_kind(header: Sequence[str], explicit: Kind | None = None) -> Kind:
     """
     if explicit is not None:
         return explicit
-    keys = {header_key(cell) for cell in header}
-    return Kind.CONTACTS if keys & _KEYS[Role.PHONE] else Kind.LISTS
+    return Kind.CONTACTS if phone_header(header) is not None else Kind.LISTS
+
+
+def phone_header(header: Sequence[str]) -> str | None:
+    """The first unambiguous phone header of a header row (`téléphone`, not `numéro`)."""
+    return next((cell.strip() for cell in header if header_key(cell) in _KEYS[Role.PHONE]), None)
+
+
+def is_weak_phone(header: str) -> bool:
+    """Whether a header counts as the phone only in a contacts file (`numéro`, `n°`)."""
+    return header_key(header) in _WEAK_PHONE_KEYS
+
+
+def map_hint(option: str, role: str, header: str = "HEADER") -> str:
+    """How to give a column's role with the option the operator uses (`importer.job.map_option`):
+    `--map HEADER=phone` on the command line, `columns: {HEADER: phone}` in a job file."""
+    if option.startswith("--"):
+        return f'{option} "{header}={role}"' if header != "HEADER" else f"{option} {header}={role}"
+    return f"{option} {{{header}: {role}}}"
 
 
 def parse_mapping(pairs: Sequence[str] | Mapping[str, str]) -> dict[str, Role]:
@@ -272,7 +289,7 @@ def parse_mapping(pairs: Sequence[str] | Mapping[str, str]) -> dict[str, Role]:
         for pair in pairs:
             header, sep, role = pair.rpartition("=")
             if not sep or not header.strip():
-                raise ConfigError(f"--map {pair!r}: expected HEADER=ROLE")
+                raise ConfigError(f"{pair!r}: expected HEADER=ROLE")
             items.append((header, role))
     roles = {role.value: role for role in Role}
     mapping: dict[str, Role] = {}
@@ -313,6 +330,7 @@ def match_roles(
     *,
     list_given: bool = False,
     preset: str | None = None,
+    map_option: str = "--map",
 ) -> dict[Role, int]:
     """Role -> column index for a contacts file's header row.
 
@@ -320,7 +338,8 @@ def match_roles(
     weak phone header (`numéro`) is used when no strong one is there. Raises InputError (one
     line naming the file) when no phone column is found, when no list column is found and
     `--list` is not given (both messages list the headers not guessed that could be it), when
-    a mapped header is missing or when two columns could hold one role.
+    a mapped header is missing or when two columns could hold one role; its hints name
+    `map_option` (`--map`, `columns:`).
     """
     mapping = mapping or {}
     known = recognised_keys(preset)
@@ -331,7 +350,9 @@ def match_roles(
     for wanted, role in mapping.items():
         hits = [i for i, text in found if header_key(text) == header_key(wanted)]
         if not hits:
-            raise InputError(f"{label}: no column named {wanted!r} (--map); columns found: {shown}")
+            raise InputError(
+                f"{label}: no column named {wanted!r} ({map_option}); columns found: {shown}"
+            )
         roles[role] = hits[0]
         taken.add(hits[0])
     for role in Role:
@@ -346,7 +367,7 @@ def match_roles(
             names = ", ".join(repr(header[i].strip()) for i in hits)
             raise InputError(
                 f"{label}: {len(hits)} columns could be the {role.value}: {names}; "
-                f"choose one with --map HEADER={role.value}"
+                f"choose one with {map_hint(map_option, role.value)}"
             )
         if hits:
             roles[role] = hits[0]
@@ -355,12 +376,12 @@ def match_roles(
     if Role.PHONE not in roles:
         raise InputError(
             f"{label}: no phone column for a contacts import; columns found: {shown}"
-            f"{candidates}; name it with --map HEADER=phone"
+            f"{candidates}; name it with {map_hint(map_option, Role.PHONE.value)}"
         )
     if Role.LIST_NAME not in roles and not list_given:
         raise InputError(
             f"{label}: no column for the list name; columns found: {shown}{candidates}; "
-            "give --list NAME for a whole file, or --map HEADER=list_name"
+            f"give --list NAME for a whole file, or {map_hint(map_option, Role.LIST_NAME.value)}"
             + (" or a --preset" if candidates else "")
         )
     return roles

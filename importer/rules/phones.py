@@ -10,7 +10,9 @@ with the API's own codes of `/contact/add`:
 - `ERR_102` the cell is empty;
 - `ERR_106` not a valid number anywhere (or digits lost by scientific notation);
 - `ERR_107` a valid number of another country than the list's — an overseas territory's
-  number typed in national form in a French list included, with the territory's name and code;
+  number typed in national form in a French list included, with the territory's name and code,
+  and a number typed in national form that is a valid mobile of France or of a neighbour of
+  the list's country (a French mobile `06…` in a Belgian list), the likeliest named;
 - `ERR_108` a type that cannot receive SMS (see `NumberType`), unless allowed.
 
 The sandbox checks numbers with this same module, so the two agree unless told otherwise.
@@ -27,7 +29,13 @@ from functools import cache
 from types import MappingProxyType
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat, PhoneNumberType
+from phonenumbers import (
+    CountryCodeSource,
+    NumberParseException,
+    PhoneNumber,
+    PhoneNumberFormat,
+    PhoneNumberType,
+)
 
 CODE_EMPTY = "ERR_102"
 CODE_INVALID = "ERR_106"
@@ -127,6 +135,30 @@ TERRITORIES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     }
 )
 
+#: Where else a number typed in national form (no `+`) may come from, when it is valid nowhere in
+#: the list's country: France first (AvoSMS's home, and most lists' numbers), then the list
+#: country's neighbours. Only neighbours: the wider the net, the more digit strings some
+#: country's plan happens to accept (Austria's variable lengths take almost anything).
+NATIONAL_FORM_HOME = "FR"
+NATIONAL_FORM_NEIGHBOURS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "FR": ("BE", "LU", "DE", "CH", "IT", "MC", "ES", "AD", "GB"),
+        "BE": ("NL", "LU", "DE"),
+        "LU": ("BE", "DE"),
+        "CH": ("DE", "IT", "AT", "LI"),
+        "MC": ("IT",),
+        "DE": ("BE", "NL", "LU", "CH", "AT", "DK", "PL", "CZ"),
+        "NL": ("BE", "DE"),
+        "ES": ("PT", "AD"),
+        "PT": ("ES",),
+        "IT": ("CH", "AT", "SI", "SM", "VA", "MC"),
+        "AT": ("DE", "CH", "IT", "LI", "CZ", "SK", "HU", "SI"),
+        "GB": ("IE",),
+        "IE": ("GB",),
+        "AD": ("ES",),
+    }
+)
+
 #: A float rendered as text: `612345678.0`.
 _FLOAT_TEXT = re.compile(r"\+?\d+\.0+")
 #: Scientific notation as spreadsheets render big numbers: `3.3612345678E+10`.
@@ -214,11 +246,40 @@ def _territory_of(parsed: PhoneNumber, region: str) -> str | None:
     return None
 
 
+def _national_elsewhere(
+    text: str, region: str, number_types: Collection[NumberType]
+) -> tuple[str, ...]:
+    """The countries, most likely first, where `text`, typed in national form (no `+`, no
+    international prefix), is a valid number that may receive SMS (`number_types`): France,
+    then `region`'s neighbours (`NATIONAL_FORM_NEIGHBOURS`). Empty when there is none.
+
+    `06 12 34 56 78` in a Belgian list: a French mobile (and, in national form, a Dutch one).
+    """
+    try:
+        raw = phonenumbers.parse(text, region, keep_raw_input=True)
+    except NumberParseException:
+        return ()
+    if raw.country_code_source != CountryCodeSource.FROM_DEFAULT_COUNTRY:
+        return ()
+    found: list[str] = []
+    for other in dict.fromkeys((NATIONAL_FORM_HOME, *NATIONAL_FORM_NEIGHBOURS.get(region, ()))):
+        parsed = None if other == region else _parse(text, other)
+        if parsed is None or phonenumbers.region_code_for_number(parsed) != other:
+            continue
+        if _TYPES.get(phonenumbers.number_type(parsed), NumberType.UNKNOWN) in number_types:
+            found.append(other)
+    return tuple(found)
+
+
+def _plus(region: str) -> str:
+    return f"+{phonenumbers.country_code_for_region(region)}"
+
+
 def _other_country(region: str, found: str, how: str = "") -> PhoneProblem:
-    code = phonenumbers.country_code_for_region(found)
     return PhoneProblem(
         CODE_OTHER_COUNTRY,
-        f"a number of {territory_name(found)} (+{code}){how}, not of the list's country {region}",
+        f"a number of {territory_name(found)} ({_plus(found)}){how}, not of the list's country "
+        f"{region}",
     )
 
 
@@ -256,6 +317,17 @@ def normalize_phone(
             territory = _territory_of(parsed, region)
             if territory is not None:
                 return _other_country(region, territory, " typed in national form")
+            elsewhere = _national_elsewhere(undone, region, number_types)
+            if elsewhere:
+                problem = _other_country(region, elsewhere[0], " typed in national form")
+                if len(elsewhere) == 1:
+                    return problem
+                also = ", ".join(f"{territory_name(o)} ({_plus(o)})" for o in elsewhere[1:])
+                return PhoneProblem(
+                    problem.code,
+                    f"{problem.message} (in that form it is also a number of {also}: write "
+                    "numbers with their +code to be sure)",
+                )
         return PhoneProblem(CODE_INVALID, f"{text!r} is not a valid phone number")
     if found != region:
         return _other_country(region, found)

@@ -1,0 +1,220 @@
+"""What a contacts run says, and when: the kind first, one-line refusals naming the option the
+operator used, and reads of the account counted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import read_results
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+# -------------------------------------------------------------- the first line names the kind
+
+
+def two_rows_workbook(path: Path, header: tuple[str, str, str]) -> Path:
+    """A workbook of two rows, the second with an unknown country (a warning)."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(header)
+    sheet.append(["Clients", "FR", "06 12 34 56 78"])
+    sheet.append(["Clients", "Atlantis", "06 12 34 56 79"])
+    book.save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("header", "kind", "why"),
+    [
+        (("Liste", "Pays", "Téléphone"), "contacts", "a phone column, 'Téléphone'"),
+        (("Nom de la liste", "Pays", "Note"), "lists", "a lists file: no phone column"),
+    ],
+)
+def test_the_first_line_of_the_log_names_the_kind(cli, tmp_path, header, kind, why) -> None:
+    source = two_rows_workbook(tmp_path / "in.xlsx", header)
+    result = cli("validate", source, "-o", "out.csv")
+    assert result.exit_code == 1, result.stderr
+    said = lines(result.stderr)
+    assert said[0].startswith(f"{kind}: {source} (") and why in said[0], said
+    assert said[1].startswith("warning: row 3 invalid")  # the warnings come after it
+    assert said[-1].startswith(f"{kind}: 2 rows in")  # and the summary names it too
+
+
+def test_the_kind_line_comes_first_in_a_json_log_too(cli, tmp_path) -> None:
+    """A cell the reader refuses (BAD_CELL) is warned about after the kind's line."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Nom de la liste", "Pays"])
+    sheet.append([2024, "FR"])
+    sheet["A2"].number_format = "#,##0.00"  # a locale-dependent display: refused, BAD_CELL
+    sheet.append(["Clients", "FR"])
+    book.save(tmp_path / "in.xlsx")
+    result = cli("validate", tmp_path / "in.xlsx", "-o", "out.json", "--log-format", "json")
+    records = [json.loads(line) for line in lines(result.stderr)]
+    assert records[0]["kind"] == "lists" and records[0]["level"] == "INFO"
+    assert records[1]["level"] == "WARNING" and records[1]["code"] == "BAD_CELL"
+    assert records[-1]["message"].startswith("lists: 2 rows in")
+
+
+def test_a_clean_run_logs_only_its_summary_and_a_refusal_only_its_line(cli, tmp_path) -> None:
+    source = write(tmp_path / "in.csv", "Liste;Pays;Téléphone\nClients;FR;0612345678\n")
+    clean = cli("validate", source, "-o", "out.csv")
+    (line,) = lines(clean.stderr)
+    assert clean.exit_code == 0 and line.startswith("contacts: 1 row in ")
+    refused = cli("validate", source, "--kind", "contacts", "--map", "Portable=phone")
+    assert refused.exit_code == 2
+    assert len(lines(refused.stderr)) == 1
+
+
+# -------------------------------------------------------------- N°, row numbers and the kind
+
+
+def test_a_row_number_column_is_not_taken_for_the_phone(cli, tmp_path) -> None:
+    source = write(tmp_path / "in.csv", "N°;Nom;Prénom\n1;Dupont;Jean\n2;Martin;Paul\n3;Roy;Léa\n")
+    result = cli("validate", source, "--kind", "contacts", "--list", "Clients")
+    assert result.exit_code == 2
+    (line,) = lines(result.stderr)
+    assert line.startswith(f"avosms-import: {source}: column 'N°' holds row numbers")
+    assert "--map HEADER=phone" in line and '--map "N°=phone"' in line
+
+
+def test_a_numero_column_of_phones_is_the_phone_once_the_kind_is_contacts(cli, tmp_path) -> None:
+    source = write(tmp_path / "in.csv", "Numéro;Nom\n06 12 34 56 78;Dupont\n0612345679;Roy\n")
+    result = cli(
+        "validate", source, "--kind", "contacts", "--list", "Clients", "--default-country", "FR"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert [row["number"] for row in read_results(tmp_path / "in.results.csv")] == [
+        "'+33612345678",
+        "'+33612345679",
+    ]
+
+
+def test_a_mapped_row_number_column_is_the_operators_choice(cli, tmp_path) -> None:
+    source = write(tmp_path / "in.csv", "N°;Nom\n1;Dupont\n")
+    result = cli("validate", source, "--map", "N°=phone", "--list", "C", "--default-country", "FR")
+    assert result.exit_code == 1  # read as asked: the number 1 is invalid, row by row
+    assert read_results(tmp_path / "in.results.csv")[0]["code"] == "ERR_106"
+
+
+@pytest.mark.parametrize(
+    ("options", "hint"),
+    [
+        (("--kind", "lists"), "; or, if it holds contacts, give --kind contacts"),
+        ((), "; or, if it holds contacts, name its phone column with --map HEADER=phone"),
+    ],
+)
+def test_a_lists_file_without_a_list_column_points_at_contacts(cli, tmp_path, options, hint):
+    source = write(tmp_path / "in.csv", "Prénom;Portable perso\nJean;0612345678\n")
+    result = cli("validate", source, *options)
+    assert result.exit_code == 2
+    (line,) = lines(result.stderr)
+    assert "no column for the list name" in line and hint in line
+
+
+# -------------------------------------------------------------- --list without a country
+
+
+def test_list_without_a_country_is_one_refusal_before_anything_is_sent(
+    cli, api_env, tmp_path
+) -> None:
+    source = write(tmp_path / "in.csv", "Téléphone\n0612345678\n0612345679\n")
+    result = cli("run", source, "--list", "Clients")
+    assert result.exit_code == 2
+    assert lines(result.stderr) == [
+        f"avosms-import: {source}: no column for the country of list 'Clients' (--list); "
+        "columns found: 'Téléphone'; give --default-country ISO2, or --map HEADER=country"
+    ]
+    assert api_env.stats.requests_total == 0
+    assert cli("run", source, "--list", "Clients", "--default-country", "FR").exit_code == 0
+
+
+def test_a_contacts_file_without_a_country_column_is_refused_once(cli, tmp_path) -> None:
+    source = write(tmp_path / "in.csv", "Liste;Téléphone\nClients;0612345678\n")
+    result = cli("validate", source)
+    assert result.exit_code == 2
+    (line,) = lines(result.stderr)
+    assert "no column for the country of the lists" in line
+
+
+# -------------------------------------------------------------- --map or columns:
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("foo", "avosms-import: --map: 'foo': expected HEADER=ROLE"),
+        ("tel=bogus", "avosms-import: --map: column 'tel': unknown role 'bogus'; roles are "),
+    ],
+)
+def test_map_errors_name_map_on_the_command_line(cli, tmp_path, value, said) -> None:
+    source = write(tmp_path / "in.csv", "liste;pays;tel\nA;FR;0612345678\n")
+    result = cli("validate", source, "--map", value)
+    assert result.exit_code == 2
+    (line,) = lines(result.stderr)
+    assert line.startswith(said) and "--columns" not in line
+
+
+def test_map_errors_name_columns_in_a_job_file(cli, tmp_path) -> None:
+    write(tmp_path / "in.csv", "liste;pays;tel\nA;FR;0612345678\n")
+    job = write(tmp_path / "job.yaml", "input: in.csv\ncolumns:\n  tel: bogus\n")
+    (line,) = lines(cli("validate", "--job", job).stderr)
+    assert line.startswith(f"avosms-import: {job}: line 2: \"columns\": column 'tel': unknown")
+    missing = write(tmp_path / "missing.yaml", "input: in.csv\ncolumns:\n  Portable: phone\n")
+    (line,) = lines(cli("validate", "--job", missing).stderr)
+    assert "(columns: {HEADER: phone})" in line and "--map" not in line
+    on_line = cli("validate", tmp_path / "in.csv", "--map", "Portable=phone")
+    assert "(--map HEADER=phone)" in on_line.stderr
+
+
+# -------------------------------------------------------------- reads of the account
+
+
+def test_a_run_that_creates_lists_reads_the_account_lists_once(cli, api_env, tmp_path) -> None:
+    source = write(
+        tmp_path / "in.csv",
+        "Liste;Pays;Téléphone\nA;FR;0612345678\nB;FR;0612345679\nA;FR;0612345670\n",
+    )
+    result = cli("run", source, "-o", "out.csv")
+    assert result.exit_code == 0, result.stderr
+    assert "(2 lists created for them)" in result.stderr
+    assert api_env.stats.list_requests == 1
+    assert sum(api_env.stats.information_requests.values()) == 0  # new lists: nothing to read
+
+
+# -------------------------------------------------------------- a neighbour's national number
+
+
+def test_a_french_mobile_typed_nationally_in_a_belgian_list_is_err_107(cli, tmp_path) -> None:
+    source = write(tmp_path / "in.csv", "Liste;Pays;Téléphone\nBruxelles;BE;06 12 34 56 78\n")
+    result = cli("validate", source, "-o", "out.csv")
+    assert result.exit_code == 1
+    (row,) = read_results(tmp_path / "out.csv")
+    assert (row["outcome"], row["code"], row["number"]) == ("invalid", "ERR_107", "")
+    assert row["message"].startswith(
+        "a number of France (+33) typed in national form, not of the list's country BE"
+    )
+
+
+def test_map_alone_makes_a_contacts_file(cli, tmp_path) -> None:
+    """`Liste` and `Pays` would make a lists file; a mapping is only ever for contacts."""
+    source = write(tmp_path / "in.csv", "Liste;Pays;Portable perso\nClients;FR;0612345678\n")
+    result = cli("validate", source, "--map", "Portable perso=phone", "-o", "out.csv")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith("contacts: 1 row in")
+    assert read_results(tmp_path / "out.csv")[0]["number"] == "'+33612345678"
