@@ -423,7 +423,8 @@ class Journal:
         """Per (list key, E.164), the latest contacts row (`CONTACT_ROW_FIELDS` and `run_id`)
         that a run before `before_run` on `account` that did not finish (killed, or exit 3)
         added, updated or removed, or may have. A killed run's rows in flight are journaled
-        `pending` (`IN_FLIGHT`) with no attempt yet (the count comes with the answer): all of them count."""
+        `pending` (`IN_FLIGHT`) with no attempt yet (the count comes with the answer): all of
+        them count."""
         records = self._read(INTERRUPTED_CHANGES_SQL, (before_run, account))
         return pd.DataFrame.from_records(records, columns=[*CONTACT_ROW_FIELDS, "run_id"])
 
