@@ -40,9 +40,6 @@ from importer.rules.phones import (
 
 T = TypeVar("T")
 
-#: Joins a list's key (or country) to a number in one dictionary key: a control character no
-#: region code or E.164 number holds (numpy drops a trailing NUL, so not that one).
-_SEP = "\x1f"
 
 #: The results file's columns for contacts, in order. Exactly these, nothing else.
 CONTACT_COLUMNS: tuple[str, ...] = (
@@ -117,21 +114,25 @@ def _tidy(values: pd.Series) -> pd.Series:
     return normalize.normalize_names(values)
 
 
-def _by_value(
-    values: pd.Series, check: Callable[[list[str]], list[T]]
-) -> tuple[list[T], np.ndarray]:
+def _by_value(values: pd.Series, check: Callable[[list[str]], T]) -> tuple[T, np.ndarray]:
     """`check` run on the distinct values: the results, and each row's position among them."""
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    return check([str(value) for value in uniques]), codes
+    return check([str(value) for value in uniques.tolist()]), codes
 
 
-def _each(check: Callable[[str], T]) -> Callable[[list[str]], list[T]]:
+#: A check of many distinct cells at once: each cell's value to send and its problem (as
+#: `rules.Field` has them); None: the field is sent as read (tidied).
+FieldCheck = Callable[[list[str]], tuple[list[str], list[str]]] | None
+
+
+def _each(check: Callable[[str], rules.Field]) -> FieldCheck:
     """A one-cell check run on many cells."""
-    return lambda cells: [check(cell) for cell in cells]
 
+    def each(cells: list[str]) -> tuple[list[str], list[str]]:
+        results = [check(cell) for cell in cells]
+        return [f.value for f in results], [f.problem for f in results]
 
-#: A check of many distinct cells at once; None: the field is sent as read (tidied).
-FieldCheck = Callable[[list[str]], list[rules.Field]] | None
+    return each
 
 
 def _field_checks(options: ContactOptions) -> dict[Role, FieldCheck]:
@@ -170,9 +171,9 @@ class _Fields:
                 values[role] = cells.reset_index(drop=True)  # Arrow strings, not objects
                 problems[role] = np.full(count, "", dtype=object)
                 continue
-            results, codes = _by_value(cells, check)
-            values[role] = np.array([f.value for f in results], dtype=object)[codes]
-            problems[role] = np.array([f.problem for f in results], dtype=object)[codes]
+            (sent, why), codes = _by_value(cells, check)
+            values[role] = np.array(sent, dtype=object)[codes]
+            problems[role] = np.array(why, dtype=object)[codes]
         for position, row_facts in facts.items():
             for fact in row_facts:
                 role = Role(fact.column)
@@ -187,12 +188,15 @@ class _Fields:
                     problems[role][position] = f"{role.value} left out: {fact.message()}"
         return cls(values, problems)
 
-    def differing(self, here: int, there: int) -> list[str]:
-        return [
-            role.value
-            for role in OPTIONAL_ROLES
-            if self.values[role][here] != self.values[role][there]
-        ]
+    def differing(self, here: np.ndarray, there: np.ndarray) -> dict[int, list[str]]:
+        """For each row of `here`: the fields whose values differ from its row of `there`."""
+        differ: dict[int, list[str]] = {}
+        for role in OPTIONAL_ROLES:
+            values = self.values[role]
+            column = values if isinstance(values, np.ndarray) else values.to_numpy(dtype=object)
+            for position in here[column[here] != column[there]].tolist():
+                differ.setdefault(position, []).append(role.value)
+        return differ
 
 
 @dataclass
@@ -225,8 +229,8 @@ class _Numbers:
         pairs, pair_of = np.unique(
             region_codes.astype(np.int64) * width + cell_codes, return_inverse=True
         )
-        cell_list = [str(cell) for cell in cells]
-        region_list = [str(value) for value in regions]
+        cell_list = [str(cell) for cell in cells.tolist()]
+        region_list = [str(value) for value in regions.tolist()]
         parts: tuple[list[str], list[str], list[str], list[str]] = ([], [], [], [])
         for region_at, cell_at in zip(
             (pairs // width).tolist(), (pairs % width).tolist(), strict=True
@@ -346,10 +350,13 @@ def prepare(
 
     # Same list, same number in E.164: the first valid row wins.
     valid = checked[good]
-    first = _first_positions(keys[valid] + _SEP + e164[valid], valid)
+    key_codes = pd.factorize(keys[valid], use_na_sentinel=False)[0].astype(np.int64)
+    number_codes, distinct = pd.factorize(e164[valid], use_na_sentinel=False)
+    first = _first_positions(key_codes * max(len(distinct), 1) + number_codes, valid)
     repeats = valid[first != valid]
     outcome[repeats], code[repeats] = Outcome.DUPLICATE.value, LocalCode.DUPLICATE.value
     twin = dict(zip(repeats.tolist(), first[first != valid].tolist(), strict=True))
+    differ = fields.differing(repeats, first[first != valid])
 
     # Messages, only for the rows that have something to say.
     field_said = np.zeros(count, dtype=bool)
@@ -375,9 +382,8 @@ def prepare(
         if i in twin:
             j = twin[i]
             text = f"same number {number[j]} in list {names[j]!r} as row {rows[j]}"
-            differ = fields.differing(i, j)
-            if differ:
-                text += f" (other fields differ: {', '.join(differ)})"
+            if i in differ:
+                text += f" (other fields differ: {', '.join(differ[i])})"
             notes.insert(0, text)
         message[i] = "; ".join(notes)
 

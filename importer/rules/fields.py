@@ -147,12 +147,14 @@ def plain_emails(cells: Sequence[str]) -> np.ndarray:
     return np.asarray(plain.to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def emails(cells: Sequence[str]) -> list[Field]:
-    """`email` for many cells: the everyday ones (`plain_emails`) without the library."""
-    return [
-        Field(cell) if plain else email(cell)
-        for cell, plain in zip(cells, plain_emails(cells).tolist(), strict=True)
-    ]
+def emails(cells: Sequence[str]) -> tuple[list[str], list[str]]:
+    """`email` for many cells, as two lists (`Field.value`s, `Field.problem`s): the everyday
+    ones (`plain_emails`) without the library, and no object per cell."""
+    values, problems = list(cells), [""] * len(cells)
+    for at in np.flatnonzero(~plain_emails(cells)).tolist():
+        checked = email(cells[at])
+        values[at], problems[at] = checked.value, checked.problem
+    return values, problems
 
 
 def birthday(

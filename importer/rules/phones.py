@@ -246,8 +246,9 @@ def _territory_codes(region: str) -> tuple[tuple[int, re.Pattern[str]], ...]:
         general = []
         for member in phonenumbers.region_codes_for_country_code(code):
             metadata = phonenumbers.PhoneMetadata.metadata_for_region(member)
-            if metadata is not None and metadata.general_desc.national_number_pattern:
-                general.append(f"(?:{metadata.general_desc.national_number_pattern})")
+            desc = None if metadata is None else metadata.general_desc
+            if desc is not None and desc.national_number_pattern:
+                general.append(f"(?:{desc.national_number_pattern})")
         found[code] = re.compile("|".join(general) or "(?!)")
     return tuple(found.items())
 
