@@ -280,11 +280,12 @@ def prepare(
         else pd.Series([options.list_name] * count, index=source.index, dtype="str")
     )
     country_cells = _cells(source, Role.COUNTRY)
-    at = {row: position for position, row in enumerate(rows.tolist())}
     facts: dict[int, list[CellFact]] = {}
-    for fact in cells:
-        if fact.row in at:
-            facts.setdefault(at[fact.row], []).append(fact)
+    if cells:  # workbook facts only: a CSV's million rows need no row -> position map
+        at = {row: position for position, row in enumerate(rows.tolist())}
+        for fact in cells:
+            if fact.row in at:
+                facts.setdefault(at[fact.row], []).append(fact)
     lists = normalize.prepare(
         pd.DataFrame(
             {"row": rows, "list_name": list_cells.values, "country": country_cells.values}
