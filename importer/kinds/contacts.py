@@ -35,15 +35,11 @@ from importer.rules.phones import (
     NumberFormat,
     NumberType,
     Phone,
-    PhoneProblem,
     normalize_phone,
 )
 
 T = TypeVar("T")
 
-#: Joins a list's key (or country) to a number in one dictionary key: a control character no
-#: region code or E.164 number holds (numpy drops a trailing NUL, so not that one).
-_SEP = "\x1f"
 
 #: The results file's columns for contacts, in order. Exactly these, nothing else.
 CONTACT_COLUMNS: tuple[str, ...] = (
@@ -118,23 +114,38 @@ def _tidy(values: pd.Series) -> pd.Series:
     return normalize.normalize_names(values)
 
 
-def _by_value(values: pd.Series, check: Callable[[str], T]) -> tuple[list[T], np.ndarray]:
-    """`check` run once per distinct value: the results, and each row's position among them."""
+def _by_value(values: pd.Series, check: Callable[[list[str]], T]) -> tuple[T, np.ndarray]:
+    """`check` run on the distinct values: the results, and each row's position among them."""
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    return [check(str(value)) for value in uniques], codes
+    return check([str(value) for value in uniques.tolist()]), codes
 
 
-def _field_checks(options: ContactOptions) -> dict[Role, Callable[[str], rules.Field]]:
+#: A check of many distinct cells at once: each cell's value to send and its problem (as
+#: `rules.Field` has them); None: the field is sent as read (tidied).
+FieldCheck = Callable[[list[str]], tuple[list[str], list[str]]] | None
+
+
+def _each(check: Callable[[str], rules.Field]) -> FieldCheck:
+    """A one-cell check run on many cells."""
+
+    def each(cells: list[str]) -> tuple[list[str], list[str]]:
+        results = [check(cell) for cell in cells]
+        return [f.value for f in results], [f.problem for f in results]
+
+    return each
+
+
+def _field_checks(options: ContactOptions) -> dict[Role, FieldCheck]:
     birthday = partial(
         rules.birthday, month_first=options.month_first, output=options.birthday_format
     )
     return {
-        Role.CIVILITY: rules.civility,
-        Role.EMAIL: rules.email,
-        Role.BIRTHDAY: birthday,
-        Role.LAST_NAME: rules.Field,
-        Role.FIRST_NAME: rules.Field,
-        Role.OTHER: rules.Field,
+        Role.CIVILITY: _each(rules.civility),
+        Role.EMAIL: rules.emails,
+        Role.BIRTHDAY: _each(birthday),
+        Role.LAST_NAME: None,
+        Role.FIRST_NAME: None,
+        Role.OTHER: None,
     }
 
 
@@ -142,7 +153,8 @@ def _field_checks(options: ContactOptions) -> dict[Role, Callable[[str], rules.F
 class _Fields:
     """Each optional field of every row, as it would be sent, and why a cell was left out."""
 
-    values: dict[Role, np.ndarray]
+    values: dict[Role, np.ndarray | pd.Series]
+    """Per role, by position: an object array, or Arrow strings for fields sent as read."""
     problems: dict[Role, np.ndarray]
 
     @classmethod
@@ -150,12 +162,18 @@ class _Fields:
         cls, source: pd.DataFrame, options: ContactOptions, facts: Mapping[int, list[CellFact]]
     ) -> _Fields:
         """`facts`: position -> the reader's facts about that row's cells."""
-        values: dict[Role, np.ndarray] = {}
+        values: dict[Role, np.ndarray | pd.Series] = {}
         problems: dict[Role, np.ndarray] = {}
+        count = len(source)
         for role, check in _field_checks(options).items():
-            results, codes = _by_value(_tidy(_cells(source, role.value)), check)
-            values[role] = np.array([f.value for f in results], dtype=object)[codes]
-            problems[role] = np.array([f.problem for f in results], dtype=object)[codes]
+            cells = _tidy(_cells(source, role.value))
+            if check is None:  # sent as tidied, never left out: nothing to check
+                values[role] = cells.reset_index(drop=True)  # Arrow strings, not objects
+                problems[role] = np.full(count, "", dtype=object)
+                continue
+            (sent, why), codes = _by_value(cells, check)
+            values[role] = np.array(sent, dtype=object)[codes]
+            problems[role] = np.array(why, dtype=object)[codes]
         for position, row_facts in facts.items():
             for fact in row_facts:
                 role = Role(fact.column)
@@ -170,12 +188,69 @@ class _Fields:
                     problems[role][position] = f"{role.value} left out: {fact.message()}"
         return cls(values, problems)
 
-    def differing(self, here: int, there: int) -> list[str]:
-        return [
-            role.value
-            for role in OPTIONAL_ROLES
-            if self.values[role][here] != self.values[role][there]
-        ]
+    def differing(self, here: np.ndarray, there: np.ndarray) -> dict[int, list[str]]:
+        """For each row of `here`: the fields whose values differ from its row of `there`."""
+        differ: dict[int, list[str]] = {}
+        for role in OPTIONAL_ROLES:
+            values = self.values[role]
+            column = values if isinstance(values, np.ndarray) else values.to_numpy(dtype=object)
+            for position in here[column[here] != column[there]].tolist():
+                differ.setdefault(position, []).append(role.value)
+        return differ
+
+
+@dataclass
+class _Numbers:
+    """Every row's number checked against its region: E.164, as sent, code, what to say."""
+
+    e164: np.ndarray
+    number: np.ndarray
+    code: np.ndarray
+    said: np.ndarray
+    good: np.ndarray
+    """For the `checked` positions, in their order: whether the number can be sent."""
+
+    @classmethod
+    def check(
+        cls, phones: pd.Series, region: np.ndarray, checked: np.ndarray, options: ContactOptions
+    ) -> _Numbers:
+        """`normalize_phone` once per distinct (cell, region) among the `checked` positions.
+
+        The pairs are told apart by integer codes (no string per row is built), and each
+        result is kept as four strings, not as an object per distinct number.
+        """
+        count = len(phones)
+        e164, number, code, said = (np.full(count, "", dtype=object) for _ in range(4))
+        if len(checked) == 0:
+            return cls(e164, number, code, said, np.zeros(0, dtype=bool))
+        cell_codes, cells = pd.factorize(phones.iloc[checked], use_na_sentinel=False)
+        region_codes, regions = pd.factorize(region[checked], use_na_sentinel=False)
+        width = max(len(cells), 1)
+        pairs, pair_of = np.unique(
+            region_codes.astype(np.int64) * width + cell_codes, return_inverse=True
+        )
+        cell_list = [str(cell) for cell in cells.tolist()]
+        region_list = [str(value) for value in regions.tolist()]
+        parts: tuple[list[str], list[str], list[str], list[str]] = ([], [], [], [])
+        for region_at, cell_at in zip(
+            (pairs // width).tolist(), (pairs % width).tolist(), strict=True
+        ):
+            result = normalize_phone(
+                cell_list[cell_at],
+                region_list[region_at],
+                number_types=options.number_types,
+                number_format=options.number_format,
+            )
+            if isinstance(result, Phone):
+                row = (result.e164, result.number, "", result.note)
+            else:
+                row = ("", "", result.code, result.message)
+            for column, value in zip(parts, row, strict=True):
+                column.append(value)
+        for target, column in zip((e164, number, code, said), parts, strict=True):
+            target[checked] = np.array(column, dtype=object)[pair_of]
+        good = e164[checked] != ""
+        return cls(e164, number, code, said, good)
 
 
 def prepare(
@@ -205,11 +280,12 @@ def prepare(
         else pd.Series([options.list_name] * count, index=source.index, dtype="str")
     )
     country_cells = _cells(source, Role.COUNTRY)
-    at = {row: position for position, row in enumerate(rows.tolist())}
     facts: dict[int, list[CellFact]] = {}
-    for fact in cells:
-        if fact.row in at:
-            facts.setdefault(at[fact.row], []).append(fact)
+    if cells:  # workbook facts only: a CSV's million rows need no row -> position map
+        at = {row: position for position, row in enumerate(rows.tolist())}
+        for fact in cells:
+            if fact.row in at:
+                facts.setdefault(at[fact.row], []).append(fact)
     lists = normalize.prepare(
         pd.DataFrame(
             {"row": rows, "list_name": list_cells.values, "country": country_cells.values}
@@ -217,9 +293,7 @@ def prepare(
         default_country=options.default_country,
         cells=[f for f in cells if f.column in (Role.LIST_NAME.value, Role.COUNTRY.value)],
     )
-    keys = lists["name_key"].to_numpy(dtype=object)
-    names = lists["name"].to_numpy(dtype=object)
-    row_codes = lists["country_code"].to_numpy(dtype=object)
+    keys, names, row_codes = (_shared(lists[c]) for c in ("name_key", "name", "country_code"))
     outcome = np.full(count, Outcome.PLANNED.value, dtype=object)
     code = np.full(count, "", dtype=object)
     message = np.full(count, "", dtype=object)
@@ -227,10 +301,11 @@ def prepare(
     # The list stage first: an unusable list makes the row invalid with the list's code.
     list_invalid = (lists["outcome"] == Outcome.INVALID).to_numpy()
     outcome[list_invalid] = Outcome.INVALID.value
-    code[list_invalid] = LIST_CODE_PREFIX + lists["code"].to_numpy(dtype=object)[list_invalid]
-    message[list_invalid] = (
-        "list not usable: " + lists["message"].to_numpy(dtype=object)[list_invalid]
+    code[list_invalid] = LIST_CODE_PREFIX + lists["code"][list_invalid].to_numpy(dtype=object)
+    message[list_invalid] = "list not usable: " + lists["message"][list_invalid].to_numpy(
+        dtype=object
     )
+    del lists  # a frame per row: let it go before the numbers are checked
     usable = np.flatnonzero(~list_invalid)
     first = _first_positions(keys[usable], usable)
     conflict = usable[row_codes[usable] != row_codes[first]]
@@ -250,35 +325,18 @@ def prepare(
     region[checked] = [
         account_countries.get(k, c) for k, c in zip(keys[checked], row_codes[checked], strict=True)
     ]
-    phones = _tidy(_cells(source, Role.PHONE)).to_numpy(dtype=object)
-    pairs = pd.Series(region[checked] + _SEP + phones[checked])
-    results, codes = _by_value(
-        pairs,
-        lambda pair: normalize_phone(
-            pair.partition(_SEP)[2],
-            pair.partition(_SEP)[0],
-            number_types=options.number_types,
-            number_format=options.number_format,
-        ),
-    )
-    good = np.array([isinstance(r, Phone) for r in results], dtype=bool)[codes]
+    numbers = _Numbers.check(_tidy(_cells(source, Role.PHONE)), region, checked, options)
+    good = numbers.good
     refused = {
         position: fact
         for position, row_facts in facts.items()
         for fact in row_facts
         if fact.column == Role.PHONE.value and not fact.usable
     }
-    e164 = np.full(count, "", dtype=object)
-    number = np.full(count, "", dtype=object)
-    e164[checked] = np.array([getattr(r, "e164", "") for r in results], dtype=object)[codes]
-    number[checked] = np.array([getattr(r, "number", "") for r in results], dtype=object)[codes]
+    e164, number, said = numbers.e164, numbers.number, numbers.said
     bad_at = checked[~good]
     outcome[bad_at] = Outcome.INVALID.value
-    code[bad_at] = np.array([getattr(r, "code", "") for r in results], dtype=object)[codes][~good]
-    said = np.full(count, "", dtype=object)
-    said[checked] = np.array(
-        [r.message if isinstance(r, PhoneProblem) else r.note for r in results], dtype=object
-    )[codes]
+    code[bad_at] = numbers.code[bad_at]
     for position, fact in refused.items():
         where = np.flatnonzero(checked == position)
         if len(where):
@@ -293,10 +351,13 @@ def prepare(
 
     # Same list, same number in E.164: the first valid row wins.
     valid = checked[good]
-    first = _first_positions(keys[valid] + _SEP + e164[valid], valid)
+    key_codes = pd.factorize(keys[valid], use_na_sentinel=False)[0].astype(np.int64)
+    number_codes, distinct = pd.factorize(e164[valid], use_na_sentinel=False)
+    first = _first_positions(key_codes * max(len(distinct), 1) + number_codes, valid)
     repeats = valid[first != valid]
     outcome[repeats], code[repeats] = Outcome.DUPLICATE.value, LocalCode.DUPLICATE.value
     twin = dict(zip(repeats.tolist(), first[first != valid].tolist(), strict=True))
+    differ = fields.differing(repeats, first[first != valid])
 
     # Messages, only for the rows that have something to say.
     field_said = np.zeros(count, dtype=bool)
@@ -322,9 +383,8 @@ def prepare(
         if i in twin:
             j = twin[i]
             text = f"same number {number[j]} in list {names[j]!r} as row {rows[j]}"
-            differ = fields.differing(i, j)
-            if differ:
-                text += f" (other fields differ: {', '.join(differ)})"
+            if i in differ:
+                text += f" (other fields differ: {', '.join(differ[i])})"
             notes.insert(0, text)
         message[i] = "; ".join(notes)
 
@@ -339,7 +399,7 @@ def prepare(
             "list_contact_id": np.full(count, "", dtype=object),
             "number": number,
             **{
-                role.value: np.where(sent, fields.values[role], "").astype(object)
+                role.value: pd.Series(fields.values[role]).where(sent, "")
                 for role in OPTIONAL_ROLES
             },
             "outcome": outcome,
@@ -394,6 +454,13 @@ def _stop_region(options: ContactOptions, regions: np.ndarray) -> tuple[str | No
     if options.list_name is not None and len(found) == 1:
         return found.pop(), f"the country of list {options.list_name!r}"
     return None, ""
+
+
+def _shared(values: pd.Series) -> np.ndarray:
+    """`values` as an object array holding one Python string per distinct value: a million
+    rows of a hundred list names hold a hundred strings, not a million."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return np.asarray(uniques, dtype=object)[codes]
 
 
 def _first_positions(keys: np.ndarray, positions: np.ndarray) -> np.ndarray:

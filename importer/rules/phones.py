@@ -165,6 +165,10 @@ _FLOAT_TEXT = re.compile(r"\+?\d+\.0+")
 _SCIENTIFIC = re.compile(r"\+?\d(?:[.,]\d+)?[eE]\+?\d+")
 #: The French word for an extension, which libphonenumber would read as vanity letters.
 _POSTE = re.compile(r"\bposte\b\.?", re.IGNORECASE)
+#: A cell without any of these characters is neither spreadsheet float nor `poste`: most cells
+#: skip both patterns.
+_SPREADSHEET_MARKS = frozenset(".eE")
+_POSTE_START = frozenset("pP")
 
 
 @dataclass(frozen=True)
@@ -226,10 +230,27 @@ def _parse(text: str, region: str) -> PhoneNumber | None:
 
 
 @cache
-def _territory_codes(region: str) -> tuple[int, ...]:
-    """The country calling codes of `region`'s territories (+590, +596, +594, +262, +508)."""
-    codes = (phonenumbers.country_code_for_region(t) for t in TERRITORIES.get(region, ()))
-    return tuple(dict.fromkeys(codes))
+def _territory_codes(region: str) -> tuple[tuple[int, re.Pattern[str]], ...]:
+    """The country calling codes of `region`'s territories (+590, +596, +594, +262, +508),
+    each with a pattern every number valid under that code matches.
+
+    The pattern joins the general descriptions of the code's regions in libphonenumber's own
+    metadata: a national number outside all of them has no type there, so it is passed over
+    without the costlier region and type look-ups (most invalid numbers of a big file).
+    """
+    found: dict[int, re.Pattern[str]] = {}
+    for territory in TERRITORIES.get(region, ()):
+        code = phonenumbers.country_code_for_region(territory)
+        if code in found:
+            continue
+        general = []
+        for member in phonenumbers.region_codes_for_country_code(code):
+            metadata = phonenumbers.PhoneMetadata.metadata_for_region(member)
+            desc = None if metadata is None else metadata.general_desc
+            if desc is not None and desc.national_number_pattern:
+                general.append(f"(?:{desc.national_number_pattern})")
+        found[code] = re.compile("|".join(general) or "(?!)")
+    return tuple(found.items())
 
 
 def _territory_of(parsed: PhoneNumber, region: str) -> str | None:
@@ -238,7 +259,10 @@ def _territory_of(parsed: PhoneNumber, region: str) -> str | None:
     The national number stays what the home country's trunk prefix left (`0690…` -> 690…);
     only the calling code changes, so no second parse is needed.
     """
-    for code in _territory_codes(region):
+    national = str(parsed.national_number)
+    for code, general in _territory_codes(region):
+        if not general.fullmatch(national):
+            continue
         candidate = PhoneNumber(country_code=code, national_number=parsed.national_number)
         territory = phonenumbers.region_code_for_number(candidate)
         if territory and phonenumbers.number_type(candidate) != PhoneNumberType.UNKNOWN:
@@ -300,10 +324,12 @@ def normalize_phone(
     text = raw.strip()
     if not text:
         return PhoneProblem(CODE_EMPTY, "phone number is empty")
-    undone = _undo_spreadsheet(text)
+    undone = _undo_spreadsheet(text) if _SPREADSHEET_MARKS.intersection(text) else text
     if isinstance(undone, PhoneProblem):
         return undone
-    parsed = _parse(_POSTE.sub(" ext ", undone), region)
+    if _POSTE_START.intersection(undone):
+        undone = _POSTE.sub(" ext ", undone)
+    parsed = _parse(undone, region)
     if parsed is None:
         return PhoneProblem(CODE_INVALID, f"{text!r} is not a phone number")
     note = f"extension {parsed.extension} dropped" if parsed.extension else ""
