@@ -124,7 +124,11 @@ class SandboxServer:
             raise ConfigError(
                 f"sandbox cannot listen on {self.host}:{self.port}: {reason}"
             ) from exc
-        self.name_key("")  # load the name rule now, not on the first request
+        # Load now what the first requests would load (the name rule's casefold table, which
+        # only a non-ASCII name builds, and the countries): done while serving, it held every
+        # request that came in meanwhile, counted later and all at once.
+        self.name_key("Été")
+        country_names()
         self.port = httpd.server_address[1]
         self._httpd = httpd
         self._thread = threading.Thread(
