@@ -36,7 +36,10 @@ The busiest second was 23 in the previous rounds, with the throttle unchanged: t
 own log of its sends showed them 50 ms apart from the first, while the sandbox counted the
 first dozen all at once, 0.2–0.4 s late. Its first request with a non-ASCII list name built the
 name rule's casefold table (and the country table) while serving, holding every request that
-arrived meanwhile; the sandbox now builds both before it listens.
+arrived meanwhile; the sandbox now builds both before it listens. On a busy machine a second
+cause showed (23 again with the load average at 7): workers whose turns the token bucket had
+reserved were woken late together and started at once; the throttle now also keeps its last
+starts and holds back one that would make `rate + 1` too many in the last second.
 """
 
 
