@@ -96,10 +96,10 @@ class ContactsJob:
             account = client.fetch_lists()
             known = account_index(account)
             countries = {key: item.country_code for key, item in known.items()}
+            cells = self.read_source.frame
             if _same_regions(offline, countries):
                 frame = offline  # every number was checked against the country it will have
             else:
-                cells = self.read_source.frame
                 frame = prepare(cells, options, countries, self.read_source.cells)
             del offline
             to_send = _not_sent_yet(frame)
