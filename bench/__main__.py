@@ -27,7 +27,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 
-from bench import contacts, contacts_send, excel, pipeline, rate, startup, throughput
+from bench import (
+    contacts,
+    contacts_rerun,
+    contacts_send,
+    excel,
+    pipeline,
+    rate,
+    startup,
+    throughput,
+)
 from bench.common import PYTHON_SHOWN, Planned, Report, machine, workspace
 
 BENCHMARKS: tuple[ModuleType, ...] = (
@@ -38,10 +47,11 @@ BENCHMARKS: tuple[ModuleType, ...] = (
     startup,
     contacts,
     contacts_send,
+    contacts_rerun,
 )
 
 #: Targets whose benchmark is not written yet: none (the contacts ones are measured by
-#: `contacts` and `contacts-run`).
+#: `contacts`, `contacts-adds` and `contacts-rerun`).
 PLANNED: tuple[Planned, ...] = ()
 RESULTS = Path(__file__).with_name("RESULTS.md")
 NOT_MEASURED = "not measured yet"

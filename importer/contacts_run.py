@@ -17,7 +17,7 @@ The stages, on the one engine (`importer.run.execute`, `importer.send.Sender`):
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
@@ -90,13 +90,18 @@ class ContactsJob:
         options = contact_options(self.options, self.read_source)
         recorded = False
         stopped_by: RunStopped | None = None
+        offline = self.frame.copy()
         _not_sent_yet(self.frame)  # what a stop before the plan leaves
         try:
             account = client.fetch_lists()
             known = account_index(account)
             countries = {key: item.country_code for key, item in known.items()}
             cells = self.read_source.frame
-            frame = prepare(cells, options, countries, self.read_source.cells)
+            if _same_regions(offline, countries):
+                frame = offline  # every number was checked against the country it will have
+            else:
+                frame = prepare(cells, options, countries, self.read_source.cells)
+            del offline
             to_send = _not_sent_yet(frame)
             self.frame = frame
             targets = set(frame.loc[to_send, "list_key"])
@@ -231,3 +236,14 @@ def _not_sent_yet(frame: pd.DataFrame) -> pd.Series:
         NOT_SENT,
     ]
     return to_send
+
+
+def _same_regions(frame: pd.DataFrame, account_countries: Mapping[str, str]) -> bool:
+    """Whether preparing the rows again with the account's list countries would check every
+    number against the country it was checked against offline (`prepare` uses the account's
+    country only for that): true when no list on the account has another country than its rows.
+    """
+    checked = frame["country_code"] != ""
+    on_account = frame.loc[checked, "list_key"].map(account_countries)
+    found = on_account.notna()
+    return bool((on_account[found] == frame.loc[checked, "country_code"][found]).all())

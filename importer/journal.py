@@ -38,8 +38,7 @@ from importer.journal_schema import (
     UPSERT_SQL,
     prepare_database,
 )
-from importer.kinds.contacts import CONTACT_COLUMNS
-from importer.records import RESULT_COLUMNS, Outcome
+from importer.records import CONTACT_COLUMNS, RESULT_COLUMNS, Outcome
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from importer import errors
-from importer.kinds.contacts import CONTACT_COLUMNS
-from importer.records import RESULT_COLUMNS
+from importer.records import CONTACT_COLUMNS, RESULT_COLUMNS
 
 #: Upgrades a connection's schema by one version, inside the caller's transaction.
 Migration = Callable[[sqlite3.Connection], None]

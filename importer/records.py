@@ -50,6 +50,27 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "attempts",
 )
 
+#: The results file's columns for contacts, in order. Exactly these, nothing else (here rather
+#: than in `importer.kinds.contacts`, so the journal does not load the contacts rules to know them).
+CONTACT_COLUMNS: tuple[str, ...] = (
+    "row",
+    "list_name",
+    "country",
+    "phone",
+    "list_contact_id",
+    "number",
+    "civility",
+    "last_name",
+    "first_name",
+    "email",
+    "birthday",
+    "other",
+    "outcome",
+    "code",
+    "message",
+    "attempts",
+)
+
 
 class LocalCode(StrEnum):
     """Upper-case tokens for conditions found by us rather than answered by the API."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -24,9 +25,11 @@ class Throttle:
     """A thread-safe token bucket shared by every worker, with AIMD rate adaptation.
 
     Guarantee: no more than ``rate + burst`` requests start in any one-second window (the
-    effective rate never exceeds ``rate``). ``rate=0`` means unlimited, but ``Retry-After``
-    waits still apply. Waiting happens outside the lock, so workers never queue behind a
-    sleeping thread's lock.
+    effective rate never exceeds ``rate``), counted when `acquire` lets them go, so also when
+    workers that had their turns reserved wake up late together (a process descheduled on a
+    busy machine): the last starts are kept, and a start that would make one too many in the
+    last second waits. ``rate=0`` means unlimited, but ``Retry-After`` waits still apply.
+    Waiting happens outside the lock, so workers never queue behind a sleeping thread's lock.
     """
 
     #: Multiplicative decrease: a penalty multiplies the effective rate by this.
@@ -68,6 +71,8 @@ class Throttle:
         self._no_decrease_before = -math.inf
         self._waited = 0.0
         self._waited_until = -math.inf
+        #: The latest starts, as many as one second may hold (empty when unlimited).
+        self._starts: deque[float] = deque(maxlen=math.floor(self.rate) + burst if rate else 0)
 
     def __repr__(self) -> str:
         return f"Throttle(rate={self.rate:g}, burst={self.burst}, current={self.current_rate:g})"
@@ -99,16 +104,34 @@ class Throttle:
                 wait = start - now
                 if wait > 0:
                     self._count_wait(now, start)
-            if wait <= 0:
-                return True
-            self._pause(wait, cancel)
+            if wait > 0:
+                self._pause(wait, cancel)
+                if cancel is not None and cancel.is_set():
+                    return False
+                with self._lock:
+                    # A Retry-After that arrived while we slept holds back this request too:
+                    # queue again behind it. Otherwise the slot we reserved is ours.
+                    if self._penalties != penalties and self._clock() < self._blocked_until:
+                        continue
+            return self._start(cancel)
+
+    def _start(self, cancel: threading.Event | None) -> bool:
+        """Let the request start now, unless the last second already holds ``rate + burst``
+        starts (workers that woke up late together): then wait for the oldest of them to be a
+        second old. False if `cancel` was set meanwhile."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                starts = self._starts
+                if not starts.maxlen or len(starts) < starts.maxlen or now >= starts[0] + 1.0:
+                    if starts.maxlen:
+                        starts.append(now)
+                    return True
+                until = starts[0] + 1.0
+                self._count_wait(now, until)
+            self._pause(until - now, cancel)
             if cancel is not None and cancel.is_set():
                 return False
-            with self._lock:
-                # A Retry-After that arrived while we slept holds back this request too: queue
-                # again behind it. Otherwise the slot we reserved is ours.
-                if self._penalties == penalties or self._clock() >= self._blocked_until:
-                    return True
 
     def penalize(self, retry_after: float | None = None) -> None:
         """The API asked us to slow down: halve the effective rate; wait `retry_after` s if given.

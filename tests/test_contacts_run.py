@@ -114,6 +114,25 @@ def test_existing_lists_and_contacts_are_reused(cli, tmp_path: Path, monkeypatch
     assert rows["2"]["list_contact_id"] == rows["3"]["list_contact_id"]
 
 
+def test_a_list_of_another_country_on_the_account_checks_its_numbers_there(
+    cli, tmp_path: Path, monkeypatch
+) -> None:
+    """The file says FR, the account's list is BE: its Belgian number is added as Belgian,
+    and the list whose country agrees keeps the file's plan."""
+    monkeypatch.setenv("AVOSMS_ID", DEMO_ID)
+    monkeypatch.setenv("AVOSMS_KEY", DEMO_KEY)
+    with SandboxServer(existing_lists=[("Belges", "BE"), ("Clients", "FR")]) as server:
+        source = contacts_csv(
+            tmp_path / "in.csv",
+            [("Belges", "FR", "0470 12 34 56"), ("Clients", "FR", "06 12 34 56 78")],
+        )
+        result = cli("run", source, "--base-url", server.url, "-o", "out.csv")
+        assert result.exit_code == 0, result.stderr
+    rows = by_row(tmp_path / "out.csv")
+    assert (rows["2"]["outcome"], rows["2"]["number"]) == ("created", "'+32470123456")
+    assert (rows["3"]["outcome"], rows["3"]["number"]) == ("created", "'+33612345678")
+
+
 def test_a_row_whose_list_cannot_be_created_is_not_sent(cli, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("AVOSMS_ID", DEMO_ID)
     monkeypatch.setenv("AVOSMS_KEY", DEMO_KEY)

@@ -38,6 +38,38 @@ class FakeClock:
             self.now += seconds
 
 
+class SteppedClock:
+    """A clock moved by the test; `sleep` blocks until the clock reaches its end."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._sleeps: list[float] = []  # when each sleeping thread is due
+        self._changed = threading.Condition()
+
+    def __call__(self) -> float:
+        with self._changed:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._changed:
+            until = self.now + seconds
+            self._sleeps.append(until)
+            self._changed.notify_all()
+            self._changed.wait_for(lambda: self.now >= until)
+            self._sleeps.remove(until)
+            self._changed.notify_all()
+
+    def advance(self, seconds: float, sleepers: int) -> None:
+        """Once `sleepers` threads sleep and none is due, move the clock."""
+        with self._changed:
+            settled = self._changed.wait_for(
+                lambda: len(self._sleeps) >= sleepers and min(self._sleeps) > self.now, timeout=10
+            )
+            assert settled, "the workers did not go back to sleep"
+            self.now += seconds
+            self._changed.notify_all()
+
+
 def max_in_window(starts: list[float], window: float = 1.0) -> int:
     """The largest number of starts in any half-open window [t, t + window) (float-tolerant)."""
     starts = sorted(starts)
@@ -71,6 +103,31 @@ def test_no_more_than_rate_plus_burst_starts_in_any_second(
         throttle.reward()
     assert max_in_window(starts) <= math.floor(rate) + burst
     assert max_in_window(starts, 1.0 / rate) <= burst  # and evenly spread, not bunched
+
+
+def test_workers_that_wake_up_late_together_still_keep_the_limit() -> None:
+    clock = SteppedClock()
+    throttle = Throttle(10, clock=clock, sleep=clock.sleep)
+    starts: list[float] = []
+    done = threading.Event()
+
+    def work() -> None:
+        while not done.is_set():
+            throttle.acquire()
+            starts.append(clock())
+
+    workers = [threading.Thread(target=work, daemon=True) for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    for step in range(300):
+        # The process stalls for 0.35 s once: the workers whose turns came meanwhile wake together.
+        clock.advance(0.35 if step == 100 else 0.01, len(workers))
+    done.set()
+    clock.advance(10.0, len(workers))
+    for worker in workers:
+        worker.join(timeout=10)
+    assert len(starts) > 30
+    assert max_in_window(starts) <= 10 + 1
 
 
 def test_back_to_back_requests_run_at_the_configured_rate() -> None:

@@ -28,7 +28,7 @@ from importer import normalize
 from importer.cells import CellFact, CellTrap
 from importer.kinds import exclusions
 from importer.kinds.roles import OPTIONAL_ROLES, Role
-from importer.records import LIST_CODE_PREFIX, LocalCode, Outcome
+from importer.records import CONTACT_COLUMNS, LIST_CODE_PREFIX, LocalCode, Outcome
 from importer.rules import fields as rules
 from importer.rules.phones import (
     DEFAULT_NUMBER_TYPES,
@@ -41,25 +41,6 @@ from importer.rules.phones import (
 T = TypeVar("T")
 
 
-#: The results file's columns for contacts, in order. Exactly these, nothing else.
-CONTACT_COLUMNS: tuple[str, ...] = (
-    "row",
-    "list_name",
-    "country",
-    "phone",
-    "list_contact_id",
-    "number",
-    "civility",
-    "last_name",
-    "first_name",
-    "email",
-    "birthday",
-    "other",
-    "outcome",
-    "code",
-    "message",
-    "attempts",
-)
 #: Working columns kept next to the results: the list's key, its country, the number in E.164,
 #: the request the row is planned for (`Action`, "" for none) and what it changes in words (the
 #: fields an update sets, why a contact is removed).

@@ -117,6 +117,11 @@ class SandboxServer:
         """Listen and serve in a daemon thread; ConfigError when the address is unusable."""
         if self._httpd is not None:
             raise RuntimeError("the sandbox is already started")
+        # Load now what the first requests would load (the name rule's casefold table, which
+        # only a non-ASCII name builds, and the countries), before listening: done while
+        # serving, it held every request that came in meanwhile, counted later all at once.
+        self.name_key("Été")
+        country_names()
         try:
             httpd = _HTTPServer((self.host, self.port), self)
         except (OSError, OverflowError) as exc:
@@ -124,7 +129,6 @@ class SandboxServer:
             raise ConfigError(
                 f"sandbox cannot listen on {self.host}:{self.port}: {reason}"
             ) from exc
-        self.name_key("")  # load the name rule now, not on the first request
         self.port = httpd.server_address[1]
         self._httpd = httpd
         self._thread = threading.Thread(
