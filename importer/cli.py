@@ -378,7 +378,7 @@ def contacts_export_command(
 
     options = _resolve(ctx, job, values, require_input=False)
     done = export_contacts(options, Environment(), output, names=names, ids=ids, every=every)
-    click.echo(f"{done.contacts} contacts of {done.lists} lists written to {output}", err=True)
+    click.echo(f"{done} written to {output}", err=True)
 
 
 @main.command("runs")

@@ -46,6 +46,11 @@ class ExportResult:
     contacts: int
     output: Path
 
+    def __str__(self) -> str:
+        contacts = "contact" if self.contacts == 1 else "contacts"
+        lists = "list" if self.lists == 1 else "lists"
+        return f"{self.contacts} {contacts} of {self.lists} {lists}"
+
 
 def export_contacts(
     options: JobOptions,
@@ -68,7 +73,7 @@ def export_contacts(
 
     if not (names or ids or every):
         raise ConfigError("name at least one list (LIST or --id ID), or give --all")
-    check_writable(output, results=False)
+    check_writable(output)  # its format and folder, before anything is read
     frames = []
     with open_api(options, env) as (client, _scope):
         chosen = choose_lists(client.fetch_lists(), names, ids, every=every)
@@ -87,7 +92,8 @@ def export_contacts(
 def choose_lists(
     lists: Sequence[AccountList], names: Sequence[str], ids: Sequence[str], *, every: bool
 ) -> list[AccountList]:
-    """The account's lists to export, each once, in the order given (`every`: the account's).
+    """The account's lists to export, each once: every list in the account's order (`every`),
+    then those named, then those given by id, in the order given.
 
     A name is matched by the one "same list name" rule; one the account holds twice by that
     rule is refused with their ids, rather than guessed.
@@ -122,7 +128,7 @@ def _nearest(name: str, lists: Sequence[AccountList]) -> str:
     names = [item.name for item in lists]
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
     if close:
-        return f"; did you mean {', '.join(map(repr, close))}?"
+        return f"; did you mean {' or '.join(map(repr, close))}?"
     if not names:
         return " (the account has no lists)"
     more = f", … ({len(names)} in all)" if len(names) > SHOWN_NAMES else ""
