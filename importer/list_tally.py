@@ -45,8 +45,10 @@ PLAN_COLUMNS: tuple[str, ...] = (
 TABLE_ORDER: tuple[str, ...] = (
     Outcome.PLANNED,
     Outcome.CREATED,
+    "to update",
     "updated",
     Outcome.EXISTS,
+    "to remove",
     "deleted",
     "excluded",
     Outcome.INVALID,
@@ -57,10 +59,14 @@ TABLE_ORDER: tuple[str, ...] = (
 #: A plan column shown only when a run removes contacts (`--sync`) or a list has some.
 SYNC_ONLY = frozenset({"to remove"})
 
+#: A row planned for another request than an add (its `action` working column), by action:
+#: how it counts in the plan.
+PLANNED_ACTIONS: Mapping[str, str] = {"update": "to update", "delete": "to remove"}
+
 #: Outcomes whose rows add a contact to their list, or take one away (after = before + added
 #: - removed, with no re-read of the account).
 ADDING = frozenset({Outcome.CREATED.value, Outcome.PLANNED.value})
-REMOVING = frozenset({"deleted"})
+REMOVING = frozenset({"deleted", "to remove"})
 
 #: Plan lines on a person's terminal; above this many lists, a total line stands for the rest
 #: (a log file or a JSON log gets every list).
@@ -89,7 +95,8 @@ class ListTally:
     before: int | None
     """Contacts in the list before the run; None when it was not read (no row to send)."""
     outcomes: Mapping[str, int] = field(default_factory=dict)
-    """Rows per outcome (rows not sent yet count as `planned`)."""
+    """Rows per outcome; rows not sent yet count as `planned` (an add), `to update` or
+    `to remove` (`PLANNED_ACTIONS`)."""
     key: str = ""
     """The list's key by the "same list name" rule (how its rows were grouped)."""
 
@@ -146,7 +153,8 @@ def tally_lists(
     In: a contacts results frame (its `list_key` column, else `list_name`, groups the rows) and
     the target lists the run read or created, by list key. `planning`: rows still waiting to
     be sent (`pending`, `NOT_SENT`) count as `planned`, as the plan made before sending sees
-    them. Out: one `ListTally` per list; () for a frame without a list column.
+    them; a planned row whose `action` is an update or a removal counts as `to update` or
+    `to remove`. Out: one `ListTally` per list; () for a frame without a list column.
     """
     if frame.empty or "list_name" not in frame:
         return ()
@@ -156,6 +164,11 @@ def tally_lists(
     if planning:
         waiting = (outcomes == Outcome.PENDING.value) & (frame["code"] == LocalCode.NOT_SENT.value)
         outcomes = outcomes.mask(waiting, Outcome.PLANNED.value)
+    if "action" in frame:
+        planned = outcomes == Outcome.PLANNED.value
+        actions = frame["action"].astype("string").fillna("")
+        for action, word in PLANNED_ACTIONS.items():
+            outcomes = outcomes.mask(planned & (actions == action), word)
     counts = outcomes.groupby(keys, sort=False).value_counts(sort=False)
     first = names.groupby(keys, sort=False).first()
     ids = (

@@ -1,0 +1,273 @@
+"""The plan per list (validate --check-account, and run before it sends) and the per-list
+tables of the report and the Summary sheet, through the real CLI against the sandbox."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from html import unescape
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from importer.list_tally import CONSOLE_PLAN_LISTS, ListBefore, tally_lists
+from importer.sandbox import DEMO_ID, DEMO_KEY, SandboxServer
+from tests.conftest import SAMPLE_DATA, library_run
+
+SAMPLE = SAMPLE_DATA / "contacts.csv"
+
+#: The account the sample meets: two of its lists exist, with a contact each it also holds.
+LISTS = [("Clients Paris", "FR"), ("Clients Bruxelles", "BE")]
+SEED = [
+    {"listContactName": "Clients Paris", "contactTelephoneNumber": "0612345678"},
+    {"listContactName": "Clients Paris", "contactTelephoneNumber": "0699999999"},
+    {"listContactName": "Clients Bruxelles", "contactTelephoneNumber": "0470123456"},
+]
+
+PLAN = [
+    "plan for list 'Clients Paris' (id 1001, 2 contacts): 7 to add, 0 to update, 1 unchanged, "
+    "0 excluded, 1 invalid, 1 duplicate",
+    "plan for list 'Prospects Lyon' (new): 4 to add, 0 to update, 0 unchanged, 0 excluded, "
+    "5 invalid, 0 duplicate",
+    "plan for list 'Newsletter' (new): 6 to add, 0 to update, 0 unchanged, 0 excluded, "
+    "1 invalid, 0 duplicate",
+    "plan for list 'Clients Bruxelles' (id 1002, 1 contact): 2 to add, 0 to update, "
+    "1 unchanged, 0 excluded, 1 invalid, 0 duplicate",
+]
+
+
+@pytest.fixture
+def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
+    monkeypatch.setenv("AVOSMS_ID", DEMO_ID)
+    monkeypatch.setenv("AVOSMS_KEY", DEMO_KEY)
+    with SandboxServer(existing_lists=LISTS, existing_contacts=SEED) as server:
+        monkeypatch.setenv("AVOSMS_BASE_URL", server.url)
+        yield server
+
+
+def plan_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("plan")]
+
+
+def per_list_table(page: str) -> list[list[str]]:
+    """The report's per-list table as text cells, heading row first."""
+    found = re.search(r"<h2>Per list</h2>.*?<table>(.*?)</table>", page, re.S)
+    assert found, "no per-list table"
+    return [
+        [
+            unescape(re.sub(r"<[^>]+>", "", cell))
+            for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)
+        ]
+        for row in re.findall(r"<tr>(.*?)</tr>", found.group(1), re.S)
+    ]
+
+
+def test_validate_check_account_prints_the_plan_per_list_sending_only_reads(
+    cli, account, tmp_path: Path
+) -> None:
+    result = cli("validate", SAMPLE, "--check-account", "-o", "plan.csv", "--report", "r.html")
+    assert result.exit_code == 1
+    assert plan_lines(result.stderr) == PLAN
+    assert account.stats.list_requests == 1
+    assert sum(account.stats.information_requests.values()) == 2
+    assert not account.stats.create_requests and not account.stats.add_requests
+    # The same plan as a table in the report, in plan words.
+    table = per_list_table((tmp_path / "r.html").read_text(encoding="utf-8"))
+    assert table[0] == [
+        "List",
+        "Id",
+        "Contacts before",
+        "Contacts after (planned)",
+        "to add",
+        "unchanged",
+        "invalid",
+        "duplicate",
+        "Invalid, by code",
+    ]
+    assert table[1] == ["Clients Paris", "1001", "2", "9", "7", "1", "1", "1", "ERR_108 × 1"]
+    assert table[2][:8] == ["Prospects Lyon", "", "0", "4", "4", "0", "5", "0"]
+
+
+def test_validate_without_the_account_prints_no_plan(cli, account) -> None:
+    result = cli("validate", SAMPLE, "-o", "plan.csv")
+    assert result.exit_code == 1
+    assert plan_lines(result.stderr) == []
+
+
+def test_run_prints_the_plan_before_it_sends(tmp_path: Path, account) -> None:
+    """Each plan line is logged while the sandbox has had no add yet."""
+    adds_when_logged: list[int] = []
+
+    class Watch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("plan"):
+                adds_when_logged.append(sum(account.stats.add_requests.values()))
+
+    logger = logging.getLogger("importer")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(Watch())
+    result = library_run(tmp_path, account, SAMPLE, lambda _step: None)
+    assert adds_when_logged == [0, 0, 0, 0]
+    assert sum(account.stats.add_requests.values()) == 19
+    assert [(t.name, t.before, t.after) for t in result.summary.lists] == [
+        ("Clients Paris", 2, 9),
+        ("Prospects Lyon", 0, 4),
+        ("Newsletter", 0, 6),
+        ("Clients Bruxelles", 1, 3),
+    ]
+
+
+def test_run_prints_the_plan_lines_on_stderr_and_quiet_keeps_them_for_the_log_file(
+    cli, account, tmp_path: Path
+) -> None:
+    result = cli("run", SAMPLE, "-o", "out.csv", "--state", "s.db")
+    assert result.exit_code == 1, result.stderr
+    lines = plan_lines(result.stderr)
+    assert lines[0] == PLAN[0]
+    # The lists missing are created first, then the plan is made, before any contact is sent.
+    assert lines[1] == (
+        "plan for list 'Prospects Lyon' (id 1003, 0 contacts): 4 to add, 0 to update, "
+        "0 unchanged, 0 excluded, 5 invalid, 0 duplicate"
+    )
+    assert result.stderr.index("plan for list") < result.stderr.index("contacts: 30 rows")
+
+    quiet = cli("run", SAMPLE, "-q", "-o", "out.csv", "--state", "s.db")
+    assert plan_lines(quiet.stderr) == []
+    logged = cli("run", SAMPLE, "-q", "--log-file", "run.log", "-o", "out.csv", "--state", "s.db")
+    assert plan_lines(logged.stderr) == []
+    log_text = (tmp_path / "run.log").read_text(encoding="utf-8")
+    assert (
+        "plan for list 'Clients Paris' (id 1001, 9 contacts): 0 to add, 0 to update, " in log_text
+    )
+
+
+def test_many_lists_a_terminal_gets_the_first_ones_and_a_total_a_json_log_every_one(
+    cli, account, tmp_path: Path
+) -> None:
+    count = CONSOLE_PLAN_LISTS + 5
+    source = tmp_path / "many.csv"
+    rows = [f"Liste {n:02d};FR;06{10000000 + n:08d}" for n in range(count)]
+    source.write_text("liste;pays;téléphone\n" + "\n".join(rows) + "\n", encoding="utf-8")
+
+    result = cli("validate", source, "--check-account", "-o", "plan.csv")
+    assert result.exit_code == 0, result.stderr
+    lines = plan_lines(result.stderr)
+    assert len(lines) == CONSOLE_PLAN_LISTS + 1
+    assert lines[0] == (
+        "plan for list 'Liste 00' (new): 1 to add, 0 to update, 0 unchanged, 0 excluded, "
+        "0 invalid, 0 duplicate"
+    )
+    assert lines[-1] == (
+        f"plan, {count} lists in all (5 not shown above: see the report or a log file): "
+        f"{count} to add, 0 to update, 0 unchanged, 0 excluded, 0 invalid, 0 duplicate"
+    )
+
+    cli(
+        "validate",
+        source,
+        "--check-account",
+        "-o",
+        "plan.csv",
+        "--log-format",
+        "json",
+        "--log-file",
+        "log.jsonl",
+    )
+    records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    planned = [r for r in records if r["message"].startswith("plan")]
+    assert len(planned) == count
+    assert planned[3]["list_name"] == "Liste 03"
+    assert planned[3]["counts"] == {"to add": 1}
+
+
+def test_the_report_of_a_run_shows_before_after_and_a_bar_per_outcome(
+    cli, account, tmp_path: Path
+) -> None:
+    result = cli("run", SAMPLE, "-o", "out.json", "--report", "r.html", "--state", "s.db")
+    assert result.exit_code == 1, result.stderr
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    table = per_list_table(page)
+    assert table[0] == [
+        "List",
+        "Id",
+        "Contacts before",
+        "Contacts after",
+        "created",
+        "exists",
+        "invalid",
+        "duplicate",
+        "Invalid, by code",
+    ]
+    assert table[1] == ["Clients Paris", "1001", "2", "9", "7", "1", "1", "1", "ERR_108 × 1"]
+    assert table[4][:8] == ["Clients Bruxelles", "1002", "1", "3", "2", "1", "1", "0"]
+    # A bar per outcome a list has, its length the outcome's share of the list's rows.
+    assert 'style="width:56px;background:#2e7d32" title="created: 7"' in page
+    assert 'title="exists: 1"' in page
+    # The report keeps what it had: the summary, the chart, the rows needing attention.
+    assert "<h2>Summary</h2>" in page and "<svg" in page and "Rows needing attention" in page
+    # The results' JSON summary holds the same per-list tally.
+    summary = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["summary"]
+    assert summary["lists"][0] == {
+        "list_name": "Clients Paris",
+        "list_contact_id": "1001",
+        "before": 2,
+        "after": 9,
+        "outcomes": {"created": 7, "exists": 1, "invalid": 1, "duplicate": 1},
+    }
+
+
+def test_the_summary_sheet_has_the_per_list_table(cli, account, tmp_path: Path) -> None:
+    assert cli("run", SAMPLE, "-o", "out.xlsx", "--state", "s.db").exit_code == 1
+    sheet = load_workbook(tmp_path / "out.xlsx", read_only=True)["Summary"]
+    rows = [row for row in sheet.iter_rows(values_only=True)]
+    start = next(i for i, row in enumerate(rows) if row[0] == "List")
+    heading = [cell for cell in rows[start] if cell is not None]
+    assert heading == [
+        "List",
+        "Id",
+        "Contacts before",
+        "Contacts after",
+        "created",
+        "exists",
+        "invalid",
+        "duplicate",
+    ]
+    assert rows[start + 1][:8] == ("Clients Paris", "1001", 2, 9, 7, 1, 1, 1)
+    assert rows[start + 2][:8] == ("Prospects Lyon", "1003", 0, 4, 4, 0, 5, 0)
+    # What the sheet had stays: the counts per outcome.
+    pairs = {row[0]: row[1] for row in rows[:start] if row and row[0]}
+    assert pairs["created"] == 19 and pairs["Kind"] == "contacts"
+
+
+def test_a_list_name_like_a_formula_is_guarded_in_the_summary_sheet(
+    cli, account, tmp_path: Path
+) -> None:
+    source = tmp_path / "f.csv"
+    source.write_text("liste;pays;téléphone\n=SUM(A1);FR;0612345678\n", encoding="utf-8")
+    assert cli("validate", source, "-o", "out.xlsx").exit_code == 0
+    sheet = load_workbook(tmp_path / "out.xlsx", read_only=True)["Summary"]
+    names = [row[0] for row in sheet.iter_rows(values_only=True)]
+    assert "'=SUM(A1)" in names and "=SUM(A1)" not in names
+
+
+def test_the_tally_counts_any_outcome_and_planned_updates_and_removals() -> None:
+    """Built from the outcomes and planned actions alone: new outcomes need no change here."""
+    frame = pd.DataFrame(
+        {
+            "list_name": ["A", "a", "A", "A", "A", "B"],
+            "list_key": ["a", "a", "a", "a", "a", "b"],
+            "outcome": ["planned", "planned", "planned", "exists", "excluded", "deleted"],
+            "action": ["add", "update", "delete", "", "", "delete"],
+            "code": ["", "", "", "OK", "OPTED_OUT", "OK"],
+            "list_contact_id": ["7", "7", "7", "7", "", "8"],
+        }
+    )
+    a, b = tally_lists(frame, {"a": ListBefore("7", 10), "b": ListBefore("8", 3)})
+    assert a.plan() == {"to add": 1, "to update": 1, "to remove": 1, "unchanged": 1, "excluded": 1}
+    assert (a.before, a.after) == (10, 10)  # one added, one removed
+    assert (b.name, b.list_contact_id, b.before, b.after) == ("B", "8", 3, 2)
+    assert b.outcomes == {"deleted": 1}
