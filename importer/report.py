@@ -168,14 +168,14 @@ def _per_list_section(frame: pd.DataFrame, summary: RunSummary) -> str:
         total = sum(tally.outcomes.values()) or 1
         cells = [f"<td>{escape(str(row[0]))}</td><td>{escape(str(row[1]))}</td>"]
         cells += [f'<td class="num">{value}</td>' for value in row[2:4]]
-        for outcome, count in zip(outcomes, row[4:], strict=True):
+        for outcome, label, count in zip(outcomes, headings[4:], row[4:], strict=True):
             bar = ""
             if count:
                 width = max(2, round(LIST_BAR_PX * count / total))
                 colour = BAR_COLOURS.get(outcome, "#607d8b")
                 bar = (
                     f'<span class="bar" style="width:{width}px;background:{colour}" '
-                    f'title="{escape(outcome)}: {count}"></span>'
+                    f'title="{escape(label)}: {count}"></span>'
                 )
             cells.append(f'<td class="num">{bar}{count}</td>')
         why = escape(", ".join(reasons.get(tally.key, [])))
