@@ -15,8 +15,8 @@ import pytest
 from openpyxl import load_workbook
 
 from importer.list_tally import CONSOLE_PLAN_LISTS, ListBefore, tally_lists
-from importer.sandbox import DEMO_ID, DEMO_KEY, SandboxServer
-from tests.conftest import SAMPLE_DATA, library_run
+from importer.sandbox import SandboxServer
+from tests.conftest import SAMPLE_DATA, library_run, seeded_account
 
 SAMPLE = SAMPLE_DATA / "contacts.csv"
 
@@ -40,13 +40,22 @@ PLAN = [
 ]
 
 
+#: The per-list table's headings after a run of the sample.
+RUN_HEADINGS = [
+    "List",
+    "Id",
+    "Contacts before",
+    "Contacts after",
+    "created",
+    "exists",
+    "invalid",
+    "duplicate",
+]
+
+
 @pytest.fixture
 def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxServer]:
-    monkeypatch.setenv("AVOSMS_ID", DEMO_ID)
-    monkeypatch.setenv("AVOSMS_KEY", DEMO_KEY)
-    with SandboxServer(existing_lists=LISTS, existing_contacts=SEED) as server:
-        monkeypatch.setenv("AVOSMS_BASE_URL", server.url)
-        yield server
+    yield from seeded_account(monkeypatch, LISTS, SEED)
 
 
 def plan_lines(stderr: str) -> list[str]:
@@ -191,17 +200,7 @@ def test_the_report_of_a_run_shows_before_after_and_a_bar_per_outcome(
     assert result.exit_code == 1, result.stderr
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     table = per_list_table(page)
-    assert table[0] == [
-        "List",
-        "Id",
-        "Contacts before",
-        "Contacts after",
-        "created",
-        "exists",
-        "invalid",
-        "duplicate",
-        "Invalid, by code",
-    ]
+    assert table[0] == [*RUN_HEADINGS, "Invalid, by code"]
     assert table[1] == ["Clients Paris", "1001", "2", "9", "7", "1", "1", "1", "ERR_108 × 1"]
     assert table[4][:8] == ["Clients Bruxelles", "1002", "1", "3", "2", "1", "1", "0"]
     # A bar per outcome a list has, its length the outcome's share of the list's rows.
@@ -226,16 +225,7 @@ def test_the_summary_sheet_has_the_per_list_table(cli, account, tmp_path: Path) 
     rows = [row for row in sheet.iter_rows(values_only=True)]
     start = next(i for i, row in enumerate(rows) if row[0] == "List")
     heading = [cell for cell in rows[start] if cell is not None]
-    assert heading == [
-        "List",
-        "Id",
-        "Contacts before",
-        "Contacts after",
-        "created",
-        "exists",
-        "invalid",
-        "duplicate",
-    ]
+    assert heading == RUN_HEADINGS
     assert rows[start + 1][:8] == ("Clients Paris", "1001", 2, 9, 7, 1, 1, 1)
     assert rows[start + 2][:8] == ("Prospects Lyon", "1003", 0, 4, 4, 0, 5, 0)
     # What the sheet had stays: the counts per outcome.
