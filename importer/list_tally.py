@@ -203,10 +203,17 @@ def _first_id(ids: pd.Series | None, keys: pd.Series, key: str) -> str:
 
 def plan_line(tally: ListTally, *, sync: bool = False) -> str:
     """`plan for list 'Clients' (id 1001, 40 contacts): 5 to add, 0 to update, 3 unchanged, …`"""
-    where = [f"id {tally.list_contact_id}" if tally.list_contact_id else "new"]
-    if tally.before is not None and tally.list_contact_id:
-        where.append(f"{tally.before} {'contact' if tally.before == 1 else 'contacts'}")
-    return f"plan for list {tally.name!r} ({', '.join(where)}): {plan_counts(tally.plan(), sync)}"
+    return f"plan for list {tally.name!r} ({where(tally)}): {plan_counts(tally.plan(), sync)}"
+
+
+def where(tally: ListTally) -> str:
+    """`id 1001, 40 contacts`; `new` (to be created); `not read` (no row of it can be sent)."""
+    if not tally.list_contact_id:
+        return "not read" if tally.before is None else "new"
+    if tally.before is None:
+        return f"id {tally.list_contact_id}"
+    contacts = "contact" if tally.before == 1 else "contacts"
+    return f"id {tally.list_contact_id}, {tally.before} {contacts}"
 
 
 def plan_counts(words: Mapping[str, int], sync: bool = False) -> str:

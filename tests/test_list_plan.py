@@ -15,7 +15,7 @@ import pytest
 from openpyxl import load_workbook
 
 from importer.list_tally import CONSOLE_PLAN_LISTS, ListBefore, tally_lists
-from importer.sandbox import SandboxServer
+from importer.sandbox import DEMO_ID, DEMO_KEY, SandboxServer
 from tests.conftest import SAMPLE_DATA, library_run, seeded_account
 
 SAMPLE = SAMPLE_DATA / "contacts.csv"
@@ -261,3 +261,27 @@ def test_the_tally_counts_any_outcome_and_planned_updates_and_removals() -> None
     assert (a.before, a.after) == (10, 10)  # one added, one removed
     assert (b.name, b.list_contact_id, b.before, b.after) == ("B", "8", 3, 2)
     assert b.outcomes == {"deleted": 1}
+
+
+def test_a_list_that_cannot_be_sent_to_is_planned_as_not_read(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ambiguous name (two lists on the account) and a list whose rows are all invalid."""
+    from importer.sandbox import NameRule
+
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "liste;pays;téléphone\nparis;FR;0612345678\nVide;FR;0800123456\n", encoding="utf-8"
+    )
+    with SandboxServer(
+        existing_lists=[("Paris", "FR"), ("PARIS", "FR")], name_rule=NameRule.STRICT
+    ) as server:
+        for name, value in (("AVOSMS_ID", DEMO_ID), ("AVOSMS_KEY", DEMO_KEY)):
+            monkeypatch.setenv(name, value)
+        result = cli("validate", source, "--check-account", "--base-url", server.url)
+    assert plan_lines(result.stderr) == [
+        "plan for list 'paris' (not read): 0 to add, 0 to update, 0 unchanged, 0 excluded, "
+        "0 invalid, 0 duplicate, 1 failed",
+        "plan for list 'Vide' (not read): 0 to add, 0 to update, 0 unchanged, 0 excluded, "
+        "1 invalid, 0 duplicate",
+    ]
