@@ -285,3 +285,22 @@ def test_a_list_that_cannot_be_sent_to_is_planned_as_not_read(
         "plan for list 'Vide' (not read): 0 to add, 0 to update, 0 unchanged, 0 excluded, "
         "1 invalid, 0 duplicate",
     ]
+
+
+def test_excluded_rows_count_in_the_plan_and_the_tables(cli, account, tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "liste;pays;téléphone;stop\n"
+        "Clients Paris;FR;0612345678;oui\n"  # opted out, and already in the list
+        "Clients Paris;FR;0622222222;\n",
+        encoding="utf-8",
+    )
+    result = cli("validate", source, "--check-account", "-o", "plan.xlsx", "--report", "r.html")
+    assert result.exit_code == 0, result.stderr
+    assert plan_lines(result.stderr) == [
+        "plan for list 'Clients Paris' (id 1001, 2 contacts): 1 to add, 0 to update, "
+        "0 unchanged, 1 excluded, 0 invalid, 0 duplicate"
+    ]
+    table = per_list_table((tmp_path / "r.html").read_text(encoding="utf-8"))
+    assert table[0][4:6] == ["to add", "excluded"]
+    assert table[1][:6] == ["Clients Paris", "1001", "2", "3", "1", "1"]
