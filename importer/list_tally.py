@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from importer.kinds.contacts import Action
 from importer.records import LocalCode, Outcome
 
 if TYPE_CHECKING:
@@ -46,11 +47,11 @@ TABLE_ORDER: tuple[str, ...] = (
     Outcome.PLANNED,
     Outcome.CREATED,
     "to update",
-    "updated",
+    Outcome.UPDATED,
     Outcome.EXISTS,
     "to remove",
-    "deleted",
-    "excluded",
+    Outcome.DELETED,
+    Outcome.EXCLUDED,
     Outcome.INVALID,
     Outcome.DUPLICATE,
     Outcome.FAILED,
@@ -61,12 +62,12 @@ SYNC_ONLY = frozenset({"to remove"})
 
 #: A row planned for another request than an add (its `action` working column), by action:
 #: how it counts in the plan.
-PLANNED_ACTIONS: Mapping[str, str] = {"update": "to update", "delete": "to remove"}
+PLANNED_ACTIONS: Mapping[str, str] = {Action.UPDATE: "to update", Action.DELETE: "to remove"}
 
 #: Outcomes whose rows add a contact to their list, or take one away (after = before + added
 #: - removed, with no re-read of the account).
 ADDING = frozenset({Outcome.CREATED.value, Outcome.PLANNED.value})
-REMOVING = frozenset({"deleted", "to remove"})
+REMOVING = frozenset({Outcome.DELETED.value, "to remove"})
 
 #: Plan lines on a person's terminal; above this many lists, a total line stands for the rest
 #: (a log file or a JSON log gets every list).

@@ -108,13 +108,14 @@ def test_validate_without_the_account_prints_no_plan(cli, account) -> None:
 
 
 def test_run_prints_the_plan_before_it_sends(tmp_path: Path, account) -> None:
-    """Each plan line is logged while the sandbox has had no add yet."""
+    """Each plan line is logged while the sandbox has had no write yet (not even a list)."""
     adds_when_logged: list[int] = []
 
     class Watch(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             if record.getMessage().startswith("plan"):
-                adds_when_logged.append(sum(account.stats.add_requests.values()))
+                writes = account.stats.add_requests + account.stats.create_requests
+                adds_when_logged.append(sum(writes.values()))
 
     logger = logging.getLogger("importer")
     logger.setLevel(logging.INFO)
@@ -135,13 +136,9 @@ def test_run_prints_the_plan_lines_on_stderr_and_quiet_keeps_them_for_the_log_fi
 ) -> None:
     result = cli("run", SAMPLE, "-o", "out.csv", "--state", "s.db")
     assert result.exit_code == 1, result.stderr
-    lines = plan_lines(result.stderr)
-    assert lines[0] == PLAN[0]
-    # The lists missing are created first, then the plan is made, before any contact is sent.
-    assert lines[1] == (
-        "plan for list 'Prospects Lyon' (id 1003, 0 contacts): 4 to add, 0 to update, "
-        "0 unchanged, 0 excluded, 5 invalid, 0 duplicate"
-    )
+    # The same plan as validate's, before anything is sent (the missing lists are created
+    # after it).
+    assert plan_lines(result.stderr) == PLAN
     assert result.stderr.index("plan for list") < result.stderr.index("contacts: 30 rows")
 
     quiet = cli("run", SAMPLE, "-q", "-o", "out.csv", "--state", "s.db")
@@ -304,3 +301,48 @@ def test_excluded_rows_count_in_the_plan_and_the_tables(cli, account, tmp_path: 
     table = per_list_table((tmp_path / "r.html").read_text(encoding="utf-8"))
     assert table[0][4:6] == ["to add", "excluded"]
     assert table[1][:6] == ["Clients Paris", "1001", "2", "3", "1", "1"]
+
+
+def test_updates_and_removals_fill_the_plan_and_the_tables(cli, creds, tmp_path: Path) -> None:
+    """--update and --sync: `to update` and `to remove` in the plan; `updated`, `deleted` and
+    the list's count after the run in the report."""
+    seed = [
+        {"listContactName": "Clients", "contactTelephoneNumber": f"+3361000000{n}"}
+        for n in range(10)
+    ]
+    source = tmp_path / "in.csv"
+    kept = [f"Clients;FR;+3361000000{n};" for n in range(1, 10)]
+    kept[0] += "Durand"  # a field to update
+    source.write_text(
+        "liste;pays;téléphone;nom\n" + "\n".join([*kept, "Clients;FR;0699999999;"]) + "\n",
+        encoding="utf-8",
+    )
+    with SandboxServer(existing_lists=[("Clients", "FR")], existing_contacts=seed) as server:
+        env = ("--base-url", server.url, "--update", "--sync")
+        report = ("--report", "p.html")
+        plan = cli("validate", source, "--check-account", *env, "-o", "p.csv", *report)
+        refused = cli("run", source, *env, "--max-delete", "0", "-o", "r.csv", "--state", "s.db")
+        done = cli("run", source, *env, "-o", "r.csv", "--report", "r.html", "--state", "s.db")
+    line = (
+        "plan for list 'Clients' (id 1001, 10 contacts): 1 to add, 1 to update, 8 unchanged, "
+        "1 to remove, 0 excluded, 0 invalid, 0 duplicate"
+    )
+    assert plan.exit_code == 0, plan.stderr
+    assert plan_lines(plan.stderr) == [line]
+    table = per_list_table((tmp_path / "p.html").read_text(encoding="utf-8"))
+    assert table[0][3:8] == [
+        "Contacts after (planned)",
+        "to add",
+        "to update",
+        "unchanged",
+        "to remove",
+    ]
+    assert table[1][2:8] == ["10", "10", "1", "1", "8", "1"]
+    # The guard refuses: the plan was printed first, and nothing was sent.
+    assert refused.exit_code == 2
+    assert plan_lines(refused.stderr) == [line]
+    assert done.exit_code == 0, done.stderr
+    assert plan_lines(done.stderr) == [line]
+    table = per_list_table((tmp_path / "r.html").read_text(encoding="utf-8"))
+    assert table[0][3:8] == ["Contacts after", "created", "updated", "exists", "deleted"]
+    assert table[1][2:8] == ["10", "10", "1", "1", "8", "1"]
