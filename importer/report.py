@@ -36,10 +36,8 @@ BAR_COLOURS: dict[str, str] = {
     Outcome.FAILED: "#c62828",
     Outcome.INVALID: "#d84315",
     Outcome.PENDING: "#f9a825",
-    Outcome.UPDATED: "#00838f",
-    Outcome.DELETED: "#4e342e",
     # A plan's requests other than adds (`list_tally.PLANNED_ACTIONS`): as their outcome.
-    "to update": "#00838f",
+    "to update": "#558b2f",
     "to remove": "#4e342e",
 }
 
