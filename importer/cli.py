@@ -331,7 +331,8 @@ def lists_command(ctx: click.Context, job: Path | None, output: Path, **values: 
     Example:
       avosms-import lists -o account-lists.xlsx
     """
-    from importer.run import Environment, export_account_lists
+    from importer.account_export import export_account_lists
+    from importer.run import Environment
 
     options = _resolve(ctx, job, values, require_input=False)
     count = export_account_lists(options, Environment(), output)
@@ -373,7 +374,7 @@ def contacts_export_command(
       avosms-import contacts-export "Clients Paris" Newsletter -o backup.xlsx
       avosms-import contacts-export --all -o every-contact.csv
     """
-    from importer.contacts_export import export_contacts
+    from importer.account_export import export_contacts
     from importer.run import Environment
 
     options = _resolve(ctx, job, values, require_input=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -290,31 +290,6 @@ def _stop_reason(
             "run the same command again to finish them"
         )
     return stopped_by
-
-
-def export_account_lists(options: JobOptions, env: Environment, output: Path) -> int:
-    """Write the account's lists to ``output`` (.csv, .xlsx or .json); return how many."""
-    import pandas as pd
-
-    from importer.results import write_table
-
-    with open_api(options, env) as (client, _scope):
-        lists = client.fetch_lists()
-    table = pd.DataFrame(
-        [asdict(item) for item in lists], columns=ACCOUNT_LIST_COLUMNS, dtype="str"
-    )
-    write_table(table, output, sheet_name="Lists")
-    return len(table)
-
-
-ACCOUNT_LIST_COLUMNS = (
-    "list_contact_id",
-    "name",
-    "country_code",
-    "country_name",
-    "nb_contact",
-    "creation_date",
-)
 
 
 def rebuild_results(state: Path, run_id: int, output: Path) -> JobResult:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from importer.account_export import EXPORT_COLUMNS
 from importer.api.endpoints import CONTACT_DELETE
-from importer.contacts_export import EXPORT_COLUMNS
 from importer.kinds.contacts import CONTACT_COLUMNS
 from importer.sandbox import DEMO_ID, DEMO_KEY, NameRule, SandboxServer
 from tests.conftest import read_results, seeded_account

@@ -1,17 +1,18 @@
-"""`contacts-export`: the contacts of chosen lists, written as a contacts import file.
+"""Exports of what the account holds: its lists (`lists`), the contacts of chosen lists
+(`contacts-export`), as CSV, XLSX or JSON, sending only reads.
 
-A backup before a sync, a check after a migration: the file has the columns of a contacts
-file (`EXPORT_COLUMNS`, the results' own names), so `avosms-import run EXPORT` imports it back
-as it is. Lists are chosen by name (the one "same list name" rule, `normalize.same_name_key`),
-by id (`--id`), or all of them (`--all`). Only reads are sent: one read of the account's lists,
-then one `/contact/list/information` per chosen list.
+The contacts export is a backup before a sync, a check after a migration: the file has the
+columns of a contacts file (`EXPORT_COLUMNS`, the results' own names), so `avosms-import run
+EXPORT` imports it back as it is. Lists are chosen by name (the one "same list name" rule,
+`normalize.same_name_key`), by id (`--id`), or all of them (`--all`). Only reads are sent: one
+read of the account's lists, then one `/contact/list/information` per chosen list.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,16 @@ EXPORT_COLUMNS: tuple[str, ...] = tuple(
     in {Role.LIST_NAME, Role.COUNTRY, Role.PHONE, "list_contact_id", *map(str, OPTIONAL_ROLES)}
 )
 
+#: The `lists` export's columns (`client.AccountList`'s fields).
+ACCOUNT_LIST_COLUMNS = (
+    "list_contact_id",
+    "name",
+    "country_code",
+    "country_name",
+    "nb_contact",
+    "creation_date",
+)
+
 #: Names of the account's lists shown when a name given is not one of them.
 SHOWN_NAMES = 10
 
@@ -50,6 +61,21 @@ class ExportResult:
         contacts = "contact" if self.contacts == 1 else "contacts"
         lists = "list" if self.lists == 1 else "lists"
         return f"{self.contacts} {contacts} of {self.lists} {lists}"
+
+
+def export_account_lists(options: JobOptions, env: Environment, output: Path) -> int:
+    """Write the account's lists to ``output`` (.csv, .xlsx or .json); return how many."""
+    import pandas as pd
+
+    from importer.results import write_table
+
+    with open_api(options, env) as (client, _scope):
+        lists = client.fetch_lists()
+    table = pd.DataFrame(
+        [asdict(item) for item in lists], columns=ACCOUNT_LIST_COLUMNS, dtype="str"
+    )
+    write_table(table, output, sheet_name="Lists")
+    return len(table)
 
 
 def export_contacts(
