@@ -308,7 +308,8 @@ def test_the_guard_gives_one_line_per_list_and_stops_every_list(cli, demo, tmp_p
         assert result.exit_code == 2
         *plan, guard = result.stderr.strip().split("\navosms-import: ")
         # The plan comes first (a line per list), then the guard's refusal.
-        assert [line.split(":")[0] for line in plan[0].splitlines()] == [
+        planned = [line for line in plan[0].splitlines() if line.startswith("plan for")]
+        assert [line.split(":")[0] for line in planned] == [
             "plan for list 'A' (id 1001, 20 contacts)",
             "plan for list 'B' (id 1002, 10 contacts)",
             "plan for list 'C' (id 1003, 10 contacts)",
