@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from importer import __version__
+from importer.cli_sandbox import sandbox_options, serve
 from importer.errors import ExitCode, ImporterError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -113,11 +114,6 @@ def job_key_option(*flags: str, **settings: Any) -> Callable[[F], F]:
 
 
 _FILE = click.Path(path_type=Path, dir_okay=False)
-
-
-def _share_option(*flags: str, help: str) -> Callable[[F], F]:
-    """A sandbox fault's rate: a share of the requests, 0 to 1."""
-    return click.option(*flags, default=0.0, show_default=True, type=float, help=help)
 
 
 def _map_option() -> Callable[[F], F]:
@@ -335,11 +331,55 @@ def lists_command(ctx: click.Context, job: Path | None, output: Path, **values: 
     Example:
       avosms-import lists -o account-lists.xlsx
     """
-    from importer.run import Environment, export_account_lists
+    from importer.account_export import export_account_lists
+    from importer.run import Environment
 
     options = _resolve(ctx, job, values, require_input=False)
     count = export_account_lists(options, Environment(), output)
     click.echo(f"{count} lists written to {output}", err=True)
+
+
+@main.command("contacts-export")
+@click.argument("names", nargs=-1, metavar="[LIST]...")
+@click.option("--id", "ids", multiple=True, metavar="ID", help="A list by its id (repeatable).")
+@click.option("--all", "every", is_flag=True, help="Every list of the account.")
+@job_option
+@click.option(
+    "-o",
+    "--output",
+    type=_FILE,
+    default=Path("account-contacts.csv"),
+    show_default=True,
+    help="Where to write the contacts: .csv, .xlsx or .json.",
+)
+@api_options
+@debug_option
+@click.pass_context
+def contacts_export_command(
+    ctx: click.Context,
+    names: tuple[str, ...],
+    ids: tuple[str, ...],
+    every: bool,
+    job: Path | None,
+    output: Path,
+    **values: Any,
+) -> None:
+    """Export the contacts of the lists named LIST (or --id, or --all) as a contacts file.
+
+    Names are matched like an import matches them (case and spacing ignored). The file has a
+    contacts file's columns, so `avosms-import run` imports it back. Sends only reads.
+
+    \b
+    Examples:
+      avosms-import contacts-export "Clients Paris" Newsletter -o backup.xlsx
+      avosms-import contacts-export --all -o every-contact.csv
+    """
+    from importer.account_export import export_contacts
+    from importer.run import Environment
+
+    options = _resolve(ctx, job, values, require_input=False)
+    done = export_contacts(options, Environment(), output, names=names, ids=ids, every=every)
+    click.echo(f"{done} written to {output}", err=True)
 
 
 @main.command("runs")
@@ -406,74 +446,9 @@ def results_command(
 
 
 @main.command("sandbox")
-@click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Loopback address to listen on."
-)
-@click.option("--port", default=8765, show_default=True, type=int, help="Port (0 = any free port).")
-@click.option(
-    "--latency", default=0.0, show_default=True, type=float, help="Seconds added to every answer."
-)
-@_share_option("--error-rate", "error_9xx_rate", help="Share of answers that are ERR_9xx.")
-@_share_option("--http-error-rate", "http_5xx_rate", help="Share of answers that are HTTP 5xx.")
-@_share_option("--timeout-rate", help="Share of requests left hanging.")
-@_share_option("--drop-rate", help="Share of connections closed without an answer.")
-@_share_option(
-    "--lost-answer-rate",
-    help="Share of writes (list creates; contact adds, updates, deletes) whose answer is lost.",
-)
-@_share_option("--garbage-rate", help="Share of answers that are not valid API JSON.")
-@click.option(
-    "--rate-limit",
-    default=0.0,
-    show_default=True,
-    type=float,
-    help="Answer HTTP 429 above this many requests per second (0 = off).",
-)
-@click.option(
-    "--retry-after",
-    default=None,
-    help="Retry-After value sent with 429 answers (seconds or HTTP date).",
-)
-@_share_option(
-    "--slow-answer-rate", help="Share of creates processed and answered only after --hang-seconds."
-)
-@click.option(
-    "--hang-seconds",
-    default=3.0,
-    show_default=True,
-    type=float,
-    help="How long a timeout or slow-answer fault waits.",
-)
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the fault draws.")
-@click.option(
-    "--name-rule",
-    type=click.Choice(["importer", "strict"]),
-    default="importer",
-    show_default=True,
-    help="How the account compares list names: the importer's rule, or case and spaces exact.",
-)
-@click.option(
-    "--lists",
-    "lists_file",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="CSV of name,country lists the account starts with.",
-)
-@click.option(
-    "--contacts",
-    "contacts_file",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="CSV of list,phone[,civility,last name,first name,email,birthday,other] contacts "
-    "the account's lists (from --lists) start with.",
-)
+@sandbox_options
 @debug_option
-def sandbox_command(
-    host: str,
-    port: int,
-    lists_file: Path | None,
-    contacts_file: Path | None,
-    name_rule: str,
-    **faults: Any,
-) -> None:
+def sandbox_command(**values: Any) -> None:
     """Serve the built-in AvoSMS sandbox on loopback, for demos and tests.
 
     It speaks the list and contact endpoints with demo credentials (id demo@example.com, key
@@ -485,26 +460,7 @@ def sandbox_command(
       AVOSMS_ID=demo@example.com AVOSMS_KEY=demo-key-0000 \\
         avosms-import run lists.csv --base-url http://127.0.0.1:8765
     """
-    from importer.sandbox import (
-        FaultPlan,
-        NameRule,
-        load_contacts_file,
-        load_lists_file,
-        run_sandbox,
-    )
-
-    rule = NameRule(name_rule)
-    existing = load_lists_file(lists_file, rule) if lists_file is not None else []
-    contacts = load_contacts_file(contacts_file) if contacts_file is not None else []
-    run_sandbox(
-        host,
-        port,
-        FaultPlan(**faults),
-        existing,
-        ready=lambda url: click.echo(f"sandbox listening on {url} (Ctrl-C to stop)", err=True),
-        name_rule=rule,
-        existing_contacts=contacts,
-    )
+    serve(**values)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,7 +26,14 @@ import pandas as pd
 
 from importer import normalize
 from importer.errors import RunStopped
-from importer.job import Environment, RunContext, contact_options, read_contacts_input, send_rows
+from importer.job import (
+    Environment,
+    RunContext,
+    contact_options,
+    for_people,
+    read_contacts_input,
+    send_rows,
+)
 from importer.kinds.contacts import CONTACT_COLUMNS, Action, excluded_numbers, prepare
 from importer.kinds.contacts_plan import ListOnAccount, mark_ambiguous, plan, read_lists
 from importer.kinds.contacts_sync import (
@@ -38,6 +45,7 @@ from importer.kinds.contacts_sync import (
     removals,
 )
 from importer.kinds.exclusions import present_in_lists
+from importer.list_tally import ListBefore, lists_before, log_plan, tally_lists
 from importer.lists_run import plan_lists, send_lists
 from importer.records import LIST_CODE_PREFIX, SUCCESS_OUTCOMES, LocalCode, Outcome
 
@@ -66,6 +74,7 @@ class ContactsJob:
     lists_created: int | None = 0
     excluded_present: dict[str, list[str]] = field(default_factory=dict)
     """List key -> excluded numbers (E.164) it already holds on the account (for `--sync`)."""
+    lists_before: Mapping[str, ListBefore] = field(default_factory=dict)
 
     @property
     def source(self) -> SourceTable:
@@ -121,15 +130,20 @@ class ContactsJob:
             removed = frame.iloc[0:0]
             if options.sync:
                 removed = removals(frame, lists, exclusion_reasons(frame, excluded))
+            missing = targets - known.keys()
+            self.lists_before = lists_before(lists, new=missing)
+            self._log_plan(frame if removed.empty else pd.concat([frame, removed]))
+            if options.sync:
                 check_guard(removed, lists, MaxDelete.parse(options.max_delete))
                 _not_sent_yet(removed)
-            missing = targets - known.keys()
             if missing:
                 created, found = self._create_lists(frame, missing, run, account)
                 country = dict(zip(frame["list_key"], frame["country_code"], strict=True))
                 later = {key: KnownList(found[key], country[key], "found") for key in found}
                 new = {key: ListOnAccount(created[key], "", {}) for key in created}
-                plan_rows(frame, read_lists(client, later) | new, cells=cells)
+                appeared = read_lists(client, later) | new
+                plan_rows(frame, appeared, cells=cells)
+                self.lists_before = {**self.lists_before, **lists_before(appeared)}
                 if options.sync and found:
                     log.warning(
                         "--sync: %d lists appeared on the account during the run (%s): their "
@@ -149,6 +163,12 @@ class ContactsJob:
             if not recorded:
                 journal.record_contacts(run.run_id, self.frame)
         return stopped_by
+
+    def _log_plan(self, frame: pd.DataFrame) -> None:
+        """The plan per list (`list_tally`), logged before anything is sent: the guard and
+        the creation of missing lists come after it."""
+        planned = tally_lists(frame, self.lists_before, planning=True)
+        log_plan(planned, for_people=for_people(self.options), sync=self.options.sync)
 
     def _create_lists(
         self,

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from importer.kinds.contacts import ContactOptions
     from importer.kinds.contacts_read import ContactsSource
     from importer.kinds.roles import Kind
+    from importer.list_tally import ListBefore
     from importer.options import JobOptions
     from importer.read import SourceTable
     from importer.send import SendKind
@@ -64,6 +65,12 @@ class Environment:
         if self.stderr_isatty is not None:
             return self.stderr_isatty
         return bool(getattr(self.stderr, "isatty", lambda: False)())
+
+
+def for_people(options: JobOptions) -> bool:
+    """Whether the log is read by a person on a terminal (plain text on stderr): it then gets
+    the first lines and a pointer, where a log file or a JSON log gets every line."""
+    return options.log_file is None and options.log_format == "text"
 
 
 def load_rows(options: JobOptions) -> tuple[SourceTable, pd.DataFrame]:
@@ -360,6 +367,8 @@ class Job(Protocol):
     lists_created: int | None
     excluded_present: dict[str, list[str]]
     """List key -> excluded numbers already in it on the account (contacts only)."""
+    #: The target lists as the run found them, by list key (contacts; empty for lists).
+    lists_before: Mapping[str, ListBefore]
 
     @property
     def source(self) -> SourceTable:

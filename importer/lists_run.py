@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from importer.client import AccountList
+    from importer.list_tally import ListBefore
     from importer.options import JobOptions
     from importer.read import SourceTable
     from importer.reconcile import AccountDirectory
@@ -34,6 +35,7 @@ class ListsJob:
     columns: Sequence[str] | None = None
     lists_created: int | None = None
     excluded_present: dict[str, list[str]] = field(default_factory=dict)
+    lists_before: Mapping[str, ListBefore] = field(default_factory=dict)
 
     @property
     def source(self) -> SourceTable:

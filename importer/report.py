@@ -10,8 +10,10 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from importer.atomic_file import atomic_write
+from importer.list_tally import outcome_columns, summary_table
 from importer.records import Outcome
-from importer.results import RunSummary, atomic_write, explain_code, format_duration
+from importer.results import RunSummary, explain_code, format_duration
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,6 +36,9 @@ BAR_COLOURS: dict[str, str] = {
     Outcome.FAILED: "#c62828",
     Outcome.INVALID: "#d84315",
     Outcome.PENDING: "#f9a825",
+    # A plan's requests other than adds (`list_tally.PLANNED_ACTIONS`): as their outcome.
+    "to update": "#558b2f",
+    "to remove": "#4e342e",
 }
 
 _CSS = """
@@ -47,6 +52,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .muted { color: #616161; }
 tr.failed td, tr.invalid td { background: #ffebee; } tr.pending td { background: #fff8e1; }
 svg text { font-family: inherit; font-size: 13px; }
+.bar { display: inline-block; height: 0.8em; margin-right: 0.4em; vertical-align: middle; }
 """
 
 
@@ -77,7 +83,7 @@ def render_report(frame: pd.DataFrame, summary: RunSummary) -> str:
         "<h2>Outcomes</h2>",
         outcome_chart(summary),
         _codes_section(summary),
-        _per_list_section(frame),
+        _per_list_section(frame, summary),
         _attention_section(frame, summary.kind),
         _parameters_section(summary),
         "</body>",
@@ -145,47 +151,62 @@ def _codes_section(summary: RunSummary) -> str:
     )
 
 
-#: The per-list table of a contacts report: outcome columns, in this order.
-PER_LIST_OUTCOMES = (
-    Outcome.CREATED,
-    Outcome.UPDATED,
-    Outcome.EXISTS,
-    Outcome.DELETED,
-    Outcome.PLANNED,
-    Outcome.DUPLICATE,
-    Outcome.EXCLUDED,
-    Outcome.INVALID,
-    Outcome.FAILED,
-    Outcome.PENDING,
-)
+#: The widest bar of the per-list table (a list's rows all of one outcome), in pixels.
+LIST_BAR_PX = 80
 
 
-def _per_list_section(frame: pd.DataFrame) -> str:
-    """Contacts only: per list, how many contacts were added, already there, invalid by code."""
-    if "phone" not in frame.columns or frame.empty:
+def _per_list_section(frame: pd.DataFrame, summary: RunSummary) -> str:
+    """Contacts only: per list, its contacts before and after, its rows per outcome (each with
+    a bar, its share of the list's rows) and its invalid rows by code. A plan's (`validate`)
+    columns read in plan words: `to add`, `unchanged`."""
+    if not summary.lists:
         return ""
-    lists = frame["list_name"].astype("string").fillna("")
-    outcomes = frame["outcome"].astype("string").fillna("")
-    counts = outcomes.groupby(lists, sort=False).value_counts().unstack(fill_value=0)
-    invalid = frame[outcomes == Outcome.INVALID.value]
-    reasons: dict[str, list[str]] = {}
-    codes = invalid["code"].astype("string").groupby(lists[invalid.index], sort=False)
-    for key, n in codes.value_counts().items():
-        list_name, code = cast(tuple[str, str], key)
-        reasons.setdefault(str(list_name), []).append(f"{code} × {int(n)}")
-    shown = [o for o in PER_LIST_OUTCOMES if o.value in counts.columns]
-    head = "".join(f"<th>{escape(o.value)}</th>" for o in shown)
+    planning = summary.run_id is None
+    headings, rows = summary_table(summary.lists, planning=planning)
+    outcomes = outcome_columns(summary.lists)
+    reasons = _invalid_codes(frame)
+    head = "".join(f"<th>{escape(str(heading))}</th>" for heading in headings)
     body = []
-    for name, row in counts.iterrows():
-        cells = "".join(f'<td class="num">{int(row[o.value])}</td>' for o in shown)
-        why = escape(", ".join(reasons.get(str(name), [])))
-        body.append(f"<tr><td>{escape(str(name))}</td>{cells}<td>{why}</td></tr>")
-    return (
-        "<h2>Per list</h2>\n<table>\n"
-        f"<tr><th>List (as read)</th>{head}<th>Invalid, by code</th></tr>\n"
-        + "\n".join(body)
-        + "\n</table>"
+    for tally, row in zip(summary.lists, rows, strict=True):
+        total = sum(tally.outcomes.values()) or 1
+        cells = [f"<td>{escape(str(row[0]))}</td><td>{escape(str(row[1]))}</td>"]
+        cells += [f'<td class="num">{value}</td>' for value in row[2:4]]
+        for outcome, label, count in zip(outcomes, headings[4:], row[4:], strict=True):
+            bar = ""
+            if count:
+                width = max(2, round(LIST_BAR_PX * count / total))
+                colour = BAR_COLOURS.get(outcome, "#607d8b")
+                bar = (
+                    f'<span class="bar" style="width:{width}px;background:{colour}" '
+                    f'title="{escape(label)}: {count}"></span>'
+                )
+            cells.append(f'<td class="num">{bar}{count}</td>')
+        why = escape(", ".join(reasons.get(tally.key, [])))
+        body.append(f"<tr>{''.join(cells)}<td>{why}</td></tr>")
+    note = (
+        '<p class="muted">The plan: nothing was sent. "Contacts after" is the list once the plan '
+        "is sent.</p>\n"
+        if planning
+        else '<p class="muted">"Contacts after" is the list before the run, plus the contacts '
+        "this run added, less those it removed.</p>\n"
     )
+    return (
+        f"<h2>Per list</h2>\n{note}<table>\n"
+        f"<tr>{head}<th>Invalid, by code</th></tr>\n" + "\n".join(body) + "\n</table>"
+    )
+
+
+def _invalid_codes(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """List key -> `CODE × n` of its invalid rows, most frequent first."""
+    lists = frame["list_name"].astype("string").fillna("")
+    keys = frame["list_key"].astype("string").fillna("") if "list_key" in frame else lists
+    invalid = frame["outcome"].astype("string").fillna("") == Outcome.INVALID.value
+    codes = frame.loc[invalid, "code"].astype("string").groupby(keys[invalid], sort=False)
+    reasons: dict[str, list[str]] = {}
+    for pair, count in codes.value_counts().items():
+        key, code = cast("tuple[str, str]", pair)
+        reasons.setdefault(str(key), []).append(f"{code} × {int(count)}")
+    return reasons
 
 
 def _attention_section(frame: pd.DataFrame, kind: str = "") -> str:

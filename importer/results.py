@@ -7,24 +7,26 @@ neutralised (OWASP CSV injection). JSON is data for programs and is written unch
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
-import secrets
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from importer.api.endpoints import CONTACT_ADD
+from importer.atomic_file import atomic_write
 from importer.errors import ConfigError
+from importer.formula_guard import E164_PATTERN, neutralise_formulas, neutralise_text
 from importer.records import LIST_CODE_PREFIX, RESULT_COLUMNS, Outcome
 
 if TYPE_CHECKING:  # pandas and pyarrow are imported lazily: `--help` must start fast.
     import pandas as pd
     import pyarrow as pa
+
+    from importer.list_tally import ListTally
 
 #: Columns holding whole numbers; every other result column is text.
 INT_COLUMNS = frozenset({"row", "attempts"})
@@ -35,12 +37,6 @@ RESULT_FORMATS = (".csv", ".xlsx", ".json")
 #: Rows turned into Python objects at a time when writing JSON (bounds memory).
 JSON_BATCH_ROWS = 50_000
 
-#: A cell starting with one of these is run as a formula by spreadsheet programs (OWASP).
-FORMULA_PATTERN = r"^([=+\-@\t\r])"
-#: A number in E.164 (ITU-T E.164: `+`, then up to 15 digits). In a workbook, where every cell
-#: is stored as text in a text-formatted column, it cannot run as a formula, so it is written
-#: as it is: operators copy numbers out of the results.
-E164_PATTERN = r"^\+[0-9]{1,15}$"
 
 #: Every code of the `code` column in plain words; the HTML report and the README use these.
 CODE_EXPLANATIONS: dict[str, str] = {
@@ -147,6 +143,8 @@ class RunSummary:
     """Contacts: how many of their lists this run created first (None for lists)."""
     excluded_present: dict[str, list[str]] = field(default_factory=dict)
     """Contacts: list key -> excluded numbers it already holds on the account."""
+    lists: tuple[ListTally, ...] = ()
+    """Contacts: per target list, its rows by outcome and its contacts before and after."""
 
     @property
     def total_rows(self) -> int:
@@ -182,6 +180,7 @@ class RunSummary:
             "kind": self.kind,
             "lists_created": self.lists_created,
             "excluded_present": self.excluded_present,
+            "lists": [tally.to_dict() for tally in self.lists],
         }
 
     def source_description(self) -> list[tuple[str, str]]:
@@ -238,41 +237,6 @@ def summary_line(summary: RunSummary) -> str:
     if "header_row" in summary.parameters:
         line += f" (header on row {summary.parameters['header_row']})"
     return line
-
-
-@contextlib.contextmanager
-def atomic_write(path: Path) -> Iterator[IO[bytes]]:
-    """Write `path` all at once or not at all: a reader sees the old file or the new one.
-
-    Yields a binary file in the destination folder (so the rename stays on one file system);
-    on success it is synced to disk and renamed over `path`; on any exception it is removed
-    and the old file is left untouched. Created with mode 0o666 minus the umask, like `open`.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def write_results(
@@ -376,31 +340,6 @@ def result_table(frame: pd.DataFrame, columns: Sequence[str] = RESULT_COLUMNS) -
     return pa.Table.from_arrays(arrays, names=list(columns))
 
 
-def neutralise_formulas(table: pa.Table, keep: str | None = None) -> pa.Table:
-    """Prefix `'` to every text cell a spreadsheet would run as a formula (OWASP), except the
-    cells matching the regular expression `keep` (re2 syntax)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    columns = []
-    for column in table.columns:
-        is_text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
-        # Matching is cheap and most columns hold no formula-like cell: rewrite only those that do.
-        if is_text and pc.any(pc.match_substring_regex(column, FORMULA_PATTERN)).as_py():
-            defused = pc.replace_substring_regex(column, FORMULA_PATTERN, r"'\1")
-            if keep is not None:
-                kept = pc.fill_null(pc.match_substring_regex(column, keep), False)
-                defused = pc.if_else(kept, column, defused)
-            column = defused
-        columns.append(column)
-    return pa.Table.from_arrays(columns, names=table.column_names)
-
-
-def neutralise_text(value: str) -> str:
-    """`neutralise_formulas` for one string (the Summary sheet's cells)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def _write_csv(table: pa.Table, handle: IO[bytes], summary: RunSummary | None) -> None:
     """UTF-8 with BOM, comma-delimited, fields quoted as needed; pyarrow's writer (fastest)."""
     import pyarrow.csv as pacsv
@@ -457,6 +396,13 @@ def _write_xlsx(table: pa.Table, handle: IO[bytes], summary: RunSummary) -> None
                 row.append(explain_code(key, summary.kind))
             rows.append(row)
         sections.append(Section(headings[name], rows))
+    if summary.lists:
+        from importer.list_tally import summary_table
+
+        per_list, table_rows = summary_table(summary.lists, planning=summary.run_id is None)
+        for row in table_rows:
+            row[0] = neutralise_text(row[0])
+        sections.append(Section(per_list, table_rows))
     results = neutralise_formulas(table, keep=E164_PATTERN)
     write_workbook(handle, results, sheet_name="Results", summary=sections)
 

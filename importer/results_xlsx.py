@@ -3,7 +3,7 @@
 100,000 rows, where a style object per cell took most of a minute.
 
 The layout follows the columns it is given (the results' columns today, more for other
-kinds tomorrow). Formulas are neutralised by the caller (`results.neutralise_formulas`); this
+kinds tomorrow). Formulas are neutralised by the caller (`formula_guard.neutralise_formulas`); this
 module only makes text an .xlsx can hold.
 """
 
@@ -41,8 +41,10 @@ XLSX_MAX_ROWS = 1_048_576
 XLSX_MAX_CELL_CHARS = 32_767
 #: Column widths, in characters (what Excel's column-width box shows).
 XLSX_MIN_WIDTH, XLSX_MAX_WIDTH = 6, 60
-#: The Summary sheet's column widths, in characters.
+#: The Summary sheet's column widths, in characters; any further column (the per-list table's
+#: counts) is `SUMMARY_COUNT_WIDTH` wide.
 SUMMARY_WIDTHS = (24, 70, 80)
+SUMMARY_COUNT_WIDTH = 16
 #: Control characters an .xlsx cannot hold (XML 1.0); replaced by U+FFFD there.
 XLSX_ILLEGAL_PATTERN = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
 #: Excel's number format for text: a cell typed into later stays text too.
@@ -89,9 +91,12 @@ def write_workbook(
     widths: dict[str, Any] = {sheet_name: column_widths(text)}
     row_formats = {sheet_name: _row_formats(text, xlsx.Format)}
     if summary is not None:
+        summary = list(summary)
         records, bold_rows = _summary_records(summary)
         sheets.append(("Summary", records))
-        widths["Summary"] = list(SUMMARY_WIDTHS)
+        columns = max((len(section.headings) for section in summary), default=0)
+        extra = [SUMMARY_COUNT_WIDTH] * max(0, columns - len(SUMMARY_WIDTHS))
+        widths["Summary"] = [*SUMMARY_WIDTHS, *extra]
         row_formats["Summary"] = dict.fromkeys(bold_rows, header)
     xlsx.write_worksheets(
         sheets,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,7 @@ from importer.job import (
     Job,
     RunContext,
     contact_options,
+    for_people,
     input_kind,
     load_rows,
     open_api,
@@ -43,6 +44,7 @@ from importer.records import SUCCESS_OUTCOMES, Outcome
 if TYPE_CHECKING:
     import pandas as pd
 
+    from importer.list_tally import ListBefore
     from importer.options import JobOptions
     from importer.read import SourceTable
     from importer.results import RunSummary
@@ -105,21 +107,36 @@ def _validate_contacts(options: JobOptions, env: Environment, started: datetime)
     `--sync` the removals too, and exit 2 when the guard would refuse them."""
     from importer.kinds.contacts import CONTACT_COLUMNS, prepare
     from importer.kinds.contacts_sync import check_account
+    from importer.list_tally import lists_before, log_plan
 
     read = read_contacts_input(options)
     output = output_path(options, env, rows=len(read.frame))
     present: dict[str, list[str]] = {}
+    before: dict[str, ListBefore] = {}
     refused: list[str] = []
     if options.check_account:
         with open_api(options, env) as (client, _scope):
-            frame, present, refused = check_account(client, read, contact_options(options, read))
+            frame, lists, present, refused = check_account(
+                client, read, contact_options(options, read)
+            )
+        planned = frame["outcome"] == Outcome.PLANNED
+        before = lists_before(lists, new=frame.loc[planned, "list_key"].unique().tolist())
     else:
         if options.sync:
             log.warning("--sync: removals are planned only with --check-account (read-only)")
         frame = prepare(read.frame, contact_options(options, read), cells=read.cells)
     summary = _summarize(
-        frame, read.source, options, started, run_id=None, kind="contacts", excluded_present=present
+        frame,
+        read.source,
+        options,
+        started,
+        run_id=None,
+        kind="contacts",
+        excluded_present=present,
+        lists_before=before,
     )
+    if options.check_account:
+        log_plan(summary.lists, for_people=for_people(options), sync=options.sync)
     _write_outputs(frame, output, summary, options, columns=CONTACT_COLUMNS)
     _log_problem_rows(frame, None, options)
     if refused:
@@ -197,6 +214,7 @@ def execute(job: Job, options: JobOptions, env: Environment, started: datetime) 
                     kind=job.kind,
                     lists_created=job.lists_created,
                     excluded_present=job.excluded_present,
+                    lists_before=job.lists_before,
                 )
                 stop.announce()
                 # The results first, so that the journal records the exit code the process
@@ -274,31 +292,6 @@ def _stop_reason(
     return stopped_by
 
 
-def export_account_lists(options: JobOptions, env: Environment, output: Path) -> int:
-    """Write the account's lists to ``output`` (.csv, .xlsx or .json); return how many."""
-    import pandas as pd
-
-    from importer.results import write_table
-
-    with open_api(options, env) as (client, _scope):
-        lists = client.fetch_lists()
-    table = pd.DataFrame(
-        [asdict(item) for item in lists], columns=ACCOUNT_LIST_COLUMNS, dtype="str"
-    )
-    write_table(table, output, sheet_name="Lists")
-    return len(table)
-
-
-ACCOUNT_LIST_COLUMNS = (
-    "list_contact_id",
-    "name",
-    "country_code",
-    "country_name",
-    "nb_contact",
-    "creation_date",
-)
-
-
 def rebuild_results(state: Path, run_id: int, output: Path) -> JobResult:
     """Rewrite a past run's results file from the journal, even if that run was killed."""
     from importer.errors import JournalError
@@ -332,8 +325,10 @@ def rebuild_results(state: Path, run_id: int, output: Path) -> JobResult:
     columns = None
     if summary.kind == "contacts":
         from importer.kinds.contacts import CONTACT_COLUMNS
+        from importer.list_tally import tally_lists
 
         columns = CONTACT_COLUMNS
+        summary.lists = tally_lists(frame, {})
     _write_outputs(frame, output, summary, None, columns=columns)
     # The command did what was asked: exit 0. The run's own outcome is in the summary line.
     return JobResult(frame, summary, output, ExitCode.OK)
@@ -363,7 +358,10 @@ def _summarize(
     kind: str = "lists",
     lists_created: int | None = None,
     excluded_present: dict[str, list[str]] | None = None,
+    lists_before: Mapping[str, ListBefore] | None = None,
 ) -> RunSummary:
+    """The run's summary; for contacts, with the per-list tally (`list_tally`)."""
+    from importer.list_tally import tally_lists
     from importer.results import RunSummary, tally
 
     counts, code_counts = tally(frame)
@@ -383,6 +381,7 @@ def _summarize(
         kind=kind,
         lists_created=lists_created,
         excluded_present=excluded_present or {},
+        lists=tally_lists(frame, lists_before or {}) if kind == "contacts" else (),
     )
 
 
@@ -414,8 +413,8 @@ def _log_problem_rows(frame: pd.DataFrame, run_id: int | None, options: JobOptio
     if options.quiet and options.log_file is None:
         return
     problems = frame[frame["outcome"].isin([Outcome.INVALID, Outcome.FAILED])]
-    for_people = options.log_file is None and options.log_format == "text"
-    shown = problems.head(CONSOLE_PROBLEM_ROWS) if for_people else problems
+    people = for_people(options)
+    shown = problems.head(CONSOLE_PROBLEM_ROWS) if people else problems
     columns = [shown[column].tolist() for column in ("row", "outcome", "code", "message")]
     if "phone" in shown:  # contacts: the number as read, in its list
         labels = [

@@ -55,6 +55,20 @@ def creds(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AVOSMS_KEY", DEMO_KEY)
 
 
+def seeded_account(
+    monkeypatch: pytest.MonkeyPatch,
+    lists: list[tuple[str, str]],
+    contacts: list[dict[str, str]],
+) -> Iterator[SandboxServer]:
+    """For a fixture: a sandbox account holding `lists` and `contacts`, the importer pointed at
+    it with the demo credentials."""
+    monkeypatch.setenv("AVOSMS_ID", DEMO_ID)
+    monkeypatch.setenv("AVOSMS_KEY", DEMO_KEY)
+    with SandboxServer(existing_lists=lists, existing_contacts=contacts) as server:
+        monkeypatch.setenv("AVOSMS_BASE_URL", server.url)
+        yield server
+
+
 @dataclass
 class Invocation:
     exit_code: int

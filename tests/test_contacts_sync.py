@@ -306,7 +306,15 @@ def test_the_guard_gives_one_line_per_list_and_stops_every_list(cli, demo, tmp_p
     with SandboxServer(existing_lists=lists, existing_contacts=people) as server:
         result = cli("run", source, "--sync", "--base-url", server.url, "--state", "s.db")
         assert result.exit_code == 2
-        lines = result.stderr.strip().splitlines()
+        *plan, guard = result.stderr.strip().split("\navosms-import: ")
+        # The plan comes first (a line per list), then the guard's refusal.
+        planned = [line for line in plan[0].splitlines() if line.startswith("plan for")]
+        assert [line.split(":")[0] for line in planned] == [
+            "plan for list 'A' (id 1001, 20 contacts)",
+            "plan for list 'B' (id 1002, 10 contacts)",
+            "plan for list 'C' (id 1003, 10 contacts)",
+        ]
+        lines = ("avosms-import: " + guard).splitlines()
         assert len(lines) == 2, result.stderr
         assert lines[0].startswith(
             "avosms-import: --sync would remove 3 of the 20 contacts of list 'A'"

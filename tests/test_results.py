@@ -15,7 +15,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from openpyxl.utils.escape import unescape
 
-from importer import results, results_xlsx
+from importer import atomic_file, results, results_xlsx
 from importer.errors import ConfigError
 from importer.records import RESULT_COLUMNS
 from importer.results import (
@@ -179,7 +179,7 @@ def test_replaces_existing_file(tmp_path: Path) -> None:
 def test_atomic_write_respects_umask(tmp_path: Path) -> None:
     old = os.umask(0o027)
     try:
-        with results.atomic_write(tmp_path / "f.txt") as handle:
+        with atomic_file.atomic_write(tmp_path / "f.txt") as handle:
             handle.write(b"x")
     finally:
         os.umask(old)

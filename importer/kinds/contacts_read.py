@@ -18,6 +18,7 @@ import pandas as pd
 
 from importer.cells import CellFact
 from importer.errors import InputError
+from importer.formula_guard import unguard
 from importer.kinds.roles import (
     WEAK_PHONE_ALIASES,
     Role,
@@ -164,6 +165,8 @@ def read_contacts(
     frame = frame.sort_values("row", kind="stable").reset_index(drop=True)
     text = [column for column in frame.columns if column != "row"]
     frame[text] = frame[text].fillna("").astype(str)
+    for name in text:  # a results file or an export reads back as it was written for
+        frame[name] = unguard(frame[name])
     frame["row"] = frame["row"].astype("int64")
     if len(frame) > max_rows:  # pragma: no cover - every pass checks it first
         raise InputError(f"{label}: {len(frame):,} rows, more than the limit of {max_rows:,}")

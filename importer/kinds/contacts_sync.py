@@ -218,15 +218,16 @@ def append_removals(frame: pd.DataFrame, *parts: pd.DataFrame) -> pd.DataFrame:
 
 def check_account(
     client: AvoSmsClient, read: ContactsSource, options: ContactOptions
-) -> tuple[pd.DataFrame, dict[str, list[str]], list[str]]:
+) -> tuple[pd.DataFrame, dict[str, ListOnAccount], dict[str, list[str]], list[str]]:
     """`validate --check-account`: the file planned against the account, read-only
     (`contacts_plan.read_account`); with `--sync` its removals after the input rows
-    (`planned`). Out: the frame, list key -> the excluded numbers it holds, and the guard's
-    lines for the lists over it (none: within the guard, or no sync)."""
+    (`planned`). Out: the frame, the lists read (by list key), list key -> the excluded
+    numbers it holds, and the guard's lines for the lists over it (none: within the guard,
+    or no sync)."""
     frame, lists, present = read_account(client, read.frame, options, read.cells)
     if not options.sync:
-        return frame, present, []
+        return frame, lists, present, []
     held = {number for numbers in present.values() for number in numbers}
     planned = removals(frame, lists, exclusion_reasons(frame, held))
     refused = over_guard(planned, lists, MaxDelete.parse(options.max_delete))
-    return append_removals(frame, planned), present, refused
+    return append_removals(frame, planned), lists, present, refused
