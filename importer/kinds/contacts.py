@@ -134,8 +134,8 @@ def _field_checks(options: ContactOptions) -> dict[Role, FieldCheck]:
 class _Fields:
     """Each optional field of every row, as it would be sent, and why a cell was left out."""
 
-    values: dict[Role, np.ndarray | pd.Series]
-    """Per role, by position: an object array, or Arrow strings for fields sent as read."""
+    values: dict[Role, pd.Series]
+    """Per role, by position: Arrow strings (no Python object per cell)."""
     problems: dict[Role, np.ndarray]
 
     @classmethod
@@ -143,7 +143,7 @@ class _Fields:
         cls, source: pd.DataFrame, options: ContactOptions, facts: Mapping[int, list[CellFact]]
     ) -> _Fields:
         """`facts`: position -> the reader's facts about that row's cells."""
-        values: dict[Role, np.ndarray | pd.Series] = {}
+        values: dict[Role, pd.Series] = {}
         problems: dict[Role, np.ndarray] = {}
         count = len(source)
         for role, check in _field_checks(options).items():
@@ -153,7 +153,8 @@ class _Fields:
                 problems[role] = np.full(count, "", dtype=object)
                 continue
             (sent, why), codes = _by_value(cells, check)
-            values[role] = np.array(sent, dtype=object)[codes]
+            # Taken from the distinct values' Arrow strings: no object array per row.
+            values[role] = pd.Series(pd.array(sent, dtype="str").take(codes))
             problems[role] = np.array(why, dtype=object)[codes]
         for position, row_facts in facts.items():
             for fact in row_facts:
@@ -173,9 +174,10 @@ class _Fields:
         """For each row of `here`: the fields whose values differ from its row of `there`."""
         differ: dict[int, list[str]] = {}
         for role in OPTIONAL_ROLES:
-            values = self.values[role]
-            column = values if isinstance(values, np.ndarray) else values.to_numpy(dtype=object)
-            for position in here[column[here] != column[there]].tolist():
+            values = self.values[role]  # only the rows compared become Python strings
+            mine = values.iloc[here].to_numpy(dtype=object)
+            theirs = values.iloc[there].to_numpy(dtype=object)
+            for position in here[mine != theirs].tolist():
                 differ.setdefault(position, []).append(role.value)
         return differ
 
@@ -370,33 +372,40 @@ def prepare(
         message[i] = "; ".join(notes)
 
     sent = number != ""
+    action = np.where(outcome == Outcome.PLANNED.value, Action.ADD.value, "").astype(object)
+    # Each working array becomes Arrow strings (what the frame holds anyway) as soon as it is
+    # final, and its Python strings are let go before the next: the peak of a million rows.
+    del numbers, said, names
+    columns: dict[str, pd.Series | np.ndarray] = {
+        "row": rows,
+        # The cells as read stay in the reader's (Arrow) strings: no Python object per cell.
+        "list_name": list_cells.reset_index(drop=True),
+        "country": country_cells.reset_index(drop=True),
+        "phone": _cells(source, Role.PHONE).reset_index(drop=True),
+        "list_contact_id": np.full(count, "", dtype=object),
+        **{role.value: fields.values[role].where(sent, "") for role in OPTIONAL_ROLES},
+    }
+    del fields
+    columns["number"] = _text(number)
+    del number  # e164 holds the same strings
+    columns["e164"] = _text(e164)
+    del e164
+    columns["message"] = _text(message)
+    del message
     frame = pd.DataFrame(
         {
-            "row": rows,
-            # The cells as read stay in the reader's (Arrow) strings: no Python object per cell.
-            "list_name": list_cells.reset_index(drop=True),
-            "country": country_cells.reset_index(drop=True),
-            "phone": _cells(source, Role.PHONE).reset_index(drop=True),
-            "list_contact_id": np.full(count, "", dtype=object),
-            "number": number,
-            **{
-                role.value: pd.Series(fields.values[role]).where(sent, "")
-                for role in OPTIONAL_ROLES
-            },
+            **columns,
             "outcome": outcome,
             "code": code,
-            "message": message,
             "attempts": np.zeros(count, dtype=np.int64),
             "list_key": keys,
             "country_code": region,
-            "e164": e164,
-            "action": np.where(outcome == Outcome.PLANNED.value, Action.ADD.value, "").astype(
-                object
-            ),
+            "action": action,
             "change": np.full(count, "", dtype=object),
         },
         columns=[*CONTACT_COLUMNS, *CONTACT_KEYS],
     )
+    del columns
     opt_out = _cells(source, Role.OPT_OUT) if Role.OPT_OUT.value in source else None
     if Role.OUTCOME.value in source:  # our results read back: what was excluded stays excluded
         was = _cells(source, Role.OUTCOME).str.strip().str.casefold() == Outcome.EXCLUDED.value
@@ -435,6 +444,11 @@ def _stop_region(options: ContactOptions, regions: np.ndarray) -> tuple[str | No
     if options.list_name is not None and len(found) == 1:
         return found.pop(), f"the country of list {options.list_name!r}"
     return None, ""
+
+
+def _text(values: np.ndarray) -> pd.Series:
+    """An object array of strings as a Series of Arrow strings."""
+    return pd.Series(pd.array(values, dtype="str"))
 
 
 def _shared(values: pd.Series) -> np.ndarray:
