@@ -36,6 +36,8 @@ RESULT_FORMATS = (".csv", ".xlsx", ".json")
 
 #: Rows turned into Python objects at a time when writing JSON (bounds memory).
 JSON_BATCH_ROWS = 50_000
+#: Rows of a results CSV turned into text at a time: a million rows' copy is never whole.
+CSV_BATCH_ROWS = 100_000
 
 
 #: Every code of the `code` column in plain words; the HTML report and the README use these.
@@ -253,9 +255,13 @@ def write_results(
     path = Path(path)
     writers = {".csv": _write_csv, ".xlsx": _write_xlsx, ".json": _write_json}
     writer = writers[_format_of(path)]
-    table = result_table(frame, columns)
     with atomic_write(path) as handle:
-        writer(table, handle, summary)
+        if writer is not _write_csv:
+            writer(result_table(frame, columns), handle, summary)
+            return
+        for start in range(0, max(len(frame), 1), CSV_BATCH_ROWS):
+            part = result_table(frame.iloc[start : start + CSV_BATCH_ROWS], columns)
+            _write_csv(part, handle, summary, header=start == 0)
 
 
 def write_table(frame: pd.DataFrame, path: Path, *, sheet_name: str = "Sheet1") -> None:
@@ -340,12 +346,18 @@ def result_table(frame: pd.DataFrame, columns: Sequence[str] = RESULT_COLUMNS) -
     return pa.Table.from_arrays(arrays, names=list(columns))
 
 
-def _write_csv(table: pa.Table, handle: IO[bytes], summary: RunSummary | None) -> None:
-    """UTF-8 with BOM, comma-delimited, fields quoted as needed; pyarrow's writer (fastest)."""
+def _write_csv(
+    table: pa.Table, handle: IO[bytes], summary: RunSummary | None, *, header: bool = True
+) -> None:
+    """UTF-8 with BOM, comma-delimited, fields quoted as needed; pyarrow's writer (fastest).
+    `header=False`: more rows of a file already begun."""
     import pyarrow.csv as pacsv
 
-    handle.write("\ufeff".encode())
-    pacsv.write_csv(neutralise_formulas(table), handle)
+    if header:
+        handle.write("\ufeff".encode())
+    pacsv.write_csv(
+        neutralise_formulas(table), handle, write_options=pacsv.WriteOptions(include_header=header)
+    )
 
 
 def _write_json(table: pa.Table, handle: IO[bytes], summary: RunSummary) -> None:

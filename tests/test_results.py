@@ -158,7 +158,7 @@ def test_failure_inside_writer_keeps_old_file(
     path.write_text("old")
     import pyarrow.csv as pacsv
 
-    def half_write(table: object, handle: object) -> None:
+    def half_write(table: object, handle: object, **options: object) -> None:
         handle.write(b"row,list_name\n2,half")  # type: ignore[attr-defined]
         raise RuntimeError("killed mid-write")
 
@@ -554,3 +554,16 @@ def test_empty_code_is_not_a_summary_code(tmp_path: Path) -> None:
     first_cells = [row[0].value for row in openpyxl.load_workbook(path)["Summary"].iter_rows()]
     code_at = first_cells.index("Code")
     assert first_cells[code_at + 1 : code_at + 3] == ["OK", None]
+
+
+def test_csv_written_in_slices_is_the_file_written_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole, sliced = tmp_path / "whole.csv", tmp_path / "sliced.csv"
+    write_results(make_frame(), whole, make_summary())
+    monkeypatch.setattr(results, "CSV_BATCH_ROWS", 2)
+    write_results(make_frame(), sliced, make_summary())
+    assert len(make_frame()) > 2
+    assert sliced.read_bytes() == whole.read_bytes()
+    write_results(make_frame().iloc[0:0], sliced, make_summary())
+    assert sliced.read_bytes() == whole.read_bytes().splitlines(keepends=True)[0]
