@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,6 +125,7 @@ def _validate_contacts(options: JobOptions, env: Environment, started: datetime)
         if options.sync:
             log.warning("--sync: removals are planned only with --check-account (read-only)")
         frame = prepare(read.frame, contact_options(options, read), cells=read.cells)
+    read = replace(read, frame=read.frame.iloc[0:0])  # its cells are in `frame`: let them go
     summary = _summarize(
         frame,
         read.source,
