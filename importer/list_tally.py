@@ -171,11 +171,13 @@ def tally_lists(
         for action, word in PLANNED_ACTIONS.items():
             outcomes = outcomes.mask(planned & (actions == action), word)
     counts = outcomes.groupby(keys, sort=False).value_counts(sort=False)
-    first = names.groupby(keys, sort=False).first()
+    # Each list's first name, in the file's order (a groupby would copy every row's name).
+    firsts = ~keys.duplicated()
+    first = dict(zip(keys[firsts].tolist(), names[firsts].tolist(), strict=True))
     ids = (
         frame["list_contact_id"].astype("string").fillna("") if "list_contact_id" in frame else None
     )
-    by_list: dict[str, dict[str, int]] = {str(key): {} for key in first.index}
+    by_list: dict[str, dict[str, int]] = {str(key): {} for key in first}
     for pair, count in counts.items():
         list_key, outcome = cast("tuple[str, str]", pair)
         by_list[str(list_key)][str(outcome)] = int(count)
