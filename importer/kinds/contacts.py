@@ -19,7 +19,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
-from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -27,6 +26,7 @@ import pandas as pd
 from importer import normalize
 from importer.cells import CellFact, CellTrap
 from importer.kinds import exclusions
+from importer.kinds.columns import by_value, first_positions, shared, text_series
 from importer.kinds.roles import OPTIONAL_ROLES, Role
 from importer.records import CONTACT_COLUMNS, LIST_CODE_PREFIX, LocalCode, Outcome
 from importer.rules import fields as rules
@@ -37,9 +37,6 @@ from importer.rules.phones import (
     Phone,
     normalize_phone,
 )
-
-T = TypeVar("T")
-
 
 #: Working columns kept next to the results: the list's key, its country, the number in E.164,
 #: the request the row is planned for (`Action`, "" for none) and what it changes in words (the
@@ -95,12 +92,6 @@ def _tidy(values: pd.Series) -> pd.Series:
     return normalize.normalize_names(values)
 
 
-def _by_value(values: pd.Series, check: Callable[[list[str]], T]) -> tuple[T, np.ndarray]:
-    """`check` run on the distinct values: the results, and each row's position among them."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    return check([str(value) for value in uniques.tolist()]), codes
-
-
 #: A check of many distinct cells at once: each cell's value to send and its problem (as
 #: `rules.Field` has them); None: the field is sent as read (tidied).
 FieldCheck = Callable[[list[str]], tuple[list[str], list[str]]] | None
@@ -152,7 +143,7 @@ class _Fields:
                 values[role] = cells.reset_index(drop=True)  # Arrow strings, not objects
                 problems[role] = np.full(count, "", dtype=object)
                 continue
-            (sent, why), codes = _by_value(cells, check)
+            (sent, why), codes = by_value(cells, check)
             # Taken from the distinct values' Arrow strings: no object array per row.
             values[role] = pd.Series(pd.array(sent, dtype="str").take(codes))
             problems[role] = np.array(why, dtype=object)[codes]
@@ -276,7 +267,7 @@ def prepare(
         default_country=options.default_country,
         cells=[f for f in cells if f.column in (Role.LIST_NAME.value, Role.COUNTRY.value)],
     )
-    keys, names, row_codes = (_shared(lists[c]) for c in ("name_key", "name", "country_code"))
+    keys, names, row_codes = (shared(lists[c]) for c in ("name_key", "name", "country_code"))
     outcome = np.full(count, Outcome.PLANNED.value, dtype=object)
     code = np.full(count, "", dtype=object)
     message = np.full(count, "", dtype=object)
@@ -290,7 +281,7 @@ def prepare(
     )
     del lists  # a frame per row: let it go before the numbers are checked
     usable = np.flatnonzero(~list_invalid)
-    first = _first_positions(keys[usable], usable)
+    first = first_positions(keys[usable], usable)
     conflict = usable[row_codes[usable] != row_codes[first]]
     first_of = dict(
         zip(conflict.tolist(), first[row_codes[usable] != row_codes[first]].tolist(), strict=True)
@@ -336,7 +327,7 @@ def prepare(
     valid = checked[good]
     key_codes = pd.factorize(keys[valid], use_na_sentinel=False)[0].astype(np.int64)
     number_codes, distinct = pd.factorize(e164[valid], use_na_sentinel=False)
-    first = _first_positions(key_codes * max(len(distinct), 1) + number_codes, valid)
+    first = first_positions(key_codes * max(len(distinct), 1) + number_codes, valid)
     repeats = valid[first != valid]
     outcome[repeats], code[repeats] = Outcome.DUPLICATE.value, LocalCode.DUPLICATE.value
     twin = dict(zip(repeats.tolist(), first[first != valid].tolist(), strict=True))
@@ -386,11 +377,11 @@ def prepare(
         **{role.value: fields.values[role].where(sent, "") for role in OPTIONAL_ROLES},
     }
     del fields
-    columns["number"] = _text(number)
+    columns["number"] = text_series(number)
     del number  # e164 holds the same strings
-    columns["e164"] = _text(e164)
+    columns["e164"] = text_series(e164)
     del e164
-    columns["message"] = _text(message)
+    columns["message"] = text_series(message)
     del message
     frame = pd.DataFrame(
         {
@@ -444,24 +435,3 @@ def _stop_region(options: ContactOptions, regions: np.ndarray) -> tuple[str | No
     if options.list_name is not None and len(found) == 1:
         return found.pop(), f"the country of list {options.list_name!r}"
     return None, ""
-
-
-def _text(values: np.ndarray) -> pd.Series:
-    """An object array of strings as a Series of Arrow strings."""
-    return pd.Series(pd.array(values, dtype="str"))
-
-
-def _shared(values: pd.Series) -> np.ndarray:
-    """`values` as an object array holding one Python string per distinct value: a million
-    rows of a hundred list names hold a hundred strings, not a million."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    return np.asarray(uniques, dtype=object)[codes]
-
-
-def _first_positions(keys: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """For each of `positions`, the position of the first one with the same key."""
-    if len(keys) == 0:
-        return positions.copy()
-    codes, _ = pd.factorize(keys, use_na_sentinel=False)
-    _, first_index = np.unique(codes, return_index=True)
-    return positions[first_index[codes]]
