@@ -82,9 +82,12 @@ class ContactsJob:
         return self.read_source.source
 
     @classmethod
-    def read(cls, options: JobOptions, env: Environment) -> ContactsJob:
-        """Read and prepare the file offline (bad input fails here, before anything is sent)."""
-        read = read_contacts_input(options)
+    def read(
+        cls, options: JobOptions, env: Environment, read: ContactsSource | None = None
+    ) -> ContactsJob:
+        """Read (unless `read` is it already) and prepare the file offline (bad input fails
+        here, before anything is sent)."""
+        read = read_contacts_input(options, read)
         frame = prepare(read.frame, contact_options(options, read), cells=read.cells)
         return cls(read, frame, options, env)
 

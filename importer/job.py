@@ -114,11 +114,13 @@ def warn_cells(source: SourceTable) -> None:
 
 @dataclass(frozen=True)
 class KindChoice:
-    """What the input imports, why, and its rows when they were read (as lists) to tell."""
+    """What the input imports, why, and its rows when they were read to tell (as lists, or
+    as contacts: a million rows are read once, not once to tell and once to import)."""
 
     kind: Kind
     reason: str
     loaded: tuple[SourceTable, pd.DataFrame] | None = None
+    contacts: ContactsSource | None = None
 
     def first_line(self, options: JobOptions) -> AbstractContextManager[None]:
         """The log's first line, whenever the command logs anything before its summary: the
@@ -159,10 +161,13 @@ def _choose_kind(options: JobOptions) -> KindChoice:
         loaded = load_rows(options)
     except InputError as lists_error:
         try:
-            column = _read_contacts(options).roles[Role.PHONE]
+            read = _read_contacts(options)
         except InputError:
             raise lists_error from None
-        return KindChoice(Kind.CONTACTS, f"a contacts file: its column {column!r} holds phones")
+        column = read.roles[Role.PHONE]
+        return KindChoice(
+            Kind.CONTACTS, f"a contacts file: its column {column!r} holds phones", contacts=read
+        )
     phone = phone_header(loaded[0].header)
     if phone is not None:
         return KindChoice(
@@ -197,9 +202,10 @@ def _read_contacts(options: JobOptions) -> ContactsSource:
     )
 
 
-def read_contacts_input(options: JobOptions) -> ContactsSource:
+def read_contacts_input(options: JobOptions, read: ContactsSource | None = None) -> ContactsSource:
     """Read the input as a contacts file (`--map`, `--preset`, `--list`, `--sheet`,
-    `--max-rows`); log the columns left out because their meaning is not guessed.
+    `--max-rows`), unless `read` is it already (`KindChoice.contacts`); log the columns left
+    out because their meaning is not guessed.
 
     Raises InputError when no list can have a country: no country column and no
     `--default-country` (with `--list` too).
@@ -207,7 +213,7 @@ def read_contacts_input(options: JobOptions) -> ContactsSource:
     from importer.errors import InputError
     from importer.kinds.roles import Role, map_hint
 
-    read = _read_contacts(options)
+    read = read or _read_contacts(options)
     if Role.COUNTRY not in read.roles and options.default_country is None:
         # Every row's list would be invalid (LIST_ERR_102): one refusal instead.
         which = f"list {options.list!r} (--list)" if options.list else "the lists"

@@ -44,6 +44,7 @@ from importer.records import SUCCESS_OUTCOMES, Outcome
 if TYPE_CHECKING:
     import pandas as pd
 
+    from importer.kinds.contacts_read import ContactsSource
     from importer.list_tally import ListBefore
     from importer.options import JobOptions
     from importer.read import SourceTable
@@ -77,7 +78,7 @@ def validate(options: JobOptions, env: Environment) -> JobResult:
     choice = input_kind(options)
     with choice.first_line(options):
         if choice.kind is Kind.CONTACTS:
-            return _validate_contacts(options, env, started)
+            return _validate_contacts(options, env, started, choice.contacts)
         return _validate_lists(options, env, started, choice.loaded)
 
 
@@ -102,14 +103,16 @@ def _validate_lists(
     return JobResult(frame, summary, output, exit_code_for(frame))
 
 
-def _validate_contacts(options: JobOptions, env: Environment, started: datetime) -> JobResult:
+def _validate_contacts(
+    options: JobOptions, env: Environment, started: datetime, read: ContactsSource | None
+) -> JobResult:
     """`validate` of a contacts file: offline, or planned against the account (read-only); with
     `--sync` the removals too, and exit 2 when the guard would refuse them."""
     from importer.kinds.contacts import CONTACT_COLUMNS, prepare
     from importer.kinds.contacts_sync import check_account
     from importer.list_tally import lists_before, log_plan
 
-    read = read_contacts_input(options)
+    read = read_contacts_input(options, read)
     output = output_path(options, env, rows=len(read.frame))
     present: dict[str, list[str]] = {}
     before: dict[str, ListBefore] = {}
@@ -157,7 +160,7 @@ def run(options: JobOptions, env: Environment) -> JobResult:
         if choice.kind is Kind.CONTACTS:
             from importer.contacts_run import ContactsJob
 
-            job = ContactsJob.read(options, env)
+            job = ContactsJob.read(options, env, choice.contacts)
         else:
             source, frame = choice.loaded or load_rows(options)
             warn_cells(source)
