@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from importer.errors import ExitCode
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class Outcome(StrEnum):
@@ -95,3 +101,13 @@ LIST_CODE_PREFIX = "LIST_"
 def http_code(status: int) -> str:
     """The results-file token for an HTTP error status, e.g. ``HTTP_503``."""
     return f"HTTP_{status}"
+
+
+def exit_code_for(frame: pd.DataFrame) -> ExitCode:
+    """0 when every row succeeded, 3 if some are pending, else 1."""
+    outcomes = set(frame["outcome"].unique().tolist())
+    if Outcome.PENDING in outcomes:
+        return ExitCode.STOPPED
+    if outcomes <= {str(outcome) for outcome in SUCCESS_OUTCOMES}:
+        return ExitCode.OK
+    return ExitCode.ROWS_FAILED

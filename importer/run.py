@@ -39,7 +39,7 @@ from importer.job import (
     warn_cells,
 )
 from importer.lists_run import ListsJob
-from importer.records import SUCCESS_OUTCOMES, Outcome
+from importer.records import Outcome, exit_code_for
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -339,16 +339,6 @@ def rebuild_results(state: Path, run_id: int, output: Path) -> JobResult:
 
 
 # --------------------------------------------------------------------------- results
-
-
-def exit_code_for(frame: pd.DataFrame) -> ExitCode:
-    """0 when every row succeeded, 3 if some are pending, else 1."""
-    outcomes = set(frame["outcome"].unique().tolist())
-    if Outcome.PENDING in outcomes:
-        return ExitCode.STOPPED
-    if outcomes <= {str(outcome) for outcome in SUCCESS_OUTCOMES}:
-        return ExitCode.OK
-    return ExitCode.ROWS_FAILED
 
 
 def _summarize(
