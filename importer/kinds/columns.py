@@ -38,3 +38,19 @@ def first_positions(keys: np.ndarray, positions: np.ndarray) -> np.ndarray:
     codes, _ = pd.factorize(keys, use_na_sentinel=False)
     _, first_index = np.unique(codes, return_index=True)
     return positions[first_index[codes]]
+
+
+def distinct_pairs(
+    first: pd.Series, second: pd.Series, *, whole: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """The position of each distinct (first, second) pair's first row, in row order, and each
+    row's pair among them (`whole`: every row its own pair)."""
+    count = len(first)
+    if whole:
+        return np.arange(count), np.arange(count)
+    first_codes, _ = pd.factorize(first, use_na_sentinel=False)
+    second_codes, seconds = pd.factorize(second, use_na_sentinel=False)
+    pairs = first_codes.astype(np.int64) * max(len(seconds), 1) + second_codes
+    pair_of, _ = pd.factorize(pairs, use_na_sentinel=False)
+    _, at = np.unique(pair_of, return_index=True)  # pairs are numbered by first appearance
+    return at, pair_of

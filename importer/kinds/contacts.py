@@ -26,7 +26,13 @@ import pandas as pd
 from importer import normalize
 from importer.cells import CellFact, CellTrap
 from importer.kinds import exclusions
-from importer.kinds.columns import by_value, first_positions, shared, text_series
+from importer.kinds.columns import (
+    by_value,
+    distinct_pairs,
+    first_positions,
+    shared,
+    text_series,
+)
 from importer.kinds.roles import OPTIONAL_ROLES, Role
 from importer.records import CONTACT_COLUMNS, LIST_CODE_PREFIX, LocalCode, Outcome
 from importer.rules import fields as rules
@@ -260,25 +266,32 @@ def prepare(
         for fact in cells:
             if fact.row in at:
                 facts.setdefault(at[fact.row], []).append(fact)
+    list_facts = [f for f in cells if f.column in (Role.LIST_NAME.value, Role.COUNTRY.value)]
+    # A list's verdict depends on its two cells only: each distinct pair is prepared once (a
+    # million rows of a hundred lists: a hundred), unless workbook facts speak of some rows.
+    pair_at, pair_of = distinct_pairs(list_cells, country_cells, whole=bool(list_facts))
+    pairs = {"list_name": list_cells, "country": country_cells}
     lists = normalize.prepare(
         pd.DataFrame(
-            {"row": rows, "list_name": list_cells.values, "country": country_cells.values}
+            {"row": rows[pair_at], **{k: v.iloc[pair_at].to_numpy() for k, v in pairs.items()}}
         ),
         default_country=options.default_country,
-        cells=[f for f in cells if f.column in (Role.LIST_NAME.value, Role.COUNTRY.value)],
+        cells=list_facts,
     )
-    keys, names, row_codes = (shared(lists[c]) for c in ("name_key", "name", "country_code"))
+    keys, names, row_codes = (
+        shared(lists[c])[pair_of] for c in ("name_key", "name", "country_code")
+    )
     outcome = np.full(count, Outcome.PLANNED.value, dtype=object)
     code = np.full(count, "", dtype=object)
     message = np.full(count, "", dtype=object)
 
     # The list stage first: an unusable list makes the row invalid with the list's code.
-    list_invalid = (lists["outcome"] == Outcome.INVALID).to_numpy()
+    list_invalid = (lists["outcome"] == Outcome.INVALID).to_numpy()[pair_of]
     outcome[list_invalid] = Outcome.INVALID.value
-    code[list_invalid] = LIST_CODE_PREFIX + lists["code"][list_invalid].to_numpy(dtype=object)
-    message[list_invalid] = "list not usable: " + lists["message"][list_invalid].to_numpy(
-        dtype=object
-    )
+    list_code = (LIST_CODE_PREFIX + lists["code"].astype(str)).to_numpy(dtype=object)
+    code[list_invalid] = list_code[pair_of][list_invalid]
+    list_said = ("list not usable: " + lists["message"].astype(str)).to_numpy(dtype=object)
+    message[list_invalid] = list_said[pair_of][list_invalid]
     del lists  # a frame per row: let it go before the numbers are checked
     usable = np.flatnonzero(~list_invalid)
     first = first_positions(keys[usable], usable)
