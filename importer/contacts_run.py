@@ -51,7 +51,7 @@ from importer.kinds.contacts_sync import (
     still_present,
 )
 from importer.kinds.exclusions import present_in_lists
-from importer.kinds.row_notes import NOT_SENT, reading_notes, with_notes
+from importer.kinds.row_notes import NOT_SENT, set_message, with_notes
 from importer.list_tally import ListBefore, lists_before, log_plan, tally_lists
 from importer.lists_run import plan_lists, send_lists
 from importer.records import LIST_CODE_PREFIX, SUCCESS_OUTCOMES, LocalCode, Outcome
@@ -224,13 +224,7 @@ class ContactsJob:
                 continue
             rows = (frame["list_key"] == key) & (frame["outcome"] == Outcome.PENDING)
             state = Outcome.PENDING if outcome == Outcome.PENDING else Outcome.FAILED
-            why = f"not sent: its list could not be created ({message})"
-            frame.loc[rows, "message"] = [
-                with_notes(why, reading_notes(str(said), str(was)))
-                for said, was in zip(
-                    frame.loc[rows, "message"], frame.loc[rows, "code"], strict=True
-                )
-            ]
+            set_message(frame, rows, f"not sent: its list could not be created ({message})")
             frame.loc[rows, ["outcome", "code"]] = [state.value, LIST_CODE_PREFIX + str(code)]
 
 

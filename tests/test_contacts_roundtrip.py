@@ -6,13 +6,12 @@ change as the account holds it; the summary after a sync counts what is still th
 from __future__ import annotations
 
 import json
-
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from importer.sandbox import SandboxServer
+from importer.sandbox import FaultPlan, SandboxServer
 from tests.conftest import read_results, seeded_account
 from tests.test_contacts_sync import held, list_id_of, write_file
 
@@ -202,3 +201,21 @@ def test_a_json_export_or_results_file_is_refused_as_input_in_one_line(
         "in JSON is one-way): export or write the results as .csv or .xlsx to import them"
     ]
     assert not ld.stats.add_requests
+
+
+def test_a_row_whose_list_cannot_be_created_still_says_what_was_left_out(
+    cli, creds: None, tmp_path: Path
+) -> None:
+    with SandboxServer(faults=FaultPlan(error_9xx_rate=1.0)) as server:
+        source = phones_file(
+            tmp_path / "in.csv", ("0678000001", "bad-email"), header=("phone", "email")
+        )
+        result = cli(
+            "run", source, "--list", "Nouvelle", "--default-country", "FR",
+            "--base-url", server.url, "--max-attempts", "1", "-o", "out.csv",
+        )  # fmt: skip
+        assert result.exit_code == 1, result.stderr
+    (row,) = read_results(tmp_path / "out.csv")
+    assert row["outcome"] == "failed" and row["code"].startswith("LIST_ERR_9")
+    assert row["message"].startswith("not sent: its list could not be created")
+    assert "e-mail 'bad-email'" in row["message"] and row["message"].endswith("left out")

@@ -30,7 +30,7 @@ from importer.kinds.contacts import (
 )
 from importer.kinds.exclusions import present_in_lists
 from importer.kinds.roles import OPTIONAL_ROLES, Role
-from importer.kinds.row_notes import reading_notes, with_notes
+from importer.kinds.row_notes import reading_notes, set_message, with_notes
 from importer.records import LIST_CODE_PREFIX, Outcome
 from importer.rules import fields as rules
 from importer.rules.phones import ANY_TYPE, Phone, normalize_phone
@@ -197,11 +197,8 @@ def mark_ambiguous(frame: pd.DataFrame, lists: Mapping[str, KnownList]) -> None:
         rows = (frame["list_key"] == key) & frame["outcome"].isin(
             [Outcome.PLANNED, Outcome.PENDING]
         )
-        frame.loc[rows, ["outcome", "code", "message"]] = [
-            Outcome.FAILED.value,
-            LIST_CODE_PREFIX + code,
-            f"list {message}",
-        ]
+        set_message(frame, rows, f"list {message}")
+        frame.loc[rows, ["outcome", "code"]] = [Outcome.FAILED.value, LIST_CODE_PREFIX + code]
 
 
 def read_lists(client: AvoSmsClient, targets: Mapping[str, KnownList]) -> dict[str, ListOnAccount]:

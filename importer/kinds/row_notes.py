@@ -4,6 +4,8 @@ could not be created all end with it, as `validate` shows it."""
 
 from __future__ import annotations
 
+import pandas as pd
+
 from importer.records import LocalCode
 
 #: The message of a row to send that the run has not sent (yet): what reading said about the
@@ -22,3 +24,12 @@ def reading_notes(message: str, code: str) -> str:
     if code != LocalCode.NOT_SENT:
         return message
     return message.removeprefix(NOT_SENT).removeprefix("; ")
+
+
+def set_message(frame: pd.DataFrame, rows: pd.Series, message: str) -> None:
+    """Give these rows of a contacts frame `message`, each followed by what reading said about
+    it (in place; before their `code` changes, which tells a `NOT_SENT` placeholder)."""
+    frame.loc[rows, "message"] = [
+        with_notes(message, reading_notes(str(said), str(code)))
+        for said, code in zip(frame.loc[rows, "message"], frame.loc[rows, "code"], strict=True)
+    ]
