@@ -181,6 +181,11 @@ def read_table(
         from importer.read_workbook import read_workbook
 
         table = read_workbook(label, suffix, data, sheet, want)
+    elif suffix == ".json":
+        raise InputError(
+            f"{label}: JSON is written, never read back (an export or a results file in JSON "
+            "is one-way): export or write the results as .csv or .xlsx to import them"
+        )
     else:
         if sheet is not None:
             raise InputError(

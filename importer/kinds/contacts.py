@@ -300,6 +300,8 @@ def prepare(
             f"{row_codes[i]} here: a list has one country"
         )
     checked = np.setdiff1d(usable, conflict, assume_unique=True)
+    list_unusable = list_invalid.copy()
+    list_unusable[conflict] = True
 
     # The number, against the list's country: the account's when the list is there.
     region = np.full(count, "", dtype=object)
@@ -398,8 +400,10 @@ def prepare(
         columns=[*CONTACT_COLUMNS, *CONTACT_KEYS],
     )
     opt_out = _cells(source, Role.OPT_OUT) if Role.OPT_OUT.value in source else None
-    if Role.OUTCOME.value in source:  # our results read back: what was excluded stays excluded
-        was = _cells(source, Role.OUTCOME).str.strip().str.casefold() == Outcome.EXCLUDED.value
+    if Role.OUTCOME.value in source:  # our results read back: what opted out stays out
+        was = exclusions.opted_out_results(
+            _cells(source, Role.OUTCOME), _cells(source, Role.RESULT_CODE)
+        )
         cells_out = _cells(source, Role.OPT_OUT) if opt_out is None else opt_out
         opt_out = cells_out.where(~was, Outcome.EXCLUDED.value)
     if options.exclude is not None or opt_out is not None:
@@ -413,6 +417,7 @@ def prepare(
                 options.exclude,
                 stop_region,
                 how,
+                list_unusable=list_unusable,
             ),
         )
     return frame

@@ -223,6 +223,9 @@ class Exclusions:
     stop: StopList | None = None
     stop_region: str | None = None
     stop_region_how: str = ""
+    list_unusable: np.ndarray | None = None
+    """By row position, whether the row's list (its name or country) is unusable: an opt-out
+    still wins there (the row is `excluded`, not `invalid`)."""
 
 
 def mark(frame: pd.DataFrame, regions: np.ndarray, how: Exclusions) -> None:
@@ -231,7 +234,7 @@ def mark(frame: pd.DataFrame, regions: np.ndarray, how: Exclusions) -> None:
     In: `kinds.contacts.prepare`'s frame (`row`, `phone`, `e164`, outcome columns), each row's
     country for reading its number when it has none in E.164 (the list's, else the file's).
     An opted-out row whose number cannot be read at all stays `invalid`, its message saying
-    it opted out.
+    it opted out, unless only its list is unusable (`Exclusions.list_unusable`): opt-outs win.
     """
     excluded: dict[str, str] = (
         dict(how.stop.numbers(how.stop_region, how.stop_region_how))
@@ -257,13 +260,17 @@ def mark(frame: pd.DataFrame, regions: np.ndarray, how: Exclusions) -> None:
                     number,
                     f"opted out on row {rows[i]} ({how.opt_out_header}: {cells[i].strip()!r})",
                 )
-    if not excluded:
+    listless = opted & (how.list_unusable if how.list_unusable is not None else False)
+    if not excluded and not listless.any():
         return
     reasons = pd.Series(e164).map(excluded).to_numpy(dtype=object)
     for i in np.flatnonzero(e164 == "").tolist():
         number = e164_anywhere(raw[i], regions[i] or None)
         cleaned = clean_number(raw[i])
         reasons[i] = excluded.get(number or "") or (excluded.get(cleaned) if cleaned else None)
+        if reasons[i] is None and listless[i] and how.opt_out is not None:
+            cell = str(how.opt_out.iloc[i]).strip()
+            reasons[i] = f"opted out on row {rows[i]} ({how.opt_out_header}: {cell!r})"
     hit = pd.notna(reasons)
     if not hit.any():
         return
@@ -281,6 +288,14 @@ def mark(frame: pd.DataFrame, regions: np.ndarray, how: Exclusions) -> None:
         frame.loc[lost, "message"] = before + "; the row opted out: not sent anyway"
 
 
+def opted_out_results(outcomes: pd.Series, codes: pd.Series) -> pd.Series:
+    """A results file of ours read back (the undo of a sync): which rows say their number
+    opted out. One rule: an `excluded` row, or any row with code `OPTED_OUT` (a sync's removal
+    of an excluded number is `deleted` with that code), so the undo never puts it back."""
+    excluded = outcomes.str.strip().str.casefold() == Outcome.EXCLUDED.value
+    return excluded | (codes.str.strip().str.upper() == LocalCode.OPTED_OUT.value)
+
+
 def excluded_numbers(frame: pd.DataFrame, how: Exclusions) -> frozenset[str]:
     """Every excluded number in E.164: the excluded rows' and the STOP list's."""
     rows = frame.loc[frame["outcome"] == Outcome.EXCLUDED, "e164"].astype(str)
@@ -292,13 +307,18 @@ def excluded_numbers(frame: pd.DataFrame, how: Exclusions) -> frozenset[str]:
 
 
 def present_in_lists(
-    frame: pd.DataFrame, numbers: frozenset[str], lists: Mapping[str, Mapping[str, object]]
+    frame: pd.DataFrame,
+    numbers: frozenset[str],
+    lists: Mapping[str, Mapping[str, object]],
+    *,
+    sync: bool = False,
 ) -> dict[str, list[str]]:
     """List key -> the excluded numbers (E.164) that list already holds on the account.
 
     In: the prepared frame (for the lists' names in messages), the excluded numbers and each
     target list's contacts by E.164, by list key (`ListOnAccount.contacts`). Keyed like the
-    frame's `list_key`, so `--sync` can remove them. Each list found is logged as a warning.
+    frame's `list_key`, so `--sync` can remove them. Each list found is logged as a warning,
+    saying what becomes of them (`sync`: this `--sync` removes them).
     """
     if not numbers:
         return {}
@@ -311,9 +331,12 @@ def present_in_lists(
             present[key] = found
             shown = ", ".join(found[:5]) + (", …" if len(found) > 5 else "")
             log.warning(
-                "list %r already holds %s (%s): an import leaves them there; --sync removes them",
+                "list %r already holds %s (%s): %s",
                 name,
                 _count(len(found), "excluded number"),
                 shown,
+                "--sync removes them (within --max-delete)"
+                if sync
+                else "an import leaves them there; --sync removes them",
             )
     return present

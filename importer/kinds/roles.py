@@ -44,7 +44,11 @@ class Role(StrEnum):
     OPT_OUT = "opt_out"
     """Never sent: a yes/no column saying the person opted out (`importer.rules.optout`)."""
     OUTCOME = "outcome"
-    """A results file of ours read back (the undo of a sync): its `excluded` rows stay so."""
+    """A results file of ours read back (the undo of a sync): its opted-out rows stay out
+    (`importer.kinds.exclusions.opted_out_results`)."""
+    RESULT_CODE = "code"
+    """A results file's `code`, read only next to an `outcome` column (a removal of an
+    opted-out number is `deleted` with code `OPTED_OUT`)."""
 
 
 #: The optional fields of a contact, in the API's order.
@@ -175,6 +179,7 @@ ROLE_ALIASES: Mapping[Role, tuple[str, ...]] = MappingProxyType(
             "bloqué",
         ),
         Role.OUTCOME: ("outcome",),
+        Role.RESULT_CODE: ("code",),
     }
 )
 
