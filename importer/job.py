@@ -158,8 +158,12 @@ def _choose_kind(options: JobOptions) -> KindChoice:
     try:
         loaded = load_rows(options)
     except InputError as lists_error:
+        from importer.kinds.contacts_read import ContactsFileError
+
         try:
             column = _read_contacts(options).roles[Role.PHONE]
+        except ContactsFileError:
+            raise  # its header has a phone column: the contacts reader's error is the one
         except InputError:
             raise lists_error from None
         return KindChoice(Kind.CONTACTS, f"a contacts file: its column {column!r} holds phones")
