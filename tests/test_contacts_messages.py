@@ -120,7 +120,7 @@ def test_a_mapped_row_number_column_is_the_operators_choice(cli, tmp_path) -> No
     ],
 )
 def test_a_lists_file_without_a_list_column_points_at_contacts(cli, tmp_path, options, hint):
-    source = write(tmp_path / "in.csv", "Prénom;Portable perso\nJean;0612345678\n")
+    source = write(tmp_path / "in.csv", "Prénom;Numéro\nJean;0612345678\n")
     result = cli("validate", source, *options)
     assert result.exit_code == 2
     (line,) = lines(result.stderr)
