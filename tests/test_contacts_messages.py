@@ -323,3 +323,32 @@ def test_a_duplicates_empty_cells_never_differ(cli, tmp_path) -> None:
     _, empty, other = read_results(tmp_path / "out.csv")
     assert empty["outcome"] == "duplicate" and "differ" not in empty["message"], empty
     assert other["message"].endswith("(other fields differ: first_name)"), other
+
+
+# ------------------------------------------ --list NAME: the country of a list on the account
+
+
+def test_list_on_the_account_gives_its_country(cli, creds, tmp_path) -> None:
+    """The README's nightly sync: `--list` without a country column nor --default-country."""
+    from importer.sandbox import SandboxServer
+
+    source = write(tmp_path / "segment.csv", "Téléphone,Prénom\n06 12 34 56 78,Éric\n")
+    with SandboxServer(existing_lists=[("Clients actifs", "FR")]) as server:
+        url = ("--base-url", server.url)
+        checked = cli("validate", source, "--list", "clients ACTIFS", "--check-account", *url)
+        assert checked.exit_code == 0, checked.stderr
+        assert not server.stats.add_requests
+        ran = cli("run", source, "--list", "Clients actifs", "--sync", "-o", "out.csv", *url)
+        assert ran.exit_code == 0, ran.stderr
+        sent = [number for _list_id, number in server.stats.add_requests]
+        missing = cli("run", source, "--list", "Prospects", "-o", "no.csv", *url)
+        offline = cli("validate", source, "--list", "Clients actifs", "-o", "plan.csv")
+    assert sent == ["+33612345678"]
+    (row,) = read_results(tmp_path / "out.csv")
+    assert (row["outcome"], row["country"]) == ("created", "")  # the cell as read: none
+    for refused, where in ((missing, " (not on the account)"), (offline, "")):
+        assert refused.exit_code == 2
+        (line,) = lines(refused.stderr)
+        assert "no column for the country of list" in line and "--default-country" in line
+        assert f"(--list){where};" in line, line
+    assert not (tmp_path / "no.csv").exists()
