@@ -137,10 +137,12 @@ def test_list_without_a_country_is_one_refusal_before_anything_is_sent(
     result = cli("run", source, "--list", "Clients")
     assert result.exit_code == 2
     assert lines(result.stderr) == [
-        f"avosms-import: {source}: no column for the country of list 'Clients' (--list); "
-        "columns found: 'Téléphone'; give --default-country ISO2, or --map HEADER=country"
+        f"avosms-import: {source}: no column for the country of list 'Clients' (--list) "
+        "(not on the account); columns found: 'Téléphone'; give --default-country ISO2, or "
+        "--map HEADER=country"
     ]
-    assert api_env.stats.requests_total == 0
+    assert api_env.stats.requests_total == 1  # the account's lists read: nothing sent
+    assert not api_env.stats.add_requests
     assert cli("run", source, "--list", "Clients", "--default-country", "FR").exit_code == 0
 
 
