@@ -88,7 +88,7 @@ class ContactsJob:
     @classmethod
     def read(cls, options: JobOptions, env: Environment) -> ContactsJob:
         """Read and prepare the file offline (bad input fails here, before anything is sent)."""
-        read = read_contacts_input(options)
+        read, options = read_contacts_input(options, env)
         frame = prepare(read.frame, contact_options(options, read), cells=read.cells)
         return cls(read, frame, options, env)
 

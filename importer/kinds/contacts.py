@@ -170,12 +170,14 @@ class _Fields:
         return cls(values, problems)
 
     def differing(self, here: np.ndarray, there: np.ndarray) -> dict[int, list[str]]:
-        """For each row of `here`: the fields whose values differ from its row of `there`."""
+        """For each row of `here`: the fields whose values differ from its row of `there` (an
+        empty cell of `here` never differs: issue 11)."""
         differ: dict[int, list[str]] = {}
         for role in OPTIONAL_ROLES:
             values = self.values[role]
             column = values if isinstance(values, np.ndarray) else values.to_numpy(dtype=object)
-            for position in here[column[here] != column[there]].tolist():
+            mine = column[here]
+            for position in here[(mine != column[there]) & (mine != "")].tolist():
                 differ.setdefault(position, []).append(role.value)
         return differ
 

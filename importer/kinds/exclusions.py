@@ -22,15 +22,15 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from importer.errors import ConfigError, InputError
-from importer.kinds.roles import WEAK_PHONE_ALIASES, Role, recognised_keys
-from importer.read import WORKBOOK_SUFFIXES, read_table
+from importer.kinds.roles import WEAK_PHONE_ALIASES, Role, is_phone_header, recognised_keys
+from importer.read import WORKBOOK_SUFFIXES, MissingColumn, read_table
 from importer.records import LocalCode, Outcome
 from importer.rules.optout import read_opt_out
 from importer.rules.phones import e164_anywhere
@@ -133,22 +133,25 @@ def _count(count: int, noun: str) -> str:
 def read_stop_list(path: Path, *, max_rows: int = 1_000_000) -> StopList:
     """Read a STOP list (CSV, workbook or plain text). InputError names the file."""
     known = recognised_keys()
-    aliases = (
-        *known[Role.PHONE],
-        *known[Role.OPT_OUT],
-        *WEAK_PHONE_ALIASES,
-        *STOP_HEADERS,
+    read_numbers = partial(
+        read_table,
+        path,
+        max_rows=max_rows,
+        country_required=False,
+        name_role="number",
+        name_option="a header such as 'phone'",
     )
     first: tuple[int, str] | None = None
     try:
-        table = read_table(
-            path,
-            max_rows=max_rows,
-            country_required=False,
-            name_aliases=aliases,
-            name_role="number",
-            name_option="a header such as 'phone'",
-        )
+        try:
+            table = read_numbers(
+                name_aliases=(*known[Role.PHONE], *WEAK_PHONE_ALIASES, *STOP_HEADERS),
+                name_test=is_phone_header,
+            )
+        except MissingColumn:
+            # An opt-out header (`Unsubscribed`) holds the numbers only when no column is
+            # the phone's: beside one, it holds the flag of each number.
+            table = read_numbers(name_aliases=tuple(known[Role.OPT_OUT]))
     except InputError as error:
         first, more = _first_cell(path)
         if first is None or len(_NOT_DIGITS.sub("", first[1])) < 6:
