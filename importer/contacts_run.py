@@ -34,7 +34,12 @@ from importer.job import (
     read_contacts_input,
     send_rows,
 )
-from importer.kinds.contacts import CONTACT_COLUMNS, Action, excluded_numbers, prepare
+from importer.kinds.contacts import (
+    CONTACT_COLUMNS,
+    Action,
+    excluded_numbers,
+    prepare,
+)
 from importer.kinds.contacts_plan import ListOnAccount, mark_ambiguous, plan, read_lists
 from importer.kinds.contacts_sync import (
     MaxDelete,
@@ -43,8 +48,10 @@ from importer.kinds.contacts_sync import (
     check_guard,
     exclusion_reasons,
     removals,
+    still_present,
 )
 from importer.kinds.exclusions import present_in_lists
+from importer.kinds.row_notes import NOT_SENT, set_message, with_notes
 from importer.list_tally import ListBefore, lists_before, log_plan, tally_lists
 from importer.lists_run import plan_lists, send_lists
 from importer.records import LIST_CODE_PREFIX, SUCCESS_OUTCOMES, LocalCode, Outcome
@@ -56,9 +63,6 @@ if TYPE_CHECKING:
     from importer.read import SourceTable
 
 log = logging.getLogger("importer")
-
-#: The message of a row the run never got to.
-NOT_SENT = "not sent: the run stopped before this row"
 
 
 @dataclass
@@ -87,7 +91,7 @@ class ContactsJob:
     ) -> ContactsJob:
         """Read (unless `read` is it already) and prepare the file offline (bad input fails
         here, before anything is sent)."""
-        read = read_contacts_input(options, read)
+        read, options = read_contacts_input(options, env, read)
         frame = prepare(read.frame, contact_options(options, read), cells=read.cells)
         return cls(read, frame, options, env)
 
@@ -129,7 +133,7 @@ class ContactsJob:
             plan_rows = partial(plan, update=options.update, clear_empty=options.clear_empty)
             plan_rows(frame, lists, cells=cells)
             held = {key: target.contacts for key, target in lists.items()}
-            self.excluded_present = present_in_lists(frame, excluded, held)
+            self.excluded_present = present_in_lists(frame, excluded, held, sync=options.sync)
             removed = frame.iloc[0:0]
             if options.sync:
                 removed = removals(frame, lists, exclusion_reasons(frame, excluded))
@@ -165,6 +169,7 @@ class ContactsJob:
             stopped_by = error
             if not recorded:
                 journal.record_contacts(run.run_id, self.frame)
+        self.excluded_present = still_present(self.excluded_present, self.frame)
         return stopped_by
 
     def _log_plan(self, frame: pd.DataFrame) -> None:
@@ -222,11 +227,8 @@ class ContactsJob:
                 continue
             rows = (frame["list_key"] == key) & (frame["outcome"] == Outcome.PENDING)
             state = Outcome.PENDING if outcome == Outcome.PENDING else Outcome.FAILED
-            frame.loc[rows, ["outcome", "code", "message"]] = [
-                state.value,
-                LIST_CODE_PREFIX + str(code),
-                f"not sent: its list could not be created ({message})",
-            ]
+            set_message(frame, rows, f"not sent: its list could not be created ({message})")
+            frame.loc[rows, ["outcome", "code"]] = [state.value, LIST_CODE_PREFIX + str(code)]
 
 
 def _mark_interrupted(frame: pd.DataFrame, changes: pd.DataFrame) -> None:
@@ -253,10 +255,9 @@ def _mark_interrupted(frame: pd.DataFrame, changes: pd.DataFrame) -> None:
 def _not_sent_yet(frame: pd.DataFrame) -> pd.Series:
     """Turn `planned` rows into `pending` ones (not sent yet); return which they are."""
     to_send = frame["outcome"] == Outcome.PLANNED
-    frame.loc[to_send, ["outcome", "code", "message"]] = [
-        Outcome.PENDING.value,
-        LocalCode.NOT_SENT.value,
-        NOT_SENT,
+    frame.loc[to_send, ["outcome", "code"]] = [Outcome.PENDING.value, LocalCode.NOT_SENT.value]
+    frame.loc[to_send, "message"] = [
+        with_notes(NOT_SENT, str(said)) for said in frame.loc[to_send, "message"]
     ]
     return to_send
 

@@ -160,8 +160,12 @@ def _choose_kind(options: JobOptions) -> KindChoice:
     try:
         loaded = load_rows(options)
     except InputError as lists_error:
+        from importer.kinds.contacts_read import ContactsFileError
+
         try:
             read = _read_contacts(options)
+        except ContactsFileError:
+            raise  # its header has a phone column: the contacts reader's error is the one
         except InputError:
             raise lists_error from None
         column = read.roles[Role.PHONE]
@@ -202,29 +206,54 @@ def _read_contacts(options: JobOptions) -> ContactsSource:
     )
 
 
-def read_contacts_input(options: JobOptions, read: ContactsSource | None = None) -> ContactsSource:
+def read_contacts_input(
+    options: JobOptions, env: Environment | None = None, read: ContactsSource | None = None
+) -> tuple[ContactsSource, JobOptions]:
     """Read the input as a contacts file (`--map`, `--preset`, `--list`, `--sheet`,
     `--max-rows`), unless `read` is it already (`KindChoice.contacts`); log the columns left
-    out because their meaning is not guessed.
+    out because their meaning is not guessed. Returns the file as read and the job's options,
+    `--default-country` set to the account's country of the `--list` list when the file has
+    no country column and none was given.
 
-    Raises InputError when no list can have a country: no country column and no
-    `--default-country` (with `--list` too).
+    With `env` (a command that may read the account: `run`, `validate --check-account`) and
+    `--list` naming a list on the account, that list's country stands for the missing column
+    (one more read of the account's lists). Raises InputError when no list can have a
+    country: no country column and no `--default-country` (with `--list` too, the list being
+    missing from the account or the command offline), before anything is sent.
     """
     from importer.errors import InputError
     from importer.kinds.roles import Role, map_hint
 
     read = read or _read_contacts(options)
     if Role.COUNTRY not in read.roles and options.default_country is None:
-        # Every row's list would be invalid (LIST_ERR_102): one refusal instead.
-        which = f"list {options.list!r} (--list)" if options.list else "the lists"
-        raise InputError(
-            f"{options.input}: no column for the country of {which}; columns found: "
-            f"{', '.join(repr(cell.strip()) for cell in read.source.header if cell.strip())}; "
-            f"give --default-country ISO2, or {map_hint(map_option(options), 'country')}"
-        )
+        country = _account_country(options, env) if options.list and env else None
+        if country is not None:
+            log.info("list %r is %s on the account: its country", options.list, country)
+            options = replace(options, default_country=country)
+        else:
+            # Every row's list would be invalid (LIST_ERR_102): one refusal instead.
+            which = f"list {options.list!r} (--list)" if options.list else "the lists"
+            where = " (not on the account)" if options.list and env else ""
+            raise InputError(
+                f"{options.input}: no column for the country of {which}{where}; columns found: "
+                f"{', '.join(repr(cell.strip()) for cell in read.source.header if cell.strip())}"
+                f"; give --default-country ISO2, or {map_hint(map_option(options), 'country')}"
+            )
     for note in read.notes:
         log.warning("%s: %s", options.input, note)
-    return read
+    return read, options
+
+
+def _account_country(options: JobOptions, env: Environment) -> str | None:
+    """The country of the account's list named `--list` (the one "same name" rule), or None
+    when the account has no such list or several."""
+    from importer.normalize import same_name_key
+    from importer.reconcile import account_index
+
+    assert options.list is not None
+    with open_api(options, env) as (client, _scope):
+        known = account_index(client.fetch_lists()).get(same_name_key(options.list))
+    return None if known is None or known.others else known.country_code or None
 
 
 def contact_options(options: JobOptions, read: ContactsSource | None = None) -> ContactOptions:

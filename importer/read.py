@@ -151,6 +151,7 @@ def read_table(
     name_option: str = "--name-column",
     name_hint: str = "",
     name_digits: bool = False,
+    name_test: Callable[[str], bool] | None = None,
 ) -> SourceTable:
     """Read the list names and countries of a CSV file or a workbook sheet, all as text.
 
@@ -159,6 +160,8 @@ def read_table(
     messages (a contacts file's phone column, say). `name_hint` ends the message of a file
     without that column (what else the file may be). `name_digits`: that column holds numbers
     (phones), so a workbook's whole number is read as its digits whatever its format.
+    `name_test(header)` accepts more headers for that column than `name_aliases` lists (a
+    phone header recognised by its words: `Tél. portable`).
     """
     path = Path(path)
     label = str(path)
@@ -175,12 +178,18 @@ def read_table(
         name_option,
         name_hint,
         name_digits,
+        name_test,
     )
     suffix = path.suffix.lower()
     if suffix in WORKBOOK_SUFFIXES:
         from importer.read_workbook import read_workbook
 
         table = read_workbook(label, suffix, data, sheet, want)
+    elif suffix == ".json":
+        raise InputError(
+            f"{label}: JSON is written, never read back (an export or a results file in JSON "
+            "is one-way): export or write the results as .csv or .xlsx to import them"
+        )
     else:
         if sheet is not None:
             raise InputError(
@@ -218,11 +227,18 @@ class _Wanted:
     name_option: str = "--name-column"
     name_hint: str = ""
     name_digits: bool = False
+    name_test: Callable[[str], bool] | None = None
 
     @property
     def wanted_name_keys(self) -> frozenset[str]:
         """The headers the required column may have (the list name's unless replaced)."""
         return _NAME_KEYS if self.name_keys is None else self.name_keys
+
+    def is_name(self, header: str) -> bool:
+        """Whether a header can be the required column's, when the operator named none."""
+        if header_key(header) in self.wanted_name_keys:
+            return True
+        return self.name_test is not None and self.name_test(header)
 
 
 @dataclass(frozen=True)
@@ -278,13 +294,7 @@ def _match_columns(label: str, header: Sequence[str], want: _Wanted) -> _Columns
     found = [(index, text) for index, text in found if text]
     shown = _show_all([text for _, text in found])
     name = _find(
-        label,
-        found,
-        shown,
-        want.name_column,
-        want.wanted_name_keys,
-        want.name_role,
-        want.name_option,
+        label, found, shown, want.name_column, want.is_name, want.name_role, want.name_option
     )
     if name is None:
         hint = f"; name it with {want.name_option}" if want.name_column is None else ""
@@ -292,7 +302,13 @@ def _match_columns(label: str, header: Sequence[str], want: _Wanted) -> _Columns
         found_text = f"columns found: {shown}{hint}{want.name_hint}{looked_for}"
         raise MissingColumn(f"{label}: no column for the {want.name_role}; {found_text}", header)
     country = _find(
-        label, found, shown, want.country_column, _COUNTRY_KEYS, "country", "--country-column"
+        label,
+        found,
+        shown,
+        want.country_column,
+        lambda text: header_key(text) in _COUNTRY_KEYS,
+        "country",
+        "--country-column",
     )
     if country is None and (want.country_required or want.country_column is not None):
         hint = (
@@ -330,7 +346,7 @@ def _find(
     found: list[tuple[int, str]],
     shown: str,
     given: str | None,
-    aliases: frozenset[str],
+    recognised: Callable[[str], bool],
     role: str,
     option: str,
 ) -> tuple[int, str] | None:
@@ -344,7 +360,7 @@ def _find(
                 f"{label}: no column named {_show(given)} ({option}); columns found: {shown}"
             )
     else:
-        hits = [(i, text) for i, text in found if header_key(text) in aliases]
+        hits = [(i, text) for i, text in found if recognised(text)]
     if len(hits) > 1:
         raise InputError(
             f"{label}: {len(hits)} columns could be the {role}: "
@@ -356,9 +372,12 @@ def _find(
 def _roles(header: Sequence[str], want: _Wanted) -> tuple[bool, bool]:
     """Whether this row offers the name column, and the country column."""
     keys = {header_key(cell) for cell in header}
-    name = {header_key(want.name_column)} if want.name_column else want.wanted_name_keys
     country = {header_key(want.country_column)} if want.country_column else _COUNTRY_KEYS
-    return bool(keys & name), bool(keys & country)
+    if want.name_column:
+        name = header_key(want.name_column) in keys
+    else:
+        name = any(want.is_name(cell) for cell in header if cell.strip())
+    return name, bool(keys & country)
 
 
 def is_filled(cells: Sequence[str]) -> bool:

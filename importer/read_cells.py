@@ -62,7 +62,8 @@ def review_cells(
     """Facts about the suspect cells; `first_row` is the sheet row of body index 0.
 
     In the columns of `digit_roles` (a phone) a whole number is read as its digits when its
-    format's display cannot be derived (`0.00E+00`, `#,##0`): the value is exact.
+    format's display cannot be derived (`0.00E+00`, `#,##0`): the value is exact; a date or a
+    time is a fact even when its display is known (it is no number).
     """
     review = CellReview([], {})
     styled = suffix in STYLED_SUFFIXES
@@ -84,6 +85,10 @@ def review_cells(
         formatted = isinstance(found, tuple) and found[0] is CellTrap.FORMATTED_NUMBER
         if formatted and suspect.role in digit_roles:
             found = whole_digits(suspect.value) or found
+        date_trap = _date_or_time(suspect.value)
+        if isinstance(found, str) and date_trap is not None and suspect.role in digit_roles:
+            # A date shown as such is not a phone number: never read its text as one.
+            found = date_trap, found, None
         if isinstance(found, str):
             review.texts[(suspect.index, suspect.column)] = found
         elif found is not None:

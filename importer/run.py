@@ -112,7 +112,7 @@ def _validate_contacts(
     from importer.kinds.contacts_sync import check_account
     from importer.list_tally import lists_before, log_plan
 
-    read = read_contacts_input(options, read)
+    read, options = read_contacts_input(options, env if options.check_account else None, read)
     output = output_path(options, env, rows=len(read.frame))
     present: dict[str, list[str]] = {}
     before: dict[str, ListBefore] = {}

@@ -120,7 +120,7 @@ def test_a_mapped_row_number_column_is_the_operators_choice(cli, tmp_path) -> No
     ],
 )
 def test_a_lists_file_without_a_list_column_points_at_contacts(cli, tmp_path, options, hint):
-    source = write(tmp_path / "in.csv", "Prénom;Portable perso\nJean;0612345678\n")
+    source = write(tmp_path / "in.csv", "Prénom;Numéro\nJean;0612345678\n")
     result = cli("validate", source, *options)
     assert result.exit_code == 2
     (line,) = lines(result.stderr)
@@ -137,10 +137,12 @@ def test_list_without_a_country_is_one_refusal_before_anything_is_sent(
     result = cli("run", source, "--list", "Clients")
     assert result.exit_code == 2
     assert lines(result.stderr) == [
-        f"avosms-import: {source}: no column for the country of list 'Clients' (--list); "
-        "columns found: 'Téléphone'; give --default-country ISO2, or --map HEADER=country"
+        f"avosms-import: {source}: no column for the country of list 'Clients' (--list) "
+        "(not on the account); columns found: 'Téléphone'; give --default-country ISO2, or "
+        "--map HEADER=country"
     ]
-    assert api_env.stats.requests_total == 0
+    assert api_env.stats.requests_total == 1  # the account's lists read: nothing sent
+    assert not api_env.stats.add_requests
     assert cli("run", source, "--list", "Clients", "--default-country", "FR").exit_code == 0
 
 
@@ -218,3 +220,137 @@ def test_map_alone_makes_a_contacts_file(cli, tmp_path) -> None:
     assert result.exit_code == 0, result.stderr
     assert result.stderr.startswith("contacts: 1 row in")
     assert read_results(tmp_path / "out.csv")[0]["number"] == "'+33612345678"
+
+
+# ------------------------------------------------- a phone header is a contacts file, always
+
+
+@pytest.mark.parametrize(
+    "phone", ["Tél. portable", "N° de téléphone", "Mobile perso", "Tel mobile", "Téléphone 1"]
+)
+def test_a_french_phone_header_makes_a_contacts_file(cli, api_env, tmp_path, phone) -> None:
+    """Recognised by its words (`tél`, `téléphone`, `mobile`), in a cp1252 file too; the
+    contacts reach their list."""
+    source = tmp_path / "in.csv"
+    source.write_bytes(
+        f"Liste;Pays;Prénom;{phone}\r\nClients;FR;Éric;06 12 34 56 78\r\n".encode("cp1252")
+    )
+    result = cli("run", source, "-o", "out.csv", "--rate", "0")
+    assert result.exit_code == 0, result.stderr
+    assert lines(result.stderr)[0].startswith(f"contacts: {source} (")
+    (row,) = read_results(tmp_path / "out.csv")
+    assert (row["outcome"], row["first_name"], row["phone"]) == (
+        "created",
+        "Éric",
+        "06 12 34 56 78",
+    )
+    assert api_env.stats.add_requests and "lists: 1 created" not in result.stderr
+
+
+@pytest.mark.parametrize("header", ["Fax", "Tél. fixe", "Tél. domicile", "Numéro"])
+def test_a_landline_fax_or_row_number_header_does_not_tell_the_kind(header) -> None:
+    from importer.kinds.roles import Kind, detect_kind, is_phone_header
+
+    assert not is_phone_header(header)
+    assert detect_kind(["Nom de la liste", "Pays", header]) is Kind.LISTS
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["phone", "phone_number", "phoneNumber", "msisdn", "value", "destination", "SMS", "mobile"],
+)
+def test_an_export_without_a_list_column_is_refused_as_contacts(cli, tmp_path, header) -> None:
+    """Its header says contacts: the refusal asks for --list (and a country), not for the
+    lists kind's options."""
+    source = write(tmp_path / "in.csv", f"{header},first name\n0612345678,Éric\n")
+    result = cli("validate", source, "-o", "out.csv")
+    assert result.exit_code == 2, result.stderr
+    (line,) = lines(result.stderr)
+    assert "no column for the list name" in line and "--list NAME" in line, line
+    assert "--default-country" in line and "--name-column" not in line, line
+    assert f"{header}=phone" not in line
+
+
+def test_two_list_name_candidates_do_not_hide_a_phone_column(cli, tmp_path) -> None:
+    """`Liste` and `Nom` could both be a lists file's name: the phone column decides first."""
+    source = write(
+        tmp_path / "in.csv", "Liste,Nom,Pays,Tél. portable\nClients,Dupont,FR,0612345678\n"
+    )
+    result = cli("validate", source, "-o", "out.csv")
+    assert result.exit_code == 0, result.stderr
+    (row,) = read_results(tmp_path / "out.csv")
+    assert (row["list_name"], row["last_name"], row["outcome"]) == ("Clients", "Dupont", "planned")
+
+
+def test_the_row_limit_is_said_for_a_contacts_file_found_without_kind(cli, tmp_path) -> None:
+    body = "".join(f"Clients,Dupont,FR,06123456{i}\n" for i in range(10, 31))
+    source = write(tmp_path / "big.csv", "Liste,Nom,Pays,Téléphone\n" + body)
+    result = cli("validate", source, "--max-rows", "10", "-o", "out.csv")
+    assert result.exit_code == 2
+    (line,) = lines(result.stderr)
+    assert "21 rows, more than the limit of 10" in line, line
+
+
+def test_a_date_in_the_phone_column_is_a_bad_cell(cli, tmp_path) -> None:
+    """Shown as an ISO date (a display the reader knows): still no phone number."""
+    import datetime as dt
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Liste", "Pays", "Téléphone"])
+    sheet.append(["Clients", "FR", dt.date(2020, 1, 2)])
+    sheet["C2"].number_format = "yyyy-mm-dd"
+    sheet.append(["Clients", "FR", "0612345678"])
+    book.save(tmp_path / "in.xlsx")
+    result = cli("validate", tmp_path / "in.xlsx", "-o", "out.csv")
+    assert result.exit_code == 1, result.stderr
+    bad, good = read_results(tmp_path / "out.csv")
+    assert (bad["outcome"], bad["code"]) == ("invalid", "BAD_CELL"), bad
+    assert "cell C2 holds a date (2020-01-02" in bad["message"], bad
+    assert good["outcome"] == "planned"
+
+
+def test_a_duplicates_empty_cells_never_differ(cli, tmp_path) -> None:
+    source = write(
+        tmp_path / "in.csv",
+        "Liste,Pays,Téléphone,Email,Date de naissance,Prénom\n"
+        "Clients,FR,0612345678,eric@example.com,12/03/1985,Éric\n"
+        "Clients,FR,06 12 34 56 78,,,Éric\n"
+        "Clients,FR,+33612345678,,,Eric\n",
+    )
+    result = cli("validate", source, "-o", "out.csv")
+    assert result.exit_code == 0, result.stderr
+    _, empty, other = read_results(tmp_path / "out.csv")
+    assert empty["outcome"] == "duplicate" and "differ" not in empty["message"], empty
+    assert other["message"].endswith("(other fields differ: first_name)"), other
+
+
+# ------------------------------------------ --list NAME: the country of a list on the account
+
+
+def test_list_on_the_account_gives_its_country(cli, creds, tmp_path) -> None:
+    """The README's nightly sync: `--list` without a country column nor --default-country."""
+    from importer.sandbox import SandboxServer
+
+    source = write(tmp_path / "segment.csv", "Téléphone,Prénom\n06 12 34 56 78,Éric\n")
+    with SandboxServer(existing_lists=[("Clients actifs", "FR")]) as server:
+        url = ("--base-url", server.url)
+        checked = cli("validate", source, "--list", "clients ACTIFS", "--check-account", *url)
+        assert checked.exit_code == 0, checked.stderr
+        assert not server.stats.add_requests
+        ran = cli("run", source, "--list", "Clients actifs", "--sync", "-o", "out.csv", *url)
+        assert ran.exit_code == 0, ran.stderr
+        sent = [number for _list_id, number in server.stats.add_requests]
+        missing = cli("run", source, "--list", "Prospects", "-o", "no.csv", *url)
+        offline = cli("validate", source, "--list", "Clients actifs", "-o", "plan.csv")
+    assert sent == ["+33612345678"]
+    (row,) = read_results(tmp_path / "out.csv")
+    assert (row["outcome"], row["country"]) == ("created", "")  # the cell as read: none
+    for refused, where in ((missing, " (not on the account)"), (offline, "")):
+        assert refused.exit_code == 2
+        (line,) = lines(refused.stderr)
+        assert "no column for the country of list" in line and "--default-country" in line
+        assert f"(--list){where};" in line, line
+    assert not (tmp_path / "no.csv").exists()

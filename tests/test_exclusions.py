@@ -190,6 +190,27 @@ def test_a_stop_list_of_words_is_refused_in_one_line(cli, tmp_path) -> None:
     assert line.startswith(f"avosms-import: {stop}: no column for the number;")
 
 
+@pytest.mark.parametrize("second", ["Unsubscribed", "Désabonné", "Tél. fixe"])
+def test_a_stop_lists_opt_out_column_is_not_a_number_candidate(cli, tmp_path, second) -> None:
+    """Beside a phone column an opt-out header holds flags, not numbers."""
+    source = write(
+        tmp_path / "in.csv", "Liste,Pays,Mobile\nClients,FR,0612345678\nClients,FR,0611111111\n"
+    )
+    stop = write(tmp_path / "stop.csv", f"Mobile,{second}\n+33612345678,1\n")
+    result = cli("validate", source, "--exclude", stop, "-o", "out.csv")
+    assert result.exit_code == 0, result.stderr
+    rows = by_row(tmp_path / "out.csv")
+    assert [rows["2"]["outcome"], rows["3"]["outcome"]] == ["excluded", "planned"]
+
+
+def test_a_stop_list_under_an_opt_out_header_alone(cli, tmp_path) -> None:
+    source = write(tmp_path / "in.csv", "Liste,Pays,Mobile\nClients,FR,0612345678\n")
+    stop = write(tmp_path / "stop.csv", "Unsubscribed\n+33612345678\n")
+    result = cli("validate", source, "--exclude", stop, "-o", "out.csv")
+    assert result.exit_code == 0, result.stderr
+    assert by_row(tmp_path / "out.csv")["2"]["outcome"] == "excluded"
+
+
 # -- properties ------------------------------------------------------------------------------
 
 _spellings = st.sampled_from(sorted(TRUTHY | FALSY)).flatmap(

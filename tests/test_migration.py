@@ -148,6 +148,21 @@ def test_the_migration_job_imports_a_provider_export_end_to_end(cli, tmp_path) -
     assert "read as FR (--default-country)" in rows[3]["message"]
     assert "opted out on row 8 (column 'stopSms': '1')" in rows[2]["message"]
     assert "contacts: 8 rows in" in result.stderr and "5 created, 3 excluded" in result.stderr
+    # Its results read back: opt-outs win, also over a list the file alone cannot make (the
+    # rows' country cells are empty: the job gave `--list` and `--default-country`).
+    again = cli("validate", "out.csv", "-o", "again.csv")
+    assert again.exit_code == 1
+    outcomes = [(row["outcome"], row["code"]) for row in read_results(tmp_path / "again.csv")]
+    assert outcomes == [("invalid", "LIST_ERR_102")] * 2 + [("excluded", "OPTED_OUT")] * 2 + [
+        ("invalid", "LIST_ERR_102")
+    ] * 2 + [("excluded", "OPTED_OUT"), ("invalid", "LIST_ERR_102")]
+    same = ("--list", "Clients migrés", "--default-country", "FR")
+    planned = cli("validate", "out.csv", *same, "-o", "planned.csv")
+    assert planned.exit_code == 0, planned.stderr
+    rows = read_results(tmp_path / "planned.csv")
+    assert [row["outcome"] for row in rows] == ["planned"] * 2 + ["excluded"] * 2 + [
+        "planned"
+    ] * 2 + ["excluded", "planned"]
 
 
 # -- the data table and the README ---------------------------------------------------------

@@ -168,13 +168,14 @@ class _Fields:
         return cls(values, problems)
 
     def differing(self, here: np.ndarray, there: np.ndarray) -> dict[int, list[str]]:
-        """For each row of `here`: the fields whose values differ from its row of `there`."""
+        """For each row of `here`: the fields whose values differ from its row of `there` (an
+        empty cell of `here` never differs: issue 11)."""
         differ: dict[int, list[str]] = {}
         for role in OPTIONAL_ROLES:
             values = self.values[role]  # only the rows compared become Python strings
             mine = values.iloc[here].to_numpy(dtype=object)
             theirs = values.iloc[there].to_numpy(dtype=object)
-            for position in here[mine != theirs].tolist():
+            for position in here[(mine != theirs) & (mine != "")].tolist():
                 differ.setdefault(position, []).append(role.value)
         return differ
 
@@ -306,6 +307,8 @@ def prepare(
             f"{row_codes[i]} here: a list has one country"
         )
     checked = np.setdiff1d(usable, conflict, assume_unique=True)
+    list_unusable = list_invalid.copy()
+    list_unusable[conflict] = True
 
     # The number, against the list's country: the account's when the list is there.
     region = np.full(count, "", dtype=object)
@@ -411,8 +414,10 @@ def prepare(
     )
     del columns
     opt_out = _cells(source, Role.OPT_OUT) if Role.OPT_OUT.value in source else None
-    if Role.OUTCOME.value in source:  # our results read back: what was excluded stays excluded
-        was = _cells(source, Role.OUTCOME).str.strip().str.casefold() == Outcome.EXCLUDED.value
+    if Role.OUTCOME.value in source:  # our results read back: what opted out stays out
+        was = exclusions.opted_out_results(
+            _cells(source, Role.OUTCOME), _cells(source, Role.RESULT_CODE)
+        )
         cells_out = _cells(source, Role.OPT_OUT) if opt_out is None else opt_out
         opt_out = cells_out.where(~was, Outcome.EXCLUDED.value)
     if options.exclude is not None or opt_out is not None:
@@ -426,6 +431,7 @@ def prepare(
                 options.exclude,
                 stop_region,
                 how,
+                list_unusable=list_unusable,
             ),
         )
     return frame

@@ -22,10 +22,16 @@ from importer.api.answers import AccountContact
 from importer.api.endpoints import CONTACT_FIELDS
 from importer.cells import CellFact
 from importer.client import AvoSmsClient
-from importer.kinds.contacts import Action, ContactOptions, excluded_numbers, prepare
+from importer.kinds.contacts import (
+    Action,
+    ContactOptions,
+    excluded_numbers,
+    prepare,
+)
 from importer.kinds.exclusions import present_in_lists
 from importer.kinds.roles import OPTIONAL_ROLES, Role
-from importer.records import LIST_CODE_PREFIX, LocalCode, Outcome
+from importer.kinds.row_notes import reading_notes, set_message, with_notes
+from importer.records import LIST_CODE_PREFIX, Outcome
 from importer.rules import fields as rules
 from importer.rules.phones import ANY_TYPE, Phone, normalize_phone
 
@@ -78,7 +84,9 @@ def merge(
     value (the API blanks a field left out of an update), or "" for the roles in `clear`.
 
     Out: the fields whose value would change (compared as the file's rules would send them, so
-    an empty cell never differs unless cleared) and the merged record by role.
+    an empty cell never differs unless cleared, and e-mails compare without case) and the merged
+    record by role. A field that does not change is sent as the account holds it (`P1@EX.FR`
+    in the file keeps the account's `p1@ex.fr`): an update only changes the fields it names.
     """
     changed, merged = [], {}
     for role in OPTIONAL_ROLES:
@@ -87,6 +95,8 @@ def merge(
         merged[role] = mine or ("" if role in clear else theirs)
         if _comparable(role, merged[role]) != _comparable(role, theirs):
             changed.append(role.value)
+        else:
+            merged[role] = theirs
     return changed, merged
 
 
@@ -154,8 +164,7 @@ def plan(
         if changed:
             message += f"; differs on the account: {', '.join(changed)} (not updated)"
         # What reading said (a field left out) stays; a "not sent yet" placeholder does not.
-        said = "" if row["code"] == LocalCode.NOT_SENT else str(row["message"])
-        messages.append(f"{message}; {said}" if said else message)
+        messages.append(with_notes(message, reading_notes(str(row["message"]), str(row["code"]))))
         same.append(index)
     if same:
         frame.loc[same, "outcome"] = Outcome.EXISTS.value
@@ -188,11 +197,8 @@ def mark_ambiguous(frame: pd.DataFrame, lists: Mapping[str, KnownList]) -> None:
         rows = (frame["list_key"] == key) & frame["outcome"].isin(
             [Outcome.PLANNED, Outcome.PENDING]
         )
-        frame.loc[rows, ["outcome", "code", "message"]] = [
-            Outcome.FAILED.value,
-            LIST_CODE_PREFIX + code,
-            f"list {message}",
-        ]
+        set_message(frame, rows, f"list {message}")
+        frame.loc[rows, ["outcome", "code"]] = [Outcome.FAILED.value, LIST_CODE_PREFIX + code]
 
 
 def read_lists(client: AvoSmsClient, targets: Mapping[str, KnownList]) -> dict[str, ListOnAccount]:
@@ -247,4 +253,4 @@ def read_account(
         note = "list not on the account: it is created first"
         frame.loc[new, "message"] = said.where(said == "", said + "; ") + note
     held = {key: target.contacts for key, target in lists.items()}
-    return frame, lists, present_in_lists(frame, excluded, held)
+    return frame, lists, present_in_lists(frame, excluded, held, sync=options.sync)

@@ -22,6 +22,7 @@ from importer.formula_guard import unguard
 from importer.kinds.roles import (
     WEAK_PHONE_ALIASES,
     Role,
+    is_phone_header,
     is_weak_phone,
     left_out,
     map_hint,
@@ -52,6 +53,12 @@ class ContactsSource:
     """Columns not imported because their meaning is not guessed, one line each."""
 
 
+class ContactsFileError(InputError):
+    """An input error of a file whose header has a recognised phone column: a contacts file
+    whatever else is wrong, so its error is the one to report (`importer.job`), not the lists
+    reader's."""
+
+
 def _phone_pass(
     path: Path,
     *,
@@ -73,6 +80,7 @@ def _phone_pass(
         name_role="phone",
         name_digits=True,
         name_option=map_hint(map_option, Role.PHONE.value),
+        name_test=partial(is_phone_header, preset=preset),
     )
 
 
@@ -106,11 +114,13 @@ def read_contacts(
     phone_pass = partial(
         _phone_pass, path, sheet=sheet, max_rows=max_rows, preset=preset, map_option=map_option
     )
+    strong = True
     try:
         first = phone_pass(phone_header=phone_header, weak=False)
-    except InputError:
+    except MissingColumn:
         if phone_header is not None:
             raise
+        strong = False
         # `numéro`, `number`, `n°` are the phone only in a file known to hold contacts.
         try:
             first = phone_pass(phone_header=None, weak=True)
@@ -127,13 +137,37 @@ def read_contacts(
                     map_option=map_option,
                 )
             raise
+    except InputError as error:  # the header has a phone column; the rest went wrong
+        raise ContactsFileError(str(error)) from None
+    try:
+        return _read_roles(path, first, sheet, mapping, list_given, max_rows, preset, map_option)
+    except ContactsFileError:
+        raise
+    except InputError as error:
+        if strong:
+            raise ContactsFileError(str(error)) from None
+        raise
+
+
+def _read_roles(
+    path: Path,
+    first: SourceTable,
+    sheet: str | None,
+    mapping: Mapping[str, Role],
+    list_given: bool,
+    max_rows: int,
+    preset: str | None,
+    map_option: str,
+) -> ContactsSource:
+    """Every role's column of a contacts file whose phone column `first` has read."""
     label = str(path)
     roles = match_roles(
         label, first.header, mapping, list_given=list_given, preset=preset, map_option=map_option
     )
     headers = {role: first.header[index].strip() for role, index in roles.items()}
     phone = headers[Role.PHONE]
-    if phone_header is None and is_weak_phone(phone) and _row_numbers(first.frame["list_name"]):
+    phone_given = any(role is Role.PHONE for role in mapping.values())
+    if not phone_given and is_weak_phone(phone) and _row_numbers(first.frame["list_name"]):
         raise InputError(
             f"{label}: column {phone!r} holds row numbers (short whole numbers), not phone "
             f"numbers, and no column is recognised as the phone: name the phone column with "

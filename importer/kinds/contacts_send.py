@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import pandas as pd
 
@@ -30,7 +31,9 @@ from importer.client import AvoSmsClient, CreateAnswer
 from importer.journal import CONTACT_ROW_FIELDS, Journal
 from importer.kinds.contacts import Action
 from importer.kinds.contacts_plan import REQUEST_FIELDS, index_contacts, merge
+from importer.kinds.contacts_sync import removal_code
 from importer.kinds.roles import OPTIONAL_ROLES
+from importer.kinds.row_notes import reading_notes, with_notes
 from importer.records import Outcome
 from importer.send import Answered, RowUpdate, answered, row_update
 
@@ -97,6 +100,13 @@ class ContactSending:
         #: Each row's request; an update whose contact had left the list becomes an add.
         self.actions = [Action(action or Action.ADD) for action in frame["action"].tolist()]
         self.changes = frame["change"].astype(str).tolist()
+        #: What reading said about each input row (a field left out, …): kept in its message.
+        self.notes = [
+            reading_notes(str(message), str(code)) if action != Action.DELETE else ""
+            for message, code, action in zip(
+                frame["message"], frame["code"], frame["action"], strict=True
+            )
+        ]
         columns = [frame[role.value].astype(str).tolist() for role in OPTIONAL_ROLES]
         names = [REQUEST_FIELDS[role] for role in OPTIONAL_ROLES]
         self.fields = [
@@ -113,7 +123,15 @@ class ContactSending:
         self._read_at = float("-inf")
 
     def request(self, index: int, *, stopping: bool, on_send: Callable[[], None]) -> Answered:
-        """Send the row's request (nothing sent when the list vanished)."""
+        """Send the row's request (nothing sent when the list vanished); its message keeps what
+        reading said about the row."""
+        result = self._request(index, stopping=stopping, on_send=on_send)
+        return replace(result, update=self._noted(index, result.update))
+
+    def _noted(self, index: int, update: RowUpdate) -> RowUpdate:
+        return replace(update, message=with_notes(update.message, self.notes[index]))
+
+    def _request(self, index: int, *, stopping: bool, on_send: Callable[[], None]) -> Answered:
         list_id = self.list_ids[index]
         with self._lock:
             gone = self.vanished.get(list_id)
@@ -136,7 +154,8 @@ class ContactSending:
         update = row_update(answer, stopping=stopping, retryable=retryable, taken=taken)
         attempts = update.attempts + earlier
         if answer.code == "OK":
-            update = RowUpdate(DONE[action], "OK", self._done(index, earlier), list_id, attempts)
+            done = self._done(index, earlier)
+            update = RowUpdate(DONE[action], self._code(index), done, list_id, attempts)
         elif answer.code == CODE_NO_LIST:
             with self._lock:
                 self.vanished.setdefault(list_id, self.rows[index])
@@ -200,7 +219,10 @@ class ContactSending:
         return started
 
     def settle(self, index: int, answered: Answered) -> RowUpdate:
-        """The row's outcome from the last re-read of its list."""
+        """The row's outcome from the last re-read of its list (with what reading said)."""
+        return self._noted(index, self._settle(index, answered))
+
+    def _settle(self, index: int, answered: Answered) -> RowUpdate:
         update, list_id = answered.update, self.list_ids[index]
         contact = self.found.get(list_id, {}).get(self.e164[index])
         action, attempts = self.actions[index], update.attempts
@@ -217,12 +239,18 @@ class ContactSending:
             return RowUpdate(Outcome.FAILED, update.code, message, list_id, attempts)
         if answered.taken and not answered.uncertain:  # someone else did it meanwhile
             message = MEANWHILE[action].format(list_id=list_id)
-            return RowUpdate(Outcome.EXISTS, "OK", message, list_id, attempts)
+            return RowUpdate(Outcome.EXISTS, self._code(index), message, list_id, attempts)
         message = (
             f"{self._done(index, 0)}; confirmed by re-reading the list (the answer to an "
             "earlier attempt was lost)"
         )
-        return RowUpdate(DONE[action], "OK", message, list_id, attempts)
+        return RowUpdate(DONE[action], self._code(index), message, list_id, attempts)
+
+    def _code(self, index: int) -> str:
+        """The code of a row whose request was done (or a re-read found done)."""
+        if self.actions[index] is Action.DELETE:
+            return removal_code(self.changes[index])
+        return "OK"
 
     def journal(self, run_id: int, updates: list[tuple[int, RowUpdate]]) -> None:
         """Journal these rows with their new state (one transaction)."""

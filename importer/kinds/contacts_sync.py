@@ -31,7 +31,7 @@ from importer.errors import RemovalRefused
 from importer.kinds.contacts import CONTACT_COLUMNS, CONTACT_KEYS, Action, ContactOptions
 from importer.kinds.contacts_plan import REQUEST_FIELDS, ListOnAccount, read_account
 from importer.kinds.roles import OPTIONAL_ROLES
-from importer.records import Outcome
+from importer.records import LocalCode, Outcome
 
 if TYPE_CHECKING:
     from importer.client import AvoSmsClient
@@ -39,6 +39,13 @@ if TYPE_CHECKING:
 
 #: Why a contact is removed when the file does not name it.
 NOT_IN_FILE = "not in the file"
+
+
+def removal_code(why: str) -> str:
+    """The code of a done removal, by why it was removed (its `change`): `OPTED_OUT` for an
+    excluded number, so the results read back (the undo) keep it out
+    (`exclusions.opted_out_results`); `OK` for a contact the file does not name."""
+    return "OK" if why == NOT_IN_FILE else LocalCode.OPTED_OUT.value
 
 
 @dataclass(frozen=True)
@@ -196,13 +203,23 @@ def carried_over(
         if e164 not in lists[key].contacts and (key, e164) not in named
     ]
     rows = gone.loc[keep].copy()
-    rows["outcome"], rows["code"] = Outcome.EXISTS.value, "OK"
+    rows["outcome"] = Outcome.EXISTS.value
+    rows["code"] = np.where(rows["code"] == LocalCode.OPTED_OUT, LocalCode.OPTED_OUT.value, "OK")
     rows["message"] = [
         f"already gone: deleted from list {list_id} by run {run} (interrupted)"
         for list_id, run in zip(rows["list_contact_id"], rows["run_id"], strict=True)
     ]
     rows["country_code"], rows["change"], rows["action"] = rows["country"], "", ""
     return rows[[*CONTACT_COLUMNS, *CONTACT_KEYS]]
+
+
+def still_present(present: Mapping[str, list[str]], frame: pd.DataFrame) -> dict[str, list[str]]:
+    """List key -> the excluded numbers `present` says it held that are still there after the
+    run: a removal row `deleted`, or `exists` (found already gone), took its number out."""
+    done = (frame["row"] < 0) & frame["outcome"].isin([Outcome.DELETED, Outcome.EXISTS])
+    gone = set(zip(frame.loc[done, "list_key"], frame.loc[done, "e164"], strict=True))
+    left = {key: [n for n in numbers if (key, n) not in gone] for key, numbers in present.items()}
+    return {key: numbers for key, numbers in left.items() if numbers}
 
 
 def append_removals(frame: pd.DataFrame, *parts: pd.DataFrame) -> pd.DataFrame:

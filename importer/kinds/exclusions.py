@@ -22,15 +22,15 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from importer.errors import ConfigError, InputError
-from importer.kinds.roles import WEAK_PHONE_ALIASES, Role, recognised_keys
-from importer.read import WORKBOOK_SUFFIXES, read_table
+from importer.kinds.roles import WEAK_PHONE_ALIASES, Role, is_phone_header, recognised_keys
+from importer.read import WORKBOOK_SUFFIXES, MissingColumn, read_table
 from importer.records import LocalCode, Outcome
 from importer.rules.optout import read_opt_out
 from importer.rules.phones import e164_anywhere
@@ -133,22 +133,25 @@ def _count(count: int, noun: str) -> str:
 def read_stop_list(path: Path, *, max_rows: int = 1_000_000) -> StopList:
     """Read a STOP list (CSV, workbook or plain text). InputError names the file."""
     known = recognised_keys()
-    aliases = (
-        *known[Role.PHONE],
-        *known[Role.OPT_OUT],
-        *WEAK_PHONE_ALIASES,
-        *STOP_HEADERS,
+    read_numbers = partial(
+        read_table,
+        path,
+        max_rows=max_rows,
+        country_required=False,
+        name_role="number",
+        name_option="a header such as 'phone'",
     )
     first: tuple[int, str] | None = None
     try:
-        table = read_table(
-            path,
-            max_rows=max_rows,
-            country_required=False,
-            name_aliases=aliases,
-            name_role="number",
-            name_option="a header such as 'phone'",
-        )
+        try:
+            table = read_numbers(
+                name_aliases=(*known[Role.PHONE], *WEAK_PHONE_ALIASES, *STOP_HEADERS),
+                name_test=is_phone_header,
+            )
+        except MissingColumn:
+            # An opt-out header (`Unsubscribed`) holds the numbers only when no column is
+            # the phone's: beside one, it holds the flag of each number.
+            table = read_numbers(name_aliases=tuple(known[Role.OPT_OUT]))
     except InputError as error:
         first, more = _first_cell(path)
         if first is None or len(_NOT_DIGITS.sub("", first[1])) < 6:
@@ -223,6 +226,9 @@ class Exclusions:
     stop: StopList | None = None
     stop_region: str | None = None
     stop_region_how: str = ""
+    list_unusable: np.ndarray | None = None
+    """By row position, whether the row's list (its name or country) is unusable: an opt-out
+    still wins there (the row is `excluded`, not `invalid`)."""
 
 
 def mark(frame: pd.DataFrame, regions: np.ndarray, how: Exclusions) -> None:
@@ -231,7 +237,7 @@ def mark(frame: pd.DataFrame, regions: np.ndarray, how: Exclusions) -> None:
     In: `kinds.contacts.prepare`'s frame (`row`, `phone`, `e164`, outcome columns), each row's
     country for reading its number when it has none in E.164 (the list's, else the file's).
     An opted-out row whose number cannot be read at all stays `invalid`, its message saying
-    it opted out.
+    it opted out, unless only its list is unusable (`Exclusions.list_unusable`): opt-outs win.
     """
     excluded: dict[str, str] = (
         dict(how.stop.numbers(how.stop_region, how.stop_region_how))
@@ -257,13 +263,17 @@ def mark(frame: pd.DataFrame, regions: np.ndarray, how: Exclusions) -> None:
                     number,
                     f"opted out on row {rows[i]} ({how.opt_out_header}: {cells[i].strip()!r})",
                 )
-    if not excluded:
+    listless = opted & (how.list_unusable if how.list_unusable is not None else False)
+    if not excluded and not listless.any():
         return
     reasons = pd.Series(e164).map(excluded).to_numpy(dtype=object)
     for i in np.flatnonzero(e164 == "").tolist():
         number = e164_anywhere(raw[i], regions[i] or None)
         cleaned = clean_number(raw[i])
         reasons[i] = excluded.get(number or "") or (excluded.get(cleaned) if cleaned else None)
+        if reasons[i] is None and listless[i] and how.opt_out is not None:
+            cell = str(how.opt_out.iloc[i]).strip()
+            reasons[i] = f"opted out on row {rows[i]} ({how.opt_out_header}: {cell!r})"
     hit = pd.notna(reasons)
     if not hit.any():
         return
@@ -281,6 +291,14 @@ def mark(frame: pd.DataFrame, regions: np.ndarray, how: Exclusions) -> None:
         frame.loc[lost, "message"] = before + "; the row opted out: not sent anyway"
 
 
+def opted_out_results(outcomes: pd.Series, codes: pd.Series) -> pd.Series:
+    """A results file of ours read back (the undo of a sync): which rows say their number
+    opted out. One rule: an `excluded` row, or any row with code `OPTED_OUT` (a sync's removal
+    of an excluded number is `deleted` with that code), so the undo never puts it back."""
+    excluded = outcomes.str.strip().str.casefold() == Outcome.EXCLUDED.value
+    return excluded | (codes.str.strip().str.upper() == LocalCode.OPTED_OUT.value)
+
+
 def excluded_numbers(frame: pd.DataFrame, how: Exclusions) -> frozenset[str]:
     """Every excluded number in E.164: the excluded rows' and the STOP list's."""
     rows = frame.loc[frame["outcome"] == Outcome.EXCLUDED, "e164"].astype(str)
@@ -292,13 +310,18 @@ def excluded_numbers(frame: pd.DataFrame, how: Exclusions) -> frozenset[str]:
 
 
 def present_in_lists(
-    frame: pd.DataFrame, numbers: frozenset[str], lists: Mapping[str, Mapping[str, object]]
+    frame: pd.DataFrame,
+    numbers: frozenset[str],
+    lists: Mapping[str, Mapping[str, object]],
+    *,
+    sync: bool = False,
 ) -> dict[str, list[str]]:
     """List key -> the excluded numbers (E.164) that list already holds on the account.
 
     In: the prepared frame (for the lists' names in messages), the excluded numbers and each
     target list's contacts by E.164, by list key (`ListOnAccount.contacts`). Keyed like the
-    frame's `list_key`, so `--sync` can remove them. Each list found is logged as a warning.
+    frame's `list_key`, so `--sync` can remove them. Each list found is logged as a warning,
+    saying what becomes of them (`sync`: this `--sync` removes them).
     """
     if not numbers:
         return {}
@@ -311,9 +334,12 @@ def present_in_lists(
             present[key] = found
             shown = ", ".join(found[:5]) + (", …" if len(found) > 5 else "")
             log.warning(
-                "list %r already holds %s (%s): an import leaves them there; --sync removes them",
+                "list %r already holds %s (%s): %s",
                 name,
                 _count(len(found), "excluded number"),
                 shown,
+                "--sync removes them (within --max-delete)"
+                if sync
+                else "an import leaves them there; --sync removes them",
             )
     return present

@@ -11,7 +11,9 @@ differently, or a provider's free field, is never guessed unless `--preset` pick
 
 from __future__ import annotations
 
+import re
 import shlex
+import unicodedata
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from functools import cache
@@ -44,7 +46,11 @@ class Role(StrEnum):
     OPT_OUT = "opt_out"
     """Never sent: a yes/no column saying the person opted out (`importer.rules.optout`)."""
     OUTCOME = "outcome"
-    """A results file of ours read back (the undo of a sync): its `excluded` rows stay so."""
+    """A results file of ours read back (the undo of a sync): its opted-out rows stay out
+    (`importer.kinds.exclusions.opted_out_results`)."""
+    RESULT_CODE = "code"
+    """A results file's `code`, read only next to an `outcome` column (a removal of an
+    opted-out number is `deleted` with code `OPTED_OUT`)."""
 
 
 #: The optional fields of a contact, in the API's order.
@@ -175,6 +181,7 @@ ROLE_ALIASES: Mapping[Role, tuple[str, ...]] = MappingProxyType(
             "bloqué",
         ),
         Role.OUTCOME: ("outcome",),
+        Role.RESULT_CODE: ("code",),
     }
 )
 
@@ -182,6 +189,33 @@ ROLE_ALIASES: Mapping[Role, tuple[str, ...]] = MappingProxyType(
 WEAK_PHONE_ALIASES: tuple[str, ...] = ("numéro", "numero", "number", "n°", "no", "num")
 
 _WEAK_PHONE_KEYS = frozenset(map(header_key, WEAK_PHONE_ALIASES))
+
+#: Words that make a header something else than a number to text, whatever phone word it
+#: holds (`Tél. fixe`, `Fax`, `Tél. domicile`): a landline or a fax never receives an SMS.
+NOT_PHONE_WORDS: tuple[str, ...] = (
+    "fax",
+    "fixe",
+    "landline",
+    "domicile",
+    "bureau",
+    "home",
+    "office",
+)
+
+#: The phone words: the phone aliases of one plain word (`tél`, `mobile`, `portable`, `gsm`).
+_PHONE_WORDS = frozenset(
+    header_key(alias) for alias in ROLE_ALIASES[Role.PHONE] if alias.isalpha() and alias.islower()
+)
+_NOT_PHONE_WORDS = frozenset(map(header_key, NOT_PHONE_WORDS))
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
+def header_words(text: str) -> list[str]:
+    """A header's words, compared like header keys: `N° de Tél.` -> n, de, tel;
+    `mobilePhone` -> mobile, phone."""
+    spaced = unicodedata.normalize("NFKD", _CAMEL.sub(" ", text)).casefold()
+    plain = "".join(ch if ch.isalnum() else " " for ch in spaced if not unicodedata.combining(ch))
+    return plain.split()
 
 
 @cache
@@ -259,9 +293,27 @@ def detect_kind(header: Sequence[str], explicit: Kind | None = None) -> Kind:
     return Kind.CONTACTS if phone_header(header) is not None else Kind.LISTS
 
 
+def is_phone_header(header: str, preset: str | None = None) -> bool:
+    """Whether a header is unambiguously the phone (it tells a contacts file).
+
+    Its key is a phone alias (with `preset`'s table), or one of its words is a phone word
+    (`Tél. portable`, `N° de téléphone`, `Mobile perso`, `Téléphone 1`) and it is not a
+    header of another role, one no table agrees on, or a landline's or fax's
+    (`NOT_PHONE_WORDS`). A weak header alone (`numéro`, `n°`) is not.
+    """
+    key = header_key(header)
+    known = recognised_keys(preset)
+    if key in known[Role.PHONE]:
+        return True
+    if key in undecided_keys(preset) or any(key in keys for keys in known.values()):
+        return False
+    words = set(header_words(header))
+    return bool(words & _PHONE_WORDS) and not words & _NOT_PHONE_WORDS
+
+
 def phone_header(header: Sequence[str]) -> str | None:
     """The first unambiguous phone header of a header row (`téléphone`, not `numéro`)."""
-    return next((cell.strip() for cell in header if header_key(cell) in _KEYS[Role.PHONE]), None)
+    return next((cell.strip() for cell in header if is_phone_header(cell)), None)
 
 
 def is_weak_phone(header: str) -> bool:
@@ -309,7 +361,7 @@ def is_header_row(cells: Sequence[str], mapping: Mapping[str, Role] | None = Non
     keys = {header_key(cell) for cell in cells if cell.strip()}
     mapped = {header_key(header) for header in (mapping or {})}
     wanted = _KEYS[Role.PHONE] | _WEAK_PHONE_KEYS | _KEYS[Role.LIST_NAME] | mapped
-    return bool(keys & wanted)
+    return bool(keys & wanted) or phone_header(cells) is not None
 
 
 def _candidates(found: Sequence[tuple[int, str]], taken: set[int], preset: str | None) -> str:
@@ -358,7 +410,16 @@ def match_roles(
     for role in Role:
         if role in roles:
             continue
-        hits = [i for i, text in found if i not in taken and header_key(text) in known[role]]
+        hits = [
+            i
+            for i, text in found
+            if i not in taken
+            and (
+                is_phone_header(text, preset)
+                if role is Role.PHONE
+                else header_key(text) in known[role]
+            )
+        ]
         if role is Role.PHONE and not hits:
             hits = [
                 i for i, text in found if i not in taken and header_key(text) in _WEAK_PHONE_KEYS
@@ -383,6 +444,11 @@ def match_roles(
             f"{label}: no column for the list name; columns found: {shown}{candidates}; "
             f"give --list NAME for a whole file, or {map_hint(map_option, Role.LIST_NAME.value)}"
             + (" or a --preset" if candidates else "")
+            + (
+                ""
+                if Role.COUNTRY in roles
+                else "; no country column: give --default-country ISO2 too"
+            )
         )
     return roles
 
