@@ -307,9 +307,11 @@ class Journal:
         """Forget the rows of every run but the newest ``keep_runs``; return the runs pruned.
 
         A nightly job records every row each night, so without this the journal grows by the
-        size of the file every night. The runs themselves (when, input, counts, exit code)
+        size of the file every night. Lists and contacts runs alike (a contacts run's rows and
+        those of the lists it created). The runs themselves (when, input, counts, exit code)
         stay listed; each run records all its rows again, so what `known_lists` needs for the
-        next run survives. ``keep_runs`` 0 keeps everything.
+        next run survives, and an interrupted run's credit is spent once a later run finished
+        and reported its rows. ``keep_runs`` 0 keeps everything.
         """
         if keep_runs <= 0:
             return []
@@ -318,8 +320,8 @@ class Journal:
                 run_id
                 for (run_id,) in self._read(
                     "SELECT id FROM runs WHERE id NOT IN (SELECT id FROM runs ORDER BY id DESC "
-                    'LIMIT ?) AND EXISTS (SELECT 1 FROM "rows" WHERE run_id = runs.id) '
-                    "ORDER BY id",
+                    'LIMIT ?) AND (EXISTS (SELECT 1 FROM "rows" WHERE run_id = runs.id) '
+                    "OR EXISTS (SELECT 1 FROM contact_rows WHERE run_id = runs.id)) ORDER BY id",
                     (keep_runs,),
                 )
             ]

@@ -147,25 +147,52 @@ KNOWN_LISTS_SQL = (
 ACCOUNT_RUNS_SQL = (
     "AND +run_id IN (SELECT id FROM runs WHERE json_extract(options_json, '$.account') = ?)"
 )
+_ACCOUNT_RUN = "json_extract(options_json, '$.account') = ?2"
+_INTERRUPTED_RUNS = (
+    f"SELECT id FROM runs WHERE id < ?1 AND (ended_at IS NULL OR exit_code = 3) AND {_ACCOUNT_RUN}"
+)
+_ROWS = '"rows"'
+_MAY_HAVE_SENT = "(outcome = 'pending' AND (attempts > 0 OR code = 'IN_FLIGHT'))"
+
+
+def _told_later(table: str, keys: str) -> str:
+    """The CTE `told`: per key of `changed`, the latest later run that finished and settled it
+    (its results told it; an interrupted run's credit is then spent). One pass over the later
+    runs' rows, joined to the few changed ones (no index on the key: it would slow every run's
+    bulk insert)."""
+    return (
+        f"told AS (SELECT {', '.join(f'later.{key}' for key in keys.split(', '))}, "
+        f"max(later.run_id) AS run_id FROM {table} AS later JOIN changed USING ({keys}) "
+        "WHERE later.run_id IN (SELECT id FROM runs WHERE id < ?1 AND id > (SELECT min(run_id) "
+        f"FROM changed) AND ended_at IS NOT NULL AND {_ACCOUNT_RUN}) "
+        "AND later.outcome NOT IN ('pending', 'planned') "
+        f"GROUP BY {', '.join(f'later.{key}' for key in keys.split(', '))}) "
+    )
+
+
+# A list counts when a stopped or killed run created it, or may have (a request went out, or was
+# handed to the workers when the run was killed: `IN_FLIGHT`), and no later run told it.
 INTERRUPTED_CREATIONS_SQL = (
-    "SELECT latest.name_key, latest.run_id, runs.started_at FROM (SELECT name_key, "
-    'max(run_id) AS run_id FROM "rows" WHERE run_id IN ('
-    "SELECT id FROM runs WHERE id < ? AND (ended_at IS NULL OR exit_code = 3) "
-    "AND json_extract(options_json, '$.account') = ?) "
-    "AND (outcome = 'created' OR (outcome = 'pending' AND (attempts > 0 OR code = 'IN_FLIGHT'))) "
-    "GROUP BY name_key) "
-    "AS latest JOIN runs ON runs.id = latest.run_id"
+    'WITH changed AS (SELECT name_key, max(run_id) AS run_id FROM "rows" '
+    f"WHERE run_id IN ({_INTERRUPTED_RUNS}) AND (outcome = 'created' OR {_MAY_HAVE_SENT}) "
+    f"GROUP BY name_key), {_told_later(_ROWS, 'name_key')}"
+    "SELECT changed.name_key, changed.run_id, runs.started_at FROM changed "
+    "JOIN runs ON runs.id = changed.run_id LEFT JOIN told USING (name_key) "
+    "WHERE told.run_id IS NULL OR told.run_id <= changed.run_id"
 )
 CONTACT_UPSERT_SQL = _upsert_sql("contact_rows", CONTACT_ROW_FIELDS)
 _CONTACT_NAMES = ", ".join(f'"{name}"' for name in CONTACT_ROW_FIELDS)
-# SQLite takes the bare columns from the row holding max(run_id): the latest run's row wins.
+# Per contact, the latest row of an interrupted run that changed it, or may have; a row never
+# sent (`NOT_SENT`) was not changed by that run. SQLite takes the bare columns from the row
+# holding max(run_id).
 INTERRUPTED_CHANGES_SQL = (
-    f"SELECT {_CONTACT_NAMES}, "
-    "max(run_id) FROM contact_rows WHERE run_id IN ("
-    "SELECT id FROM runs WHERE id < ? AND (ended_at IS NULL OR exit_code = 3) "
-    "AND json_extract(options_json, '$.account') = ?) "
-    "AND (outcome IN ('created', 'updated', 'deleted') OR (outcome = 'pending' AND (attempts > 0 "
-    "OR run_id IN (SELECT id FROM runs WHERE ended_at IS NULL)))) GROUP BY list_key, e164"
+    f"WITH changed AS (SELECT {_CONTACT_NAMES}, max(run_id) AS run_id FROM contact_rows "
+    f"WHERE run_id IN ({_INTERRUPTED_RUNS}) AND (outcome IN ('created', 'updated', 'deleted') "
+    f"OR {_MAY_HAVE_SENT}) GROUP BY list_key, e164), "
+    f"{_told_later('contact_rows', 'list_key, e164')}"
+    f"SELECT {', '.join(f'changed.{name}' for name in _CONTACT_NAMES.split(', '))}, "
+    "changed.run_id FROM changed LEFT JOIN told USING (list_key, e164) "
+    "WHERE told.run_id IS NULL OR told.run_id <= changed.run_id"
 )
 RUN_COLUMNS_SQL = (
     "id, started_at, ended_at, input_path, input_sha256, options_json, counts_json, exit_code, "

@@ -1,0 +1,85 @@
+"""What the journal keeps and tells of contacts runs: pruning, the credit of an interrupted
+run, and a killed run's `runs` line and results."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from importer.sandbox import FaultPlan, SandboxServer
+from importer.send import LAUNCH_WINDOWS, QUEUED_PER_WORKER
+from tests.conftest import read_results, write_csv
+from tests.test_contacts_run import contacts_csv, many_contacts
+from tests.test_resume import start_cli
+
+STATE = Path(".avosms-import/state.db")
+
+
+def journal_rows(tmp_path: Path, table: str) -> dict[int, int]:
+    """Run id -> how many rows of `table` the journal holds for it."""
+    with sqlite3.connect(tmp_path / STATE) as connection:
+        found = connection.execute(f'SELECT run_id, count(*) FROM "{table}" GROUP BY run_id')
+        return dict(found.fetchall())
+
+
+def test_keep_runs_prunes_contacts_runs_that_created_no_list(cli, api_env, tmp_path: Path):
+    source = contacts_csv(tmp_path / "in.csv", many_contacts(6, 2))
+    for _ in range(4):  # the first run creates the two lists, the others none
+        assert cli("run", source, "-o", "out.csv", "--keep-runs", "2").exit_code == 0
+    assert journal_rows(tmp_path, "contact_rows") == {3: 6, 4: 6}
+    assert journal_rows(tmp_path, "rows") == {}
+    runs = cli("runs")
+    assert runs.exit_code == 0 and len(runs.stdout.strip().splitlines()) == 4
+    pruned = cli("results", "2", "-o", "run2.csv")
+    assert pruned.exit_code == 2 and "rows of run 2 were pruned" in pruned.stderr
+    kept = cli("results", "4", "-o", "run4.csv")
+    assert kept.exit_code == 0, kept.stderr
+    assert {row["outcome"] for row in read_results(tmp_path / "run4.csv")} == {"exists"}
+
+
+@pytest.mark.parametrize("kind", ["contacts", "lists"])
+def test_the_credit_of_a_killed_run_goes_to_its_own_rows_and_only_until_a_run_reported_them(
+    tmp_path: Path, kind: str
+) -> None:
+    if kind == "contacts":
+        source = contacts_csv(tmp_path / "in.csv", many_contacts(60, 1))
+    else:
+        source = write_csv(tmp_path / "in.csv", [(f"L{n}", "FR") for n in range(60)])
+    credit = "by run 1 (interrupted)"
+    with SandboxServer(existing_lists=[("Liste 0", "FR")], faults=FaultPlan(latency=2)) as server:
+        args = ("run", source, "-o", "out.csv", "--rate", "0", "--workers", "4")
+        first = start_cli(server, *args, cwd=tmp_path)
+        deadline = time.monotonic() + 60
+        while server.stats.in_flight < 4:
+            assert time.monotonic() < deadline, "the run never got going"
+            time.sleep(0.02)
+        time.sleep(0.3)
+        first.kill()
+        first.wait()
+        while server.stats.in_flight:  # the requests the killed run left finish at the server
+            time.sleep(0.05)
+        server.set_faults(FaultPlan())
+        outcomes: dict[int, list[dict[str, str]]] = {}
+        for number in (2, 3, 4):
+            again = start_cli(server, *args[:3], f"run{number}.csv", *args[4:], cwd=tmp_path)
+            _, stderr = again.communicate(timeout=120)
+            assert again.returncode == 0, stderr
+            outcomes[number] = read_results(tmp_path / f"run{number}.csv")
+    second = outcomes[2]
+    credited = [row for row in second if credit in row["message"]]
+    made = [row for row in second if row["outcome"] == "created"]
+    # Only what run 1 sent, or may have (at most its launched rows), is credited to it.
+    assert 4 <= len(credited) <= LAUNCH_WINDOWS * QUEUED_PER_WORKER * 4 + 1
+    assert len(made) >= 60 - LAUNCH_WINDOWS * QUEUED_PER_WORKER * 4 - 1
+    assert len(credited) + len(made) == 60
+    for number in (3, 4):
+        rows = outcomes[number]
+        assert {row["outcome"] for row in rows} == {"exists"}
+        assert not [row for row in rows if "interrupted" in row["message"]], number
+        if kind == "contacts":
+            assert {row["message"] for row in rows} == {
+                f"already in list {rows[0]['list_contact_id']}"
+            }
