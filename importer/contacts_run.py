@@ -144,6 +144,9 @@ class ContactsJob:
                 check_guard(removed, lists, MaxDelete.parse(options.max_delete))
                 _not_sent_yet(removed)
             if missing:
+                # Journaled before the lists are made, so a run killed meanwhile still shows
+                # every row it read (not sent); the full record follows once the lists exist.
+                journal.record_contacts(run.run_id, _with_not_sent(frame))
                 created, found = self._create_lists(frame, missing, run, account)
                 country = dict(zip(frame["list_key"], frame["country_code"], strict=True))
                 later = {key: KnownList(found[key], country[key], "found") for key in found}
@@ -260,6 +263,13 @@ def _not_sent_yet(frame: pd.DataFrame) -> pd.Series:
         with_notes(NOT_SENT, str(said)) for said in frame.loc[to_send, "message"]
     ]
     return to_send
+
+
+def _with_not_sent(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `frame` whose `planned` rows are `pending`, not sent yet."""
+    copy = frame.copy()
+    _not_sent_yet(copy)
+    return copy
 
 
 def _same_regions(frame: pd.DataFrame, account_countries: Mapping[str, str]) -> bool:

@@ -25,6 +25,15 @@ def journal_rows(tmp_path: Path, table: str) -> dict[int, int]:
         return dict(found.fetchall())
 
 
+def lists_planned(tmp_path: Path) -> bool:
+    """Whether a run has journaled the lists it is about to create (false while the journal is
+    being made)."""
+    try:
+        return bool((tmp_path / STATE).exists() and journal_rows(tmp_path, "rows"))
+    except sqlite3.OperationalError:
+        return False
+
+
 def test_keep_runs_prunes_contacts_runs_that_created_no_list(cli, api_env, tmp_path: Path):
     source = contacts_csv(tmp_path / "in.csv", many_contacts(6, 2))
     for _ in range(4):  # the first run creates the two lists, the others none
@@ -83,3 +92,27 @@ def test_the_credit_of_a_killed_run_goes_to_its_own_rows_and_only_until_a_run_re
             assert {row["message"] for row in rows} == {
                 f"already in list {rows[0]['list_contact_id']}"
             }
+
+
+def test_a_contacts_run_killed_while_creating_its_lists_shows_every_row_not_sent(
+    cli, tmp_path: Path
+) -> None:
+    source = contacts_csv(tmp_path / "in.csv", many_contacts(60, 12))
+    with SandboxServer(faults=FaultPlan(latency=1)) as server:
+        args = ("run", source, "-o", "out.csv", "--rate", "0", "--workers", "2")
+        first = start_cli(server, *args, cwd=tmp_path)
+        deadline = time.monotonic() + 60
+        while not lists_planned(tmp_path):
+            assert time.monotonic() < deadline and first.poll() is None, "no list was planned"
+            time.sleep(0.02)
+        first.kill()
+        first.wait()
+        assert not server.stats.added, "the kill came after the lists were made"
+    runs = cli("runs")
+    assert runs.exit_code == 0 and "60 pending" in runs.stdout, runs.stdout
+    rebuilt = cli("results", "1", "-o", "killed.csv")
+    assert rebuilt.exit_code == 0, rebuilt.stderr
+    assert "contacts: 60 rows" in rebuilt.stderr
+    rows = read_results(tmp_path / "killed.csv")
+    assert len(rows) == 60
+    assert {(row["outcome"], row["code"]) for row in rows} == {("pending", "NOT_SENT")}
