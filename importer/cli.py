@@ -405,8 +405,10 @@ def runs_command(ctx: click.Context, job: Path | None, state: Path | None) -> No
 
 
 def _run_line(info: Any) -> str:
-    """One run as one line: id, start, end (or 'killed'), exit code, counts, input."""
-    ended = info.ended_at.strftime("%Y-%m-%d %H:%M:%S") if info.ended_at else "did not finish"
+    """One run as one line: id, start, end (or 'running', 'did not finish'), exit code, counts,
+    input."""
+    ended = "running" if info.running else "did not finish"
+    ended = info.ended_at.strftime("%Y-%m-%d %H:%M:%S") if info.ended_at else ended
     counts = ", ".join(f"{count} {outcome}" for outcome, count in sorted(info.counts.items()))
     exit_code = "-" if info.exit_code is None else str(info.exit_code)
     started = info.started_at.strftime("%Y-%m-%d %H:%M:%S")

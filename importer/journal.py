@@ -24,6 +24,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from importer import __version__, errors
+from importer.journal_lock import lock_info_path
 from importer.journal_schema import (
     ACCOUNT_RUNS_SQL,
     CONTACT_ROW_FIELDS,
@@ -91,6 +92,7 @@ class RunInfo:
     pid: int
     host: str
     tool_version: str
+    running: bool = False  # still going: it holds the journal's lock (`journal_lock`)
 
     @property
     def finished(self) -> bool:
@@ -136,7 +138,7 @@ class Journal:
         self._connection = connection
         self._now = now
         self._guard = threading.RLock()
-        self._lock_info_path = Path(f"{path}.lock.info")
+        self._lock_info_path = lock_info_path(path)
         self._lock_started: datetime | None = None  # set while this journal holds the lock
 
     # -- opening and schema ---------------------------------------------------------------

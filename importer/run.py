@@ -448,11 +448,13 @@ def _log_problem_rows(frame: pd.DataFrame, run_id: int | None, options: JobOptio
 def past_runs(state: Path) -> list[Any]:
     """Every run the journal knows, newest first (killed runs included)."""
     from importer.journal import Journal
+    from importer.journal_lock import running_run
 
     if not state.exists():
         return []
     journal = Journal.open(state)
     try:
-        return list(journal.runs())
+        going = running_run(state)
+        return [replace(run, running=run.run_id == going) for run in journal.runs()]
     finally:
         journal.close()

@@ -116,3 +116,23 @@ def test_a_contacts_run_killed_while_creating_its_lists_shows_every_row_not_sent
     rows = read_results(tmp_path / "killed.csv")
     assert len(rows) == 60
     assert {(row["outcome"], row["code"]) for row in rows} == {("pending", "NOT_SENT")}
+
+
+def test_runs_says_running_while_the_run_holds_the_lock_and_did_not_finish_once_killed(
+    cli, tmp_path: Path
+) -> None:
+    source = write_csv(tmp_path / "in.csv", [(f"L{n}", "FR") for n in range(30)])
+    with SandboxServer(faults=FaultPlan(latency=1)) as server:
+        args = ("run", source, "-o", "out.csv", "--rate", "0", "--workers", "2")
+        first = start_cli(server, *args, cwd=tmp_path)
+        deadline = time.monotonic() + 60
+        while not lists_planned(tmp_path):
+            assert time.monotonic() < deadline and first.poll() is None, "the run never started"
+            time.sleep(0.02)
+        going = cli("runs")
+        first.kill()
+        first.wait()
+    assert going.exit_code == 0 and going.stdout.split()[3] == "running", going.stdout
+    killed = cli("runs")  # the killed run's lock side file is left behind: its pid is gone
+    assert (tmp_path / ".avosms-import/state.db.lock.info").exists()
+    assert killed.stdout.split()[3:6] == ["did", "not", "finish"], killed.stdout
