@@ -85,9 +85,12 @@ class Throttle:
 
     @property
     def waited_seconds(self) -> float:
-        """Wall-clock seconds during which at least one request was held back by the throttle."""
+        """Wall-clock seconds so far during which at least one request was held back by the
+        throttle: never more than the time elapsed (a wait reserved ahead, or cut short by a
+        stop, counts only up to now)."""
         with self._lock:
-            return self._waited
+            # Every wait begins at or before now, so what lies ahead is one stretch up to the end.
+            return self._waited - max(0.0, self._waited_until - self._clock())
 
     def acquire(self, cancel: threading.Event | None = None) -> bool:
         """Wait until a request may start; False if `cancel` was set before it could."""

@@ -207,8 +207,20 @@ def test_retry_after_holds_back_every_worker() -> None:
     for worker in workers:
         worker.join(timeout=10)
     assert clock.slept == [2.0] * 8
+    assert throttle.waited_seconds == 0.0  # the clock has not moved: nothing waited yet
+    clock.advance(2.0)
     # Eight workers waiting together over the same two seconds: two seconds of throttling.
     assert throttle.waited_seconds == 2.0
+
+
+def test_throttled_time_never_exceeds_the_time_elapsed() -> None:
+    # A Retry-After of 5 s holds a worker back; the run stops (and sums up) 1 s into it.
+    clock = FakeClock(start=0.0, sleep_advances=False)
+    throttle = Throttle(0, clock=clock, sleep=clock.sleep)
+    throttle.penalize(5.0)
+    throttle.acquire()
+    clock.advance(1.0)
+    assert throttle.waited_seconds == 1.0
 
 
 def test_a_retry_after_arriving_while_a_worker_sleeps_holds_it_back_too() -> None:
