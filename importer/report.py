@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, cast
 from importer.atomic_file import atomic_write
 from importer.list_tally import outcome_columns, summary_table
 from importer.records import Outcome
-from importer.results import RunSummary, explain_code, format_duration
+from importer.results import RunSummary, ended_text, explain_code, format_duration
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -94,14 +94,15 @@ def render_report(frame: pd.DataFrame, summary: RunSummary) -> str:
 
 
 def _summary_section(summary: RunSummary) -> str:
+    elapsed = summary.elapsed_seconds
     facts: list[tuple[str, str]] = []
     if summary.run_id is not None:
         facts.append(("Run", str(summary.run_id)))
     facts += summary.source_description()
     facts += [
         ("Started", summary.started_at.isoformat(sep=" ", timespec="seconds")),
-        ("Ended", summary.ended_at.isoformat(sep=" ", timespec="seconds")),
-        ("Elapsed", format_duration(summary.elapsed_seconds)),
+        ("Ended", ended_text(summary, " ")),
+        ("Elapsed", "" if elapsed is None else format_duration(elapsed)),
         ("Waiting on throttling", format_duration(summary.throttled_seconds)),
         ("Rows", str(summary.total_rows)),
     ]

@@ -134,7 +134,8 @@ class RunSummary:
     delimiter: str | None
     sheet: str | None
     started_at: datetime
-    ended_at: datetime
+    ended_at: datetime | None
+    """None for a run that did not finish (killed), its results rebuilt from the journal."""
     counts: dict[str, int] = field(default_factory=dict)
     code_counts: dict[str, int] = field(default_factory=dict)
     throttled_seconds: float = 0.0
@@ -153,7 +154,9 @@ class RunSummary:
         return sum(self.counts.values())
 
     @property
-    def elapsed_seconds(self) -> float:
+    def elapsed_seconds(self) -> float | None:
+        if self.ended_at is None:
+            return None
         return max(0.0, (self.ended_at - self.started_at).total_seconds())
 
     def ordered_counts(self) -> list[tuple[str, int]]:
@@ -172,8 +175,8 @@ class RunSummary:
             "delimiter": self.delimiter,
             "sheet": self.sheet,
             "started_at": self.started_at.isoformat(),
-            "ended_at": self.ended_at.isoformat(),
-            "elapsed_seconds": round(self.elapsed_seconds, 3),
+            "ended_at": None if self.ended_at is None else self.ended_at.isoformat(),
+            "elapsed_seconds": _rounded(self.elapsed_seconds, 3),
             "rows": self.total_rows,
             "counts": dict(self.ordered_counts()),
             "code_counts": dict(sorted(self.code_counts.items())),
@@ -208,6 +211,21 @@ def tally(frame: pd.DataFrame) -> tuple[dict[str, int], dict[str, int]]:
     )
 
 
+#: What a run that did not finish (killed) shows instead of its end.
+DID_NOT_FINISH = "did not finish"
+
+
+def ended_text(summary: RunSummary, sep: str) -> str:
+    """The run's end to the second (date and time joined by `sep`), or `DID_NOT_FINISH`."""
+    if summary.ended_at is None:
+        return DID_NOT_FINISH
+    return summary.ended_at.isoformat(sep=sep, timespec="seconds")
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
 def format_duration(seconds: float) -> str:
     """`3.4 s`, `12 min 05 s`, `2 h 03 min`: short enough for a log line."""
     if seconds < 60:
@@ -220,10 +238,10 @@ def format_duration(seconds: float) -> str:
 
 def summary_line(summary: RunSummary) -> str:
     """One line for stderr and the log: `lists: 12 rows in 3.4 s: 7 created, 1 failed`."""
-    total = summary.total_rows
+    total, elapsed = summary.total_rows, summary.elapsed_seconds
     line = f"{summary.kind}: " if summary.kind else ""
-    line += (
-        f"{total} {'row' if total == 1 else 'rows'} in {format_duration(summary.elapsed_seconds)}"
+    line += f"{total} {'row' if total == 1 else 'rows'} " + (
+        f"({DID_NOT_FINISH})" if elapsed is None else f"in {format_duration(elapsed)}"
     )
     parts = [f"{count} {outcome}" for outcome, count in summary.ordered_counts() if count]
     if parts:
@@ -421,12 +439,13 @@ def _write_xlsx(table: pa.Table, handle: IO[bytes], summary: RunSummary) -> None
 
 def summary_rows(summary: RunSummary) -> Mapping[str, list[tuple[str, Any]]]:
     """The Summary sheet's sections: run facts, counts per outcome and code, parameters."""
+    elapsed = summary.elapsed_seconds
     run: list[tuple[str, Any]] = [("Run id", "" if summary.run_id is None else summary.run_id)]
     run += summary.source_description()
     run += [
         ("Started at", summary.started_at.isoformat(timespec="seconds")),
-        ("Ended at", summary.ended_at.isoformat(timespec="seconds")),
-        ("Elapsed (s)", round(summary.elapsed_seconds, 1)),
+        ("Ended at", ended_text(summary, "T")),
+        ("Elapsed (s)", "" if elapsed is None else round(elapsed, 1)),
         ("Throttled (s)", round(summary.throttled_seconds, 1)),
     ]
     if summary.kind:

@@ -319,7 +319,7 @@ def rebuild_results(state: Path, run_id: int, output: Path) -> JobResult:
         delimiter=None,
         sheet=None,
         started_at=info.started_at,
-        ended_at=info.ended_at or info.started_at,
+        ended_at=info.ended_at,
         counts=counts,
         code_counts=code_counts,
         throttled_seconds=0.0,

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
 from importer.sandbox import FaultPlan, SandboxServer
 from importer.send import LAUNCH_WINDOWS, QUEUED_PER_WORKER
@@ -116,6 +117,15 @@ def test_a_contacts_run_killed_while_creating_its_lists_shows_every_row_not_sent
     rows = read_results(tmp_path / "killed.csv")
     assert len(rows) == 60
     assert {(row["outcome"], row["code"]) for row in rows} == {("pending", "NOT_SENT")}
+    # It did not finish: no end, no elapsed time (not its start again, not 0.0 s).
+    assert "contacts: 60 rows (did not finish): 60 pending" in rebuilt.stderr
+    assert " in 0.0 s" not in rebuilt.stderr
+    assert cli("results", "1", "-o", "killed.xlsx").exit_code == 0
+    sheet = load_workbook(tmp_path / "killed.xlsx", read_only=True)["Summary"]
+    pairs = {row[0]: row[1] for row in sheet.iter_rows(values_only=True) if row and row[0]}
+    assert pairs["Ended at"] == "did not finish"
+    assert pairs["Elapsed (s)"] in (None, "")
+    assert pairs["Started at"] != pairs["Ended at"]
 
 
 def test_runs_says_running_while_the_run_holds_the_lock_and_did_not_finish_once_killed(
