@@ -4,6 +4,7 @@ run, and a killed run's `runs` line and results."""
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 
@@ -33,6 +34,20 @@ def lists_planned(tmp_path: Path) -> bool:
         return bool((tmp_path / STATE).exists() and journal_rows(tmp_path, "rows"))
     except sqlite3.OperationalError:
         return False
+
+
+def start_until_lists_planned(
+    server: SandboxServer, source: Path, tmp_path: Path
+) -> subprocess.Popen[str]:
+    """A run of `source` in its own process, returned once it journaled the lists it is about
+    to create (slowly: every answer takes a second)."""
+    args = ("run", source, "-o", "out.csv", "--rate", "0", "--workers", "2")
+    process = start_cli(server, *args, cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    while not lists_planned(tmp_path):
+        assert time.monotonic() < deadline and process.poll() is None, "no list was planned"
+        time.sleep(0.02)
+    return process
 
 
 def test_keep_runs_prunes_contacts_runs_that_created_no_list(cli, api_env, tmp_path: Path):
@@ -100,12 +115,7 @@ def test_a_contacts_run_killed_while_creating_its_lists_shows_every_row_not_sent
 ) -> None:
     source = contacts_csv(tmp_path / "in.csv", many_contacts(60, 12))
     with SandboxServer(faults=FaultPlan(latency=1)) as server:
-        args = ("run", source, "-o", "out.csv", "--rate", "0", "--workers", "2")
-        first = start_cli(server, *args, cwd=tmp_path)
-        deadline = time.monotonic() + 60
-        while not lists_planned(tmp_path):
-            assert time.monotonic() < deadline and first.poll() is None, "no list was planned"
-            time.sleep(0.02)
+        first = start_until_lists_planned(server, source, tmp_path)
         first.kill()
         first.wait()
         assert not server.stats.added, "the kill came after the lists were made"
@@ -133,12 +143,7 @@ def test_runs_says_running_while_the_run_holds_the_lock_and_did_not_finish_once_
 ) -> None:
     source = write_csv(tmp_path / "in.csv", [(f"L{n}", "FR") for n in range(30)])
     with SandboxServer(faults=FaultPlan(latency=1)) as server:
-        args = ("run", source, "-o", "out.csv", "--rate", "0", "--workers", "2")
-        first = start_cli(server, *args, cwd=tmp_path)
-        deadline = time.monotonic() + 60
-        while not lists_planned(tmp_path):
-            assert time.monotonic() < deadline and first.poll() is None, "the run never started"
-            time.sleep(0.02)
+        first = start_until_lists_planned(server, source, tmp_path)
         going = cli("runs")
         first.kill()
         first.wait()
