@@ -176,7 +176,9 @@ class RunSummary:
             "sheet": self.sheet,
             "started_at": self.started_at.isoformat(),
             "ended_at": None if self.ended_at is None else self.ended_at.isoformat(),
-            "elapsed_seconds": _rounded(self.elapsed_seconds, 3),
+            "elapsed_seconds": None
+            if self.ended_at is None
+            else round(self.elapsed_seconds or 0, 3),
             "rows": self.total_rows,
             "counts": dict(self.ordered_counts()),
             "code_counts": dict(sorted(self.code_counts.items())),
@@ -220,10 +222,6 @@ def ended_text(summary: RunSummary, sep: str) -> str:
     if summary.ended_at is None:
         return DID_NOT_FINISH
     return summary.ended_at.isoformat(sep=sep, timespec="seconds")
-
-
-def _rounded(value: float | None, digits: int) -> float | None:
-    return None if value is None else round(value, digits)
 
 
 def format_duration(seconds: float) -> str:
