@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,43 +16,9 @@ import click
 
 from importer import __version__
 from importer.cli_sandbox import sandbox_options, serve
-from importer.errors import ExitCode, ImporterError
+from importer.cli_errors import ImporterGroup, logs_to_file, say_error
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class ImporterGroup(click.Group):
-    """Turns every `ImporterError` into one line on stderr and its exit code, in one place."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except ImporterError as error:
-            _fail(ctx, str(error), error.exit_code)
-        except KeyboardInterrupt:
-            _fail(ctx, "interrupted; run again to resume", ExitCode.STOPPED)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
-        except Exception as error:  # a bug: say so in one line, traceback with --debug
-            _fail(
-                ctx,
-                f"internal error: {type(error).__name__}: {error} (run with --debug for details)",
-                ExitCode.INTERNAL,
-            )
-
-
-def _fail(ctx: click.Context, message: str, code: int) -> None:
-    secrets = ctx.meta.get("secrets", ())
-    if ctx.meta.get("debug"):
-        click.echo(_mask(traceback.format_exc(), secrets), err=True, nl=False)
-    click.echo(f"avosms-import: {_mask(message, secrets)}", err=True)
-    ctx.exit(int(code))
-
-
-def _mask(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "[REDACTED]")
-    return text
 
 
 def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -247,11 +212,10 @@ def _report(result: Any) -> None:
         line,
         extra={"summary": True, "run_id": result.summary.run_id, "counts": result.summary.counts},
     )
-    if any(isinstance(handler, logging.FileHandler) for handler in logger.handlers):
+    if logs_to_file():
         click.echo(line, err=True)
     if result.stopped_by is not None:
-        secrets = click.get_current_context().meta.get("secrets", ())
-        click.echo(f"avosms-import: {_mask(str(result.stopped_by), secrets)}", err=True)
+        say_error(click.get_current_context(), str(result.stopped_by), result.exit_code)
     if getattr(result, "abandoned", False):
         # A second signal: journal and results are written; don't wait for requests in flight.
         logging.shutdown()

@@ -20,7 +20,9 @@ LOGGER_NAME = "importer"
 REDACTED = "[REDACTED]"
 
 #: Record attributes copied into JSON lines when a call passes them in ``extra=``.
-ROW_FIELDS = ("kind", "run_id", "row", "outcome", "code", "list_name", "list_contact_id")
+ROW_FIELDS = (
+    "kind", "run_id", "row", "outcome", "code", "list_name", "list_contact_id", "exit_code",
+)
 
 
 class SecretFilter(logging.Filter):

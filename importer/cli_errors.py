@@ -1,0 +1,105 @@
+"""The one place where exceptions become exit codes and one-line messages.
+
+Every fatal line goes to stderr and, when the run logs to a file, into that file too (text or
+JSON, the key masked), so a scheduler's log keeps why a run stopped, not only its summary.
+A reader that went away (``avosms-import runs | head -1``) ends the command quietly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from typing import Any, NoReturn
+
+import click
+
+from importer.errors import ExitCode, ImporterError
+
+#: The exit status of a command whose output was closed by its reader, as a shell reports a
+#: process ended by SIGPIPE (128 + 13): quiet, and ignored by a pipeline without `pipefail`.
+CLOSED_OUTPUT_EXIT = 141
+
+
+class ImporterGroup(click.Group):
+    """Turns every `ImporterError` into one line on stderr (and the log file) and its exit
+    code; a closed output into a quiet end."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        # --help and --version print while the command line is parsed, before `invoke`.
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except BrokenPipeError:
+            _closed_output()
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            try:
+                return super().invoke(ctx)
+            finally:
+                sys.stdout.flush()
+        except BrokenPipeError:
+            _closed_output()
+        except ImporterError as error:
+            fail(ctx, str(error), error.exit_code)
+        except KeyboardInterrupt:
+            fail(ctx, "interrupted; run again to resume", ExitCode.STOPPED)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as error:  # a bug: say so in one line, traceback with --debug
+            fail(
+                ctx,
+                f"internal error: {type(error).__name__}: {error} (run with --debug for details)",
+                ExitCode.INTERNAL,
+            )
+
+
+def fail(ctx: click.Context, message: str, code: int) -> None:
+    """`message` as the one fatal line (see `say_error`), the traceback before it with
+    ``--debug``, then exit with `code`."""
+    if ctx.meta.get("debug"):
+        click.echo(mask(traceback.format_exc(), ctx.meta.get("secrets", ())), err=True, nl=False)
+    say_error(ctx, message, code)
+    ctx.exit(int(code))
+
+
+def say_error(ctx: click.Context, message: str, code: int) -> None:
+    """`message` as one ``avosms-import:`` line on stderr and, when the command logs to a file,
+    an ERROR line there with its exit code; secrets masked in both."""
+    if logs_to_file():
+        # On stderr the line below is the log: logging it there too would print it twice.
+        # The logger's own filter masks the key in the file.
+        logging.getLogger("importer").error(message, extra={"exit_code": int(code)})
+    click.echo(f"avosms-import: {mask(message, ctx.meta.get('secrets', ()))}", err=True)
+
+
+def mask(text: str, secrets: tuple[str, ...]) -> str:
+    """`text` with every secret replaced by ``[REDACTED]``."""
+    for secret in secrets:
+        text = text.replace(secret, "[REDACTED]")
+    return text
+
+
+def logs_to_file() -> bool:
+    """Whether the importer's log goes to a file (rather than stderr)."""
+    handlers = logging.getLogger("importer").handlers
+    return any(isinstance(handler, logging.FileHandler) for handler in handlers)
+
+
+def _closed_output() -> NoReturn:
+    # Whatever is still buffered would fail again at exit: send it nowhere.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):
+            try:
+                os.dup2(devnull, stream.fileno())
+            except (OSError, ValueError):
+                pass
+    os.close(devnull)
+    raise click.exceptions.Exit(CLOSED_OUTPUT_EXIT)
