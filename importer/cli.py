@@ -15,10 +15,12 @@ from typing import Any, TypeVar
 import click
 
 from importer import __version__
+from importer.cli_errors import FilePath, ImporterGroup, logs_to_file, say_error
 from importer.cli_sandbox import sandbox_options, serve
-from importer.cli_errors import ImporterGroup, logs_to_file, say_error
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_FILE = FilePath()
 
 
 def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -48,7 +50,7 @@ debug_option = click.option(
 job_option = click.option(
     "--job",
     "job",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=_FILE,
     help="YAML job file; command-line options win over its keys.",
 )
 
@@ -76,9 +78,6 @@ def job_key_option(*flags: str, **settings: Any) -> Callable[[F], F]:
     return click.option(
         *flags, name, help=f"{text} [default: {shown}]" if shown else text, **settings
     )
-
-
-_FILE = click.Path(path_type=Path, dir_okay=False)
 
 
 def _map_option() -> Callable[[F], F]:
@@ -158,7 +157,8 @@ job_input_options = _options(job_option, output_option, input_options, api_optio
 )
 @click.version_option(__version__, prog_name="avosms-import")
 def main() -> None:
-    """Create AvoSMS contact lists from a spreadsheet, and say row by row what happened.
+    """Import AvoSMS contact lists or contacts from a spreadsheet, and say row by row what
+    happened.
 
     \b
     Example:
@@ -227,17 +227,18 @@ def _report(result: Any) -> None:
 
 
 @main.command()
-@click.argument("input", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("input", required=False, type=_FILE)
 @job_input_options
 @send_options
 @log_options
 @click.pass_context
 def run(ctx: click.Context, job: Path | None, **values: Any) -> None:
-    """Create a list for every valid row of INPUT, and write the results file.
+    """Import INPUT's lists or contacts, and write the results file.
 
-    Re-running is safe: lists that exist on the account or were created by an earlier run are
-    not created again. Credentials come from AVOSMS_ID and AVOSMS_KEY, or credentials_file:
-    in the job file.
+    A lists file creates a list per valid row; a contacts file (one with a phone column, or
+    --kind contacts) adds each valid row's contact to its list, creating missing lists first.
+    Re-running is safe: what exists on the account or an earlier run sent is not sent again.
+    Credentials come from AVOSMS_ID and AVOSMS_KEY, or credentials_file: in the job file.
 
     \b
     Examples:
@@ -252,7 +253,7 @@ def run(ctx: click.Context, job: Path | None, **values: Any) -> None:
 
 
 @main.command()
-@click.argument("input", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("input", required=False, type=_FILE)
 @job_input_options
 @job_key_option("--check-account", is_flag=True)
 @log_options
@@ -280,7 +281,7 @@ def validate(ctx: click.Context, job: Path | None, **values: Any) -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=_FILE,
     default=Path("account-lists.csv"),
     show_default=True,
     help="Where to write the lists: .csv, .xlsx or .json.",
@@ -389,7 +390,7 @@ def _run_line(info: Any) -> str:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=_FILE,
     required=True,
     help="Results file to write: .csv, .xlsx or .json.",
 )

@@ -2,20 +2,23 @@
 
 Every fatal line goes to stderr and, when the run logs to a file, into that file too (text or
 JSON, the key masked), so a scheduler's log keeps why a run stopped, not only its summary.
+A folder given where a file is wanted is one such line too, not click's usage block.
 A reader that went away (``avosms-import runs | head -1``) ends the command quietly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import traceback
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
-from importer.errors import ExitCode, ImporterError
+from importer.errors import ConfigError, ExitCode, ImporterError
 
 #: The exit status of a command whose output was closed by its reader, as a shell reports a
 #: process ended by SIGPIPE (128 + 13): quiet, and ignored by a pipeline without `pipefail`.
@@ -27,7 +30,10 @@ class ImporterGroup(click.Group):
     code; a closed output into a quiet end."""
 
     def make_context(
-        self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
         **extra: Any,
     ) -> click.Context:
         # --help and --version print while the command line is parsed, before `invoke`.
@@ -97,9 +103,25 @@ def _closed_output() -> NoReturn:
         try:
             stream.flush()
         except (BrokenPipeError, ValueError):
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 os.dup2(devnull, stream.fileno())
-            except (OSError, ValueError):
-                pass
     os.close(devnull)
     raise click.exceptions.Exit(CLOSED_OUTPUT_EXIT)
+
+
+class FilePath(click.Path):
+    """A file's path (`pathlib.Path`) on the command line: a folder there is refused with one
+    line naming the option and the path (`ConfigError`, exit 2), not click's usage block."""
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(path_type=Path, dir_okay=False, **settings)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = os.fsdecode(value)
+        if text.endswith(("/", os.sep)) or os.path.isdir(text):
+            if isinstance(param, click.Option):
+                name = max(param.opts, key=len)
+            else:
+                name = param.human_readable_name if param is not None else "path"
+            raise ConfigError(f"{name}: {text} is a folder, not a file: give a file name")
+        return super().convert(value, param, ctx)

@@ -21,7 +21,14 @@ REDACTED = "[REDACTED]"
 
 #: Record attributes copied into JSON lines when a call passes them in ``extra=``.
 ROW_FIELDS = (
-    "kind", "run_id", "row", "outcome", "code", "list_name", "list_contact_id", "exit_code",
+    "kind",
+    "run_id",
+    "row",
+    "outcome",
+    "code",
+    "list_name",
+    "list_contact_id",
+    "exit_code",
 )
 
 

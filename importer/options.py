@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from importer import option_values as check
 from importer.errors import ConfigError
+from importer.kinds.roles import Role
 
 DEFAULT_BASE_URL = "https://api.avosms.com"
 MAX_WORKERS = 64
@@ -102,8 +103,7 @@ JOB_KEYS: dict[str, KeySpec] = {
     "columns": KeySpec(
         "mapping",
         "Contacts: `{HEADER: ROLE}` for columns not recognised on their own (on the command "
-        "line `--map HEADER=ROLE`, repeated); roles: list_name, country, phone, civility, "
-        "last_name, first_name, email, birthday, other.",
+        f"line `--map HEADER=ROLE`, repeated); roles: {', '.join(Role)}.",
         None,
         "a mapping such as {Portable perso: phone}",
         check.columns,

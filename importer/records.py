@@ -78,6 +78,11 @@ CONTACT_COLUMNS: tuple[str, ...] = (
 )
 
 
+#: A contacts frame's column (not a results column) with each row's first and last name as
+#: typed, kept for every row, so the report can name a contact that was never sent.
+NAME_AS_TYPED = "name_as_typed"
+
+
 class LocalCode(StrEnum):
     """Upper-case tokens for conditions found by us rather than answered by the API."""
 

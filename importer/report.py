@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, cast
 
 from importer.atomic_file import atomic_write
 from importer.list_tally import outcome_columns, summary_table
-from importer.records import Outcome
+from importer.records import NAME_AS_TYPED, Outcome
 from importer.results import RunSummary, ended_text, explain_code, format_duration
 
 if TYPE_CHECKING:
@@ -218,17 +218,17 @@ def _attention_section(frame: pd.DataFrame, kind: str = "") -> str:
     if needing.empty:
         return f'{heading}\n<p class="muted">None: every row went through.</p>'
     shown = needing.head(MAX_ATTENTION_ROWS)
-    columns = ("row", "list_name", "country", "outcome", "code", "message")
-    text = {c: shown[c].astype("string").fillna("").tolist() for c in columns}
+    text = {c: shown[c].astype("string").fillna("").tolist() for c in ("row", *_TAIL)}
     text["row"] = [row if not row.startswith("-") else "" for row in text["row"]]  # a removal
+    leading = _leading_cells(shown, kind)
     meanings = [explain_code(code, kind) for code in text["code"]]
     body = []
     for i in range(len(shown)):  # bounded by MAX_ATTENTION_ROWS
         outcome = text["outcome"][i]
+        cells = "".join(f"<td>{escape(values[i])}</td>" for values in leading.values())
         body.append(
             f'<tr class="{escape(outcome)}"><td class="num">{escape(text["row"][i])}</td>'
-            f"<td>{escape(text['list_name'][i])}</td><td>{escape(text['country'][i])}</td>"
-            f"<td>{escape(outcome)}</td><td>{escape(text['code'][i])}</td>"
+            f"{cells}<td>{escape(outcome)}</td><td>{escape(text['code'][i])}</td>"
             f"<td>{escape(meanings[i])}</td><td>{escape(text['message'][i])}</td></tr>"
         )
     more = len(needing) - len(shown)
@@ -242,9 +242,34 @@ def _attention_section(frame: pd.DataFrame, kind: str = "") -> str:
         f"{heading}\n<p>{len(needing)} {'row needs' if len(needing) == 1 else 'rows need'} "
         "a look. Fix invalid rows in the spreadsheet; failed and pending rows are sent again "
         "by the next run of the job.</p>\n<table>\n"
-        "<tr><th>Row</th><th>List name</th><th>Country</th><th>Outcome</th><th>Code</th>"
-        "<th>What it means</th><th>Message</th></tr>\n" + "\n".join(body) + f"\n</table>\n{note}"
+        f"<tr><th>Row</th>{''.join(f'<th>{title}</th>' for title in leading)}<th>Outcome</th>"
+        "<th>Code</th><th>What it means</th><th>Message</th></tr>\n"
+        + "\n".join(body)
+        + f"\n</table>\n{note}"
     )
+
+
+#: The attention table's columns after the row's own: outcome, code, its meaning, message.
+_TAIL = ("outcome", "code", "message")
+
+
+def _leading_cells(shown: pd.DataFrame, kind: str) -> dict[str, list[str]]:
+    """Column title -> cells that say which row it is: for a list its name and country; for a
+    contact its list, the phone as typed, its name and country."""
+
+    def cells(column: str) -> pd.Series:
+        if column not in shown:
+            return pd.Series("", index=shown.index, dtype="string")
+        return shown[column].astype("string").fillna("").str.strip()
+
+    leading = {"List name": cells("list_name")}
+    if kind == "contacts":
+        leading["Phone"] = cells("phone")
+        # A removal row has no name as typed: its name is the account's.
+        named = (cells("first_name") + " " + cells("last_name")).str.strip()
+        leading["Name"] = cells(NAME_AS_TYPED).mask(lambda typed: typed == "", named)
+    leading["Country"] = cells("country")
+    return {title: values.tolist() for title, values in leading.items()}
 
 
 def _parameters_section(summary: RunSummary) -> str:

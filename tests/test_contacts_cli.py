@@ -260,3 +260,34 @@ def test_the_report_counts_contacts_per_list(cli, tmp_path: Path) -> None:
         'title="invalid: 5"></span>5</td><td class="num">0</td>'
         "<td>ERR_107 × 2, ERR_106 × 1, ERR_102 × 1, ERR_108 × 1</td></tr>"
     ) in page
+
+
+def test_the_report_names_each_contact_needing_attention(cli, tmp_path: Path) -> None:
+    source = write(
+        tmp_path / "in.csv",
+        "Liste;Pays;Nom;Prénom;Téléphone\n"
+        "Clients;FR;Martin;Julien;06 12 34 56 78\n"
+        "Clients;FR;Petit;Anne;06 12 3\n",
+    )
+    report = tmp_path / "r.html"
+    assert cli("validate", source, "-o", tmp_path / "o.csv", "--report", report).exit_code == 1
+    page = report.read_text(encoding="utf-8")
+    attention = page[page.index("<h2>Rows needing attention</h2>") :]
+    assert (
+        "<tr><th>Row</th><th>List name</th><th>Phone</th><th>Name</th><th>Country</th>"
+        "<th>Outcome</th>"
+    ) in attention
+    assert (
+        '<td class="num">3</td><td>Clients</td><td>06 12 3</td><td>Anne Petit</td><td>FR</td>'
+        "<td>invalid</td>"
+    ) in attention
+    assert "Julien" not in attention
+
+
+def test_the_report_of_lists_keeps_its_columns(cli, tmp_path: Path) -> None:
+    source = write(tmp_path / "in.csv", "name,country\nFine,FR\nNowhere,Atlantis\n")
+    report = tmp_path / "r.html"
+    assert cli("validate", source, "-o", tmp_path / "o.csv", "--report", report).exit_code == 1
+    attention = report.read_text(encoding="utf-8").split("<h2>Rows needing attention</h2>")[1]
+    assert "<tr><th>Row</th><th>List name</th><th>Country</th><th>Outcome</th>" in attention
+    assert "<th>Phone</th>" not in attention

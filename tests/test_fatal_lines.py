@@ -98,3 +98,62 @@ def test_a_closed_output_ends_quietly(cli, api_env, tmp_path, args):
     assert result.returncode == CLOSED_OUTPUT_EXIT
     assert result.stderr == ""
     assert DEMO_KEY not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["-o", "folder/"], "--output: folder/"),
+        (["-o", "folder"], "--output: folder"),
+        (["--report", "folder"], "--report: folder"),
+        (["--log-file", "folder"], "--log-file: folder"),
+        (["--state", "folder"], "--state: folder"),
+    ],
+)
+def test_a_folder_where_a_file_is_wanted_is_one_line(cli, api_env, tmp_path, args, named):
+    (tmp_path / "folder").mkdir()
+    source = write_csv(tmp_path / "in.csv", [("Fine", "FR")])
+    command = "run" if "--state" in args else "validate"
+    result = cli(command, source, *args)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"avosms-import: {named} is a folder, not a file: give a file name"
+    ]
+    assert api_env.stats.requests_total == 0
+
+
+def test_a_folder_as_input_is_one_line(cli, tmp_path):
+    (tmp_path / "folder").mkdir()
+    result = cli("validate", "folder")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "avosms-import: INPUT: folder is a folder, not a file: give a file name"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["validate", "in.csv", "--bogus"], "No such option '--bogus'"),
+        (["run", "in.csv", "--workers", "many"], "'many' is not a valid integer"),
+        (["nosuch"], "No such command 'nosuch'"),
+    ],
+)
+def test_other_usage_errors_keep_clicks_usage_block_and_exit_2(cli, args, said):
+    result = cli(*args)
+    assert result.exit_code == 2
+    assert said in result.stderr and result.stderr.startswith("Usage: ")
+
+
+def test_run_help_says_it_imports_lists_or_contacts(cli):
+    result = cli("run", "--help")
+    assert "Import INPUT's lists or contacts" in result.stdout
+
+
+def test_map_help_lists_every_role(cli):
+    from importer.kinds.roles import Role
+
+    text = " ".join(cli("run", "--help").stdout.split())
+    listed = text.split("roles: ", 1)[1].split(".", 1)[0]
+    assert listed.split(", ") == [role.value for role in Role]
+    assert "opt_out" in listed and "outcome" in listed

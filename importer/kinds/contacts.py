@@ -34,7 +34,13 @@ from importer.kinds.columns import (
     text_series,
 )
 from importer.kinds.roles import OPTIONAL_ROLES, Role
-from importer.records import CONTACT_COLUMNS, LIST_CODE_PREFIX, LocalCode, Outcome
+from importer.records import (
+    CONTACT_COLUMNS,
+    LIST_CODE_PREFIX,
+    NAME_AS_TYPED,
+    LocalCode,
+    Outcome,
+)
 from importer.rules import fields as rules
 from importer.rules.phones import (
     DEFAULT_NUMBER_TYPES,
@@ -45,9 +51,16 @@ from importer.rules.phones import (
 )
 
 #: Working columns kept next to the results: the list's key, its country, the number in E.164,
-#: the request the row is planned for (`Action`, "" for none) and what it changes in words (the
-#: fields an update sets, why a contact is removed).
-CONTACT_KEYS: tuple[str, ...] = ("list_key", "country_code", "e164", "action", "change")
+#: the request the row is planned for (`Action`, "" for none), what it changes in words (the
+#: fields an update sets, why a contact is removed) and the name as typed (for the report).
+CONTACT_KEYS: tuple[str, ...] = (
+    "list_key",
+    "country_code",
+    "e164",
+    "action",
+    "change",
+    NAME_AS_TYPED,
+)
 
 
 class Action(StrEnum):
@@ -392,6 +405,8 @@ def prepare(
         "list_contact_id": np.full(count, "", dtype=object),
         **{role.value: fields.values[role].where(sent, "") for role in OPTIONAL_ROLES},
     }
+    typed = fields.values[Role.FIRST_NAME] + " " + fields.values[Role.LAST_NAME]
+    columns[NAME_AS_TYPED] = typed.str.strip()  # for every row: the report names unsent ones
     del fields
     columns["number"] = text_series(number)
     del number  # e164 holds the same strings

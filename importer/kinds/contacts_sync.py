@@ -31,7 +31,7 @@ from importer.errors import RemovalRefused
 from importer.kinds.contacts import CONTACT_COLUMNS, CONTACT_KEYS, Action, ContactOptions
 from importer.kinds.contacts_plan import REQUEST_FIELDS, ListOnAccount, read_account
 from importer.kinds.roles import OPTIONAL_ROLES
-from importer.records import LocalCode, Outcome
+from importer.records import NAME_AS_TYPED, LocalCode, Outcome
 
 if TYPE_CHECKING:
     from importer.client import AvoSmsClient
@@ -210,6 +210,7 @@ def carried_over(
         for list_id, run in zip(rows["list_contact_id"], rows["run_id"], strict=True)
     ]
     rows["country_code"], rows["change"], rows["action"] = rows["country"], "", ""
+    rows[NAME_AS_TYPED] = ""  # the report names it by its fields, as the account had them
     return rows[[*CONTACT_COLUMNS, *CONTACT_KEYS]]
 
 
