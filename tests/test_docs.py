@@ -3,6 +3,8 @@ names every command and every option."""
 
 from __future__ import annotations
 
+import os
+
 import click
 import pytest
 from click.testing import CliRunner
@@ -64,3 +66,28 @@ def test_every_command_is_in_the_readme(readme, name):
 @pytest.mark.parametrize(("name", "flag"), OPTIONS, ids=[f"{n} {f}" for n, f in OPTIONS])
 def test_every_option_is_in_the_readme(readme, name, flag):
     assert flag in readme, f"`avosms-import {name} {flag}` is not in README.md"
+
+
+def test_the_sync_cron_line_writes_its_dated_files_where_the_job_writes_its_own() -> None:
+    """Command-line paths are relative to the folder cron enters, the job's to its folder."""
+    import re
+    import shlex
+    from pathlib import PurePosixPath
+
+    import yaml
+
+    job = yaml.safe_load((ROOT / "jobs" / "sync.yaml").read_text(encoding="utf-8"))
+    lines = [
+        line
+        for text in (README.read_text(encoding="utf-8"), (ROOT / "jobs" / "sync.yaml").read_text())
+        for line in text.splitlines()
+        if "--job jobs/sync.yaml" in line and line.lstrip("# ").startswith("10 3")
+    ]
+    assert len(lines) == 2 and lines[0] == lines[1].lstrip("# ")
+    words = shlex.split(re.sub(r"\$\(date [^)]*\)", "DATE", lines[0].replace("\\%", "%")))
+    install = PurePosixPath(words[words.index("cd") + 1])
+    jobs = install / "jobs"
+    for flag, key in (("-o", "output"), ("--report", "report")):
+        given = PurePosixPath(os.path.normpath(install / words[words.index(flag) + 1]))
+        assert "DATE" in given.name
+        assert given.parent == PurePosixPath(os.path.normpath(jobs / job[key])).parent

@@ -11,6 +11,7 @@ import zipfile
 
 import pytest
 
+from tests.conftest import read_results
 from tests.test_traps import created_names
 from tests.test_traps_round2 import assert_refused, parameters, results, sent, workbook
 
@@ -118,6 +119,16 @@ def test_a_euro_sign_alone_is_refused_rather_than_guessed(cli, api_env, tmp_path
     source.write_bytes("name,country\nPromo 5€,FR\n".encode("iso8859_15"))
     refused = cli("run", source, "-o", "out.csv")
     assert_refused(refused, api_env, "8-bit encoding cannot be told", "save it again as CSV UTF-8")
+
+
+def test_a_euro_sign_from_windows_excel_is_read_as_windows_1252(cli, tmp_path):
+    # Byte 0x80 is `€` in Windows-1252 only; its reading is clean, and Windows-1252 then wins.
+    source = tmp_path / "eu.csv"
+    source.write_bytes(b"Liste;Pays;Phone;Name\r\nPromo 5\x80;FR;06 12 34 56 78;Jean\r\n")
+    result = cli("validate", source, "-o", "out.csv")
+    assert result.exit_code == 0
+    (row,) = read_results(tmp_path / "out.csv")
+    assert row["list_name"] == "Promo 5€" and row["outcome"] == "planned"
 
 
 @pytest.mark.parametrize(
