@@ -404,8 +404,8 @@ def _write_json_rows(
 
 
 def _write_xlsx(table: pa.Table, handle: IO[bytes], summary: RunSummary) -> None:
-    """Sheet "Results" (frozen header, autofilter, widths, rows tinted by outcome, text cells)
-    and sheet "Summary"; see `results_xlsx`."""
+    """Sheet "Results" (frozen header, autofilter, widths, rows tinted by outcome, text cells),
+    sheet "Summary" and, for contacts, sheet "Lists"; see `results_xlsx`."""
     from importer.results_xlsx import Section, write_workbook
 
     headings = {
@@ -424,15 +424,16 @@ def _write_xlsx(table: pa.Table, handle: IO[bytes], summary: RunSummary) -> None
                 row.append(explain_code(key, summary.kind))
             rows.append(row)
         sections.append(Section(headings[name], rows))
+    lists = None
     if summary.lists:
         from importer.list_tally import summary_table
 
         per_list, table_rows = summary_table(summary.lists, planning=summary.run_id is None)
         for row in table_rows:
             row[0] = neutralise_text(row[0])
-        sections.append(Section(per_list, table_rows))
+        lists = Section(per_list, table_rows)
     results = neutralise_formulas(table, keep=E164_PATTERN)
-    write_workbook(handle, results, sheet_name="Results", summary=sections)
+    write_workbook(handle, results, sheet_name="Results", summary=sections, lists=lists)
 
 
 def summary_rows(summary: RunSummary) -> Mapping[str, list[tuple[str, Any]]]:

@@ -1,5 +1,5 @@
 """The .xlsx layout of a results file: one sheet of text cells, tinted by outcome, and the
-`Summary` sheet; written by rustpy-xlsxwriter (Rust, constant memory) in about a second for
+`Summary` sheet, and for contacts a `Lists` sheet (the per-list table); written by rustpy-xlsxwriter (Rust, constant memory) in about a second for
 100,000 rows, where a style object per cell took most of a minute.
 
 The layout follows the columns it is given (the results' columns today, more for other
@@ -41,8 +41,8 @@ XLSX_MAX_ROWS = 1_048_576
 XLSX_MAX_CELL_CHARS = 32_767
 #: Column widths, in characters (what Excel's column-width box shows).
 XLSX_MIN_WIDTH, XLSX_MAX_WIDTH = 6, 60
-#: The Summary sheet's column widths, in characters; any further column (the per-list table's
-#: counts) is `SUMMARY_COUNT_WIDTH` wide.
+#: The Summary sheet's column widths, in characters; the Lists sheet's name column is as wide
+#: as the first, its counts `SUMMARY_COUNT_WIDTH`.
 SUMMARY_WIDTHS = (24, 70, 80)
 SUMMARY_COUNT_WIDTH = 16
 #: Control characters an .xlsx cannot hold (XML 1.0); replaced by U+FFFD there.
@@ -74,8 +74,10 @@ def write_workbook(
     *,
     sheet_name: str,
     summary: Iterable[Section] | None = None,
+    lists: Section | None = None,
 ) -> None:
-    """`table` as a sheet of text cells, and, if given, a `Summary` sheet of `summary`.
+    """`table` as a sheet of text cells, and, if given, a `Summary` sheet of `summary` and a
+    `Lists` sheet of `lists` (its headings as its header row, frozen, with an autofilter).
 
     The table's sheet has a frozen bold header, an autofilter over every row, column widths
     from the longest value (capped), and, when it has an `outcome` column, each row tinted by
@@ -98,11 +100,18 @@ def write_workbook(
         extra = [SUMMARY_COUNT_WIDTH] * max(0, columns - len(SUMMARY_WIDTHS))
         widths["Summary"] = [*SUMMARY_WIDTHS, *extra]
         row_formats["Summary"] = dict.fromkeys(bold_rows, header)
+    framed = [sheet_name]
+    if lists is not None:
+        sheets.append(("Lists", [_record(lists.headings, row) for row in lists.rows]))
+        others = [SUMMARY_COUNT_WIDTH] * (len(lists.headings) - 1)
+        widths["Lists"] = [SUMMARY_WIDTHS[0], *others]
+        row_formats["Lists"] = {}
+        framed.append("Lists")
     xlsx.write_worksheets(
         sheets,
         cast(BinaryIO, handle),  # the writer needs only `write`
-        freeze_panes={sheet_name: {"row": 1, "col": 0}},
-        autofilter={sheet_name: True},
+        freeze_panes=dict.fromkeys(framed, {"row": 1, "col": 0}),
+        autofilter=dict.fromkeys(framed, True),
         header_format=dict.fromkeys(row_formats, header),
         column_widths=widths,
         row_formats=row_formats,
@@ -168,8 +177,7 @@ def _summary_records(sections: Iterable[Section]) -> tuple[list[dict[str, Any]],
     keys = [*first, *(" " * n for n in range(width - len(first)))]
 
     def record(values: Sequence[Any]) -> dict[str, Any]:
-        cells = [_cell(value) for value in values]
-        return dict(zip(keys, cells + [None] * (width - len(cells)), strict=True))
+        return _record(keys, [*values, *[None] * (width - len(values))])
 
     records: list[dict[str, Any]] = []
     bold_rows: list[int] = []
@@ -180,6 +188,10 @@ def _summary_records(sections: Iterable[Section]) -> tuple[list[dict[str, Any]],
             records.append(record(section.headings))
         records += [record(row) for row in section.rows]
     return records, bold_rows
+
+
+def _record(keys: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
+    return dict(zip(keys, [_cell(value) for value in values], strict=True))
 
 
 def _cell(value: Any) -> Any:

@@ -216,18 +216,26 @@ def test_the_report_of_a_run_shows_before_after_and_a_bar_per_outcome(
     }
 
 
-def test_the_summary_sheet_has_the_per_list_table(cli, account, tmp_path: Path) -> None:
+def test_the_lists_sheet_has_the_per_list_table(cli, account, tmp_path: Path) -> None:
     assert cli("run", SAMPLE, "-o", "out.xlsx", "--state", "s.db").exit_code == 1
-    sheet = load_workbook(tmp_path / "out.xlsx", read_only=True)["Summary"]
+    workbook = load_workbook(tmp_path / "out.xlsx")
+    assert workbook.sheetnames == ["Results", "Summary", "Lists"]
+    sheet = workbook["Lists"]
     rows = [row for row in sheet.iter_rows(values_only=True)]
-    start = next(i for i, row in enumerate(rows) if row[0] == "List")
-    heading = [cell for cell in rows[start] if cell is not None]
-    assert heading == RUN_HEADINGS
-    assert rows[start + 1][:8] == ("Clients Paris", "1001", 2, 9, 7, 1, 1, 1)
-    assert rows[start + 2][:8] == ("Prospects Lyon", "1003", 0, 4, 4, 0, 5, 0)
-    # What the sheet had stays: the counts per outcome.
-    pairs = {row[0]: row[1] for row in rows[:start] if row and row[0]}
+    assert list(rows[0]) == RUN_HEADINGS  # a real header row, frozen, with a filter
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:{sheet.dimensions[-2:]}"
+    assert rows[1][:8] == ("Clients Paris", "1001", 2, 9, 7, 1, 1, 1)
+    assert rows[2][:8] == ("Prospects Lyon", "1003", 0, 4, 4, 0, 5, 0)
+    summary = [row for row in workbook["Summary"].iter_rows(values_only=True)]
+    pairs = {row[0]: row[1] for row in summary if row and row[0]}
     assert pairs["created"] == 19 and pairs["Kind"] == "contacts"
+    # The Summary's header row is its first section's headings, and nothing blank-looking.
+    assert summary[0] == ("Run", "Value", None)
+    assert all(
+        isinstance(cell, (int, float)) or cell is None or cell.strip()
+        for row in summary
+        for cell in row
+    )
 
 
 def test_a_list_name_like_a_formula_is_guarded_in_the_summary_sheet(
@@ -236,7 +244,7 @@ def test_a_list_name_like_a_formula_is_guarded_in_the_summary_sheet(
     source = tmp_path / "f.csv"
     source.write_text("liste;pays;téléphone\n=SUM(A1);FR;0612345678\n", encoding="utf-8")
     assert cli("validate", source, "-o", "out.xlsx").exit_code == 0
-    sheet = load_workbook(tmp_path / "out.xlsx", read_only=True)["Summary"]
+    sheet = load_workbook(tmp_path / "out.xlsx", read_only=True)["Lists"]
     names = [row[0] for row in sheet.iter_rows(values_only=True)]
     assert "'=SUM(A1)" in names and "=SUM(A1)" not in names
 
