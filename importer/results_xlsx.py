@@ -1,6 +1,7 @@
-"""The .xlsx layout of a results file: one sheet of text cells, tinted by outcome, and the
-`Summary` sheet, and for contacts a `Lists` sheet (the per-list table); written by rustpy-xlsxwriter (Rust, constant memory) in about a second for
-100,000 rows, where a style object per cell took most of a minute.
+"""The .xlsx layout of a results file: one sheet of text cells, tinted by outcome, the
+`Summary` sheet, and for contacts a `Lists` sheet (the per-list table); written by
+rustpy-xlsxwriter (Rust, constant memory) in about a second for 100,000 rows, where a style
+object per cell took most of a minute.
 
 The layout follows the columns it is given (the results' columns today, more for other
 kinds tomorrow). Formulas are neutralised by the caller (`formula_guard.neutralise_formulas`); this
@@ -110,7 +111,7 @@ def write_workbook(
     xlsx.write_worksheets(
         sheets,
         cast(BinaryIO, handle),  # the writer needs only `write`
-        freeze_panes=dict.fromkeys(framed, {"row": 1, "col": 0}),
+        freeze_panes={name: {"row": 1, "col": 0} for name in framed},
         autofilter=dict.fromkeys(framed, True),
         header_format=dict.fromkeys(row_formats, header),
         column_widths=widths,
