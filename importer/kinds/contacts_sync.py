@@ -148,7 +148,9 @@ def removals(
     rows["row"] = -np.arange(1, len(rows) + 1, dtype=np.int64)
     rows["attempts"] = np.zeros(len(rows), dtype=np.int64)
     rows[["outcome", "code", "action"]] = [Outcome.PLANNED.value, "", Action.DELETE.value]
-    return rows.fillna("")
+    text = rows.columns.difference(["row", "attempts"])  # a field no contact has is all-NaN
+    rows[text] = rows[text].astype(object).fillna("")
+    return rows
 
 
 def over_guard(
