@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from importer.rules.phones import (
+    ANY_TYPE,
     DEFAULT_NUMBER_TYPES,
     PHONE_CODES,
     NumberFormat,
@@ -181,8 +182,12 @@ def test_any_string_is_a_valid_number_of_the_region_or_a_local_code(raw: str, re
         assert result.code in PHONE_CODES
         named = re.search(r"a number of .+? \(\+(\d+)\) typed in national form", result.message)
         if named and result.code == "ERR_107":  # valid as typed in the country named
+            # Valid there, of any type: a territory's landline in a French list is named too.
             regions = phonenumbers.region_codes_for_country_code(int(named[1]))
-            assert any(isinstance(normalize_phone(raw, other), Phone) for other in regions), (
+            assert any(
+                isinstance(normalize_phone(raw, other, number_types=ANY_TYPE), Phone)
+                for other in regions
+            ), (
                 raw,
                 region,
                 result.message,
@@ -216,3 +221,13 @@ def test_every_spelling_of_a_french_mobile_gives_one_e164(national: int, spellin
         # Typed nationally, digits France does not use may be a neighbour's mobile (Monaco's
         # 07 00 00 00 00): then it is that country's, ERR_107.
         assert result.code == expected.code or (national and result.code == "ERR_107")
+
+
+def test_a_territory_landline_typed_in_national_form_is_named_as_its_territory() -> None:
+    # Found by the property above: 41 00 00 is a Saint Pierre and Miquelon landline. The
+    # country is the first thing wrong in a French list, so ERR_107 names it (not ERR_108).
+    result = normalize_phone("410000", "FR")
+    assert isinstance(result, PhoneProblem)
+    assert result.code == "ERR_107"
+    assert "Saint Pierre and Miquelon (+508) typed in national form" in result.message
+    assert isinstance(normalize_phone("410000", "PM", number_types=ANY_TYPE), Phone)
