@@ -70,8 +70,8 @@ What is left, outside the contacts run's own code: the imports (0.30 s of pandas
 pyarrow, 0.02 s of email-validator loaded even for a file without an e-mail column); checking
 the numbers (0.22 s, about 44 µs per distinct number, almost all phonenumbers); the send loop's
 first request going alone in each of the two stages although the account read already proved
-the key (0.05 s each: creating the 10 lists takes 70–90 ms without it, 125–140 ms with it);
-journaling the 5,000 rows twice before the first add (35–40 ms each: a run killed while the
+the key (0.05 s each: creating the 10 lists takes 70–90 ms without it, 120–140 ms with it);
+journaling the 5,000 rows twice before the first add (30–45 ms each: a run killed while the
 lists are made must still show every row, and the second record carries their list ids).
 During the sending a journal flush of contact rows costs 8–10 ms of the loop's CPU (0.43–0.47 s
 a run, where a lists flush passes plain tuples); with a tuple path tried, the sending took as
