@@ -38,6 +38,44 @@ breaker, journal). Its rate is adds ÷ the elapsed time of its summary line (lis
 file read included; not interpreter start-up nor writing the results file); the ideal is
 {WORKERS} workers ÷ {LATENCY} s = {IDEAL:.0f} requests/s. {ROUNDS} runs, each against a fresh
 sandbox; the figure is the best rate.
+
+### Where the time goes (2026-12-01, load average 1.8–2.4 from other work on the 2 cores)
+
+Sending alone cannot beat {ADDS:,} ÷ {IDEAL:.0f} = {ADDS / IDEAL:.1f} s; 0.9 of the ideal leaves
+{ADDS / (0.9 * IDEAL) - ADDS / IDEAL:.2f} s for everything else. One run, timed at each stage
+(seconds from the start of the summary's clock; instrumentation not kept):
+
+| stage | before | after |
+|---|---|---|
+| kind told: file read as lists (pandas, numpy, pyarrow imported: 0.30 s) | 0.36 | 0.42 |
+| contacts modules imported (phonenumbers, email-validator), file read as contacts | 0.46 | 0.51 |
+| 5,000 numbers checked (`kinds.contacts.prepare`, phonenumbers) | 0.68 | 0.71 |
+| account's lists read (one request) | 0.77 | 0.80 |
+| plan, 5,000 rows journaled (not sent yet) | 0.86 | 0.86 |
+| 10 lists created (the first request alone, then 9 at once) | 0.99 | 1.00 |
+| rows planned again, journaled again, the adds' sender set up | 1.10 | 1.06 |
+| first add → last answer: 5,000 adds | 17.49 | 17.34 |
+| summary | 17.51 | 17.37 |
+
+The stages before the account read are CPU and were slower in the "after" run (load 2.1 against
+1.8); the contacts run's own stages are what changed: from the account's answer to the first
+create 90 → 62 ms, from the last create to the first add 118 → 57 ms. Measured apart (CPU, best
+of 15, the same 5,000 rows): setting up the adds' sender 21.6 → 5.5 ms (each row's notes and
+request fields are now made by its worker as it sends it), marking the rows "not sent yet" once
+instead of twice and without a copy of the frame (≈ 12 ms less), the target lists 3.5 → 0.3 ms.
+Sending takes 16.3–16.4 s whatever the load (52 ms per request and worker: the sandbox's 50 ms,
+its own handling and the client's), the tail after the last answer 25–50 ms.
+
+What is left, outside the contacts run's own code: the imports (0.30 s of pandas, numpy and
+pyarrow, 0.02 s of email-validator loaded even for a file without an e-mail column); checking
+the numbers (0.22 s, about 44 µs per distinct number, almost all phonenumbers); the send loop's
+first request going alone in each of the two stages although the account read already proved
+the key (0.05 s each: creating the 10 lists takes 70–90 ms without it, 120–140 ms with it);
+journaling the 5,000 rows twice before the first add (30–45 ms each: a run killed while the
+lists are made must still show every row, and the second record carries their list ids).
+During the sending a journal flush of contact rows costs 8–10 ms of the loop's CPU (0.43–0.47 s
+a run, where a lists flush passes plain tuples); with a tuple path tried, the sending took as
+long (16.40–16.62 s either way, 3 runs each, load 2.4–3.9): the workers keep rows queued.
 """
 
 

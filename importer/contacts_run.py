@@ -106,21 +106,20 @@ class ContactsJob:
         options = contact_options(self.options, self.read_source)
         recorded = False
         stopped_by: RunStopped | None = None
-        offline = self.frame.copy()
-        _not_sent_yet(self.frame)  # what a stop before the plan leaves
+        frame = self.frame
+        to_send = _not_sent_yet(frame)  # what a stop before the plan leaves, too
         try:
             account = client.fetch_lists()
             known = account_index(account)
             countries = {key: item.country_code for key, item in known.items()}
             cells = self.read_source.frame
-            if _same_regions(offline, countries):
-                frame = offline  # every number was checked against the country it will have
-            else:
+            # Prepared again only when a list on the account has another country than its rows
+            # (`prepare` uses the account's country only to check the numbers against it).
+            if not _same_regions(frame, countries):
                 frame = prepare(cells, options, countries, self.read_source.cells)
-            del offline
-            to_send = _not_sent_yet(frame)
-            self.frame = frame
-            targets = set(frame.loc[to_send, "list_key"])
+                to_send = _not_sent_yet(frame)
+                self.frame = frame
+            targets = set(frame.loc[to_send, "list_key"].unique())
             ambiguous = {key for key in targets & known.keys() if known[key].others}
             mark_ambiguous(frame, {key: known[key] for key in ambiguous})
             targets -= ambiguous
@@ -146,7 +145,7 @@ class ContactsJob:
             if missing:
                 # Journaled before the lists are made, so a run killed meanwhile still shows
                 # every row it read (not sent); the full record follows once the lists exist.
-                journal.record_contacts(run.run_id, _with_not_sent(frame))
+                journal.record_contacts(run.run_id, frame)  # its rows to send: not sent yet
                 created, found = self._create_lists(frame, missing, run, account)
                 country = dict(zip(frame["list_key"], frame["country_code"], strict=True))
                 later = {key: KnownList(found[key], country[key], "found") for key in found}
@@ -263,13 +262,6 @@ def _not_sent_yet(frame: pd.DataFrame) -> pd.Series:
         with_notes(NOT_SENT, str(said)) for said in frame.loc[to_send, "message"]
     ]
     return to_send
-
-
-def _with_not_sent(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of `frame` whose `planned` rows are `pending`, not sent yet."""
-    copy = frame.copy()
-    _not_sent_yet(copy)
-    return copy
 
 
 def _same_regions(frame: pd.DataFrame, account_countries: Mapping[str, str]) -> bool:

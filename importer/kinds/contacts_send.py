@@ -100,18 +100,13 @@ class ContactSending:
         #: Each row's request; an update whose contact had left the list becomes an add.
         self.actions = [Action(action or Action.ADD) for action in frame["action"].tolist()]
         self.changes = frame["change"].astype(str).tolist()
-        #: What reading said about each input row (a field left out, …): kept in its message.
-        self.notes = [
-            reading_notes(str(message), str(code)) if action != Action.DELETE else ""
-            for message, code, action in zip(
-                frame["message"], frame["code"], frame["action"], strict=True
-            )
-        ]
-        columns = [frame[role.value].astype(str).tolist() for role in OPTIONAL_ROLES]
-        names = [REQUEST_FIELDS[role] for role in OPTIONAL_ROLES]
-        self.fields = [
-            dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)
-        ]
+        # Columns only: each row's notes and request fields are made when it is sent, by its
+        # worker, so nothing per row delays the first request.
+        self.messages = frame["message"].astype(str).tolist()
+        self.codes = frame["code"].astype(str).tolist()
+        self.optional = {
+            REQUEST_FIELDS[role]: frame[role.value].astype(str).tolist() for role in OPTIONAL_ROLES
+        }
         #: List id -> the row whose ERR_103 said the list is gone.
         self.vanished: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -129,7 +124,16 @@ class ContactSending:
         return replace(result, update=self._noted(index, result.update))
 
     def _noted(self, index: int, update: RowUpdate) -> RowUpdate:
-        return replace(update, message=with_notes(update.message, self.notes[index]))
+        """`update` whose message keeps what reading said about the row (a field left out, …);
+        a removal's row was not read from the file."""
+        if self.actions[index] is Action.DELETE:
+            return update
+        notes = reading_notes(self.messages[index], self.codes[index])
+        return replace(update, message=with_notes(update.message, notes))
+
+    def fields(self, index: int) -> dict[str, str]:
+        """The row's optional request fields by the API's names (`REQUEST_FIELDS`)."""
+        return {name: values[index] for name, values in self.optional.items()}
 
     def _request(self, index: int, *, stopping: bool, on_send: Callable[[], None]) -> Answered:
         list_id = self.list_ids[index]
@@ -180,7 +184,7 @@ class ContactSending:
 
     def _send(self, index: int, on_send: Callable[[], None]) -> CreateAnswer:
         action = self.actions[index]
-        fields = {} if action is Action.DELETE else self.fields[index]
+        fields = {} if action is Action.DELETE else self.fields(index)
         endpoint = ENDPOINTS[action]
         return self.client.change_contact(
             endpoint, self.list_ids[index], self.numbers[index], fields, on_send=on_send
@@ -230,7 +234,7 @@ class ContactSending:
             done = contact is None
         elif action is Action.UPDATE:
             names = {REQUEST_FIELDS[role]: role.value for role in OPTIONAL_ROLES}
-            sent = {names[name]: value for name, value in self.fields[index].items()}
+            sent = {names[name]: value for name, value in self.fields(index).items()}
             done = contact is not None and not merge(sent, contact, clear=OPTIONAL_ROLES)[0]
         else:
             done = contact is not None
