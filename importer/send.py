@@ -20,8 +20,8 @@ Two kinds of answer leave a row unsettled until a re-read of the account:
 from __future__ import annotations
 
 import logging
-import queue
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from importer.errors import CredentialsRefused, OutageDetected, RunStopped
 from importer.records import LocalCode, Outcome
+from importer.send_workers import Workers
 from importer.stop import StopSignal
 
 if TYPE_CHECKING:
@@ -43,12 +44,13 @@ log = logging.getLogger("importer")
 
 #: The journal is written at least this often (seconds) while rows complete.
 JOURNAL_FLUSH_INTERVAL = 0.5
-#: Once an answer is in, the loop lets this long pass before collecting: one wake-up then takes
-#: a batch of answers instead of one (at 16 workers and 50 ms, three instead of one), which
-#: halves the loop's CPU. The `QUEUED_PER_WORKER` rows handed out ahead keep every worker busy
-#: meanwhile.
-COLLECT_PAUSE = 0.01
+#: Rows handed out ahead per worker. The loop wakes when a `WAKE_SHARE`th of them are answered,
+#: or `WAKE_EVERY` seconds after it last did, and collects a batch: not once per answer (at 16
+#: workers and 50 ms, 16 answers instead of one), while the rows still queued keep every worker
+#: busy meanwhile.
 QUEUED_PER_WORKER = 4
+WAKE_SHARE = 4
+WAKE_EVERY = 0.1
 #: Rows are journaled as launched this many windows (`QUEUED_PER_WORKER` per worker) at a time,
 #: with the answers collected meanwhile: fewer journal writes, at the price of a killed run's
 #: results calling rows that were about to go `IN_FLIGHT`.
@@ -247,13 +249,10 @@ class Sender:
 
     def send(self, todo: list[int]) -> None:
         """Send the rows at ``todo`` (frame index), then apply the outcomes to the frame."""
-        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="avosms-send")
-        in_flight: dict[Future[Answered], int] = {}
-        # Workers drop their finished futures here: waiting on this costs the same whatever the
-        # number in flight, where `concurrent.futures.wait` visits every one of them each time.
-        finished: queue.SimpleQueue[Future[Answered]] = queue.SimpleQueue()
+        workers: Workers[Answered] = Workers(self.workers, self._request, name="avosms-send")
+        in_flight: set[int] = set()  # handed out, answer not collected yet
         rows = iter(todo)
-        ahead: list[int] = []  # rows journaled as launched, not handed out yet
+        ahead: deque[int] = deque()  # rows journaled as launched, not handed out yet
         self.flushed_at = time.monotonic()
         try:
             while not self.stop.abandon.is_set():
@@ -261,17 +260,19 @@ class Sender:
                 window = QUEUED_PER_WORKER * self.workers if self.updates else 1
                 while not self.stop.event.is_set() and not self.fatal and len(in_flight) < window:
                     if not ahead:
-                        ahead = self._launch(rows, LAUNCH_WINDOWS * window)
+                        ahead.extend(self._launch(rows, LAUNCH_WINDOWS * window))
                     if not ahead:
                         break
-                    index = ahead.pop(0)
-                    future = pool.submit(self._request, index)
-                    in_flight[future] = index
-                    future.add_done_callback(finished.put)
+                    index = ahead.popleft()
+                    in_flight.add(index)
+                    workers.hand_out(index)
                 if not in_flight:
                     break
-                for future in _take_finished(finished, JOURNAL_FLUSH_INTERVAL, len(in_flight)):
-                    self._collect(in_flight.pop(future), future)
+                due = self.flushed_at + JOURNAL_FLUSH_INTERVAL - time.monotonic()
+                workers.wait(min(len(in_flight), window // WAKE_SHARE), min(WAKE_EVERY, due))
+                for index, result in workers.take():
+                    in_flight.discard(index)
+                    self._collect(index, result)
                 self.stop.announce()
                 self._settle(final=False)
                 if time.monotonic() - self.flushed_at >= JOURNAL_FLUSH_INTERVAL:
@@ -280,22 +281,23 @@ class Sender:
                 # A second signal: stop waiting. Answers already in are kept; a row whose request
                 # went out stays pending, its fate unknown; one never sent stays NOT_SENT.
                 self.stop.abandoned = True
-                for future, index in list(in_flight.items()):
-                    if future.done():
-                        self._collect(index, future)
-                    elif self.attempts_sent.get(index):
+                for index, result in workers.take():
+                    in_flight.discard(index)
+                    self._collect(index, result)
+                for index in sorted(in_flight):
+                    if self.attempts_sent.get(index):
                         self._record(index, abandoned_update(self.attempts_sent[index]))
                 in_flight.clear()
-                pool.shutdown(wait=False, cancel_futures=True)
+                workers.close(wait=False)
             else:
-                pool.shutdown(wait=True)
+                workers.close(wait=True)
             if self.fatal is None:
                 self.checkpoint("final settle")
                 self._settle(final=True)
         except BaseException:
             # A bug: stop the workers' retries rather than leave them running behind us.
             self.stop.event.set()
-            pool.shutdown(wait=False, cancel_futures=True)
+            workers.close(wait=False)
             raise
         finally:
             self._rereader.shutdown(wait=False, cancel_futures=True)
@@ -341,15 +343,18 @@ class Sender:
 
         return self.kind.request(index, stopping=self.stop.event.is_set(), on_send=count_attempt)
 
-    def _collect(self, index: int, future: Future[Answered]) -> None:
+    def _collect(self, index: int, result: Answered | BaseException) -> None:
+        """Record a worker's result: its answer, or the stop (or bug) its request raised."""
         try:
-            answered = future.result()
-        except RunStopped as error:  # credentials refused, outage, interrupted: row stays pending
-            self.fatal = self.fatal or error
-            update = stopped_update(error)
-            if update is not None:
-                self._record(index, update)
-            return
+            if isinstance(result, RunStopped):  # credentials refused, outage, interrupted
+                self.fatal = self.fatal or result
+                update = stopped_update(result)  # the row stays pending
+                if update is not None:
+                    self._record(index, update)
+                return
+            if isinstance(result, BaseException):
+                raise result
+            answered = result
         finally:
             self.checkpoint("collected")
         if answered.unsettled:
@@ -429,24 +434,6 @@ class Sender:
             return
         self.kind.journal(self.run_id, changes)
         self.unflushed.clear()
-
-
-def _take_finished(
-    finished: queue.SimpleQueue[Future[Answered]], timeout: float, in_flight: int
-) -> list[Future[Answered]]:
-    """The futures finished so far, waiting up to `timeout` seconds for the first one (and
-    `COLLECT_PAUSE` more for others to join it, when others are in flight)."""
-    try:
-        taken = [finished.get(timeout=timeout)]
-    except queue.Empty:
-        return []
-    if in_flight > 1:
-        time.sleep(COLLECT_PAUSE)
-    while True:
-        try:
-            taken.append(finished.get_nowait())
-        except queue.Empty:
-            return taken
 
 
 def _apply(frame: pd.DataFrame, updates: Mapping[int, RowUpdate]) -> None:
