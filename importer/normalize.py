@@ -151,8 +151,9 @@ def _re2_casefold_special() -> str:
     characters live; computed once, in a few tens of milliseconds.
     """
     chars = [chr(cp) for cp in range(0x80, 0x20000) if not 0xD800 <= cp < 0xE000]
-    folded = "\x00".join(chars).casefold().split("\x00")
-    lowered = pc.utf8_lower(pa.array(chars, _ARROW_TEXT)).to_pylist()
+    text = "\x00".join(chars)  # one string each way: no Python object per character
+    folded = text.casefold().split("\x00")
+    lowered = pc.utf8_lower(pa.array([text], _ARROW_TEXT))[0].as_py().split("\x00")
     return _re2_class(
         ch for ch, fold, low in zip(chars, folded, lowered, strict=True) if fold != low
     )
