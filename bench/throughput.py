@@ -111,40 +111,80 @@ request, the rest is its response object and buffered reads around the same syst
 is about 0.5 s more over 5,000 creates: the run's CPU went to 1.15–1.18 of the reference's (see
 below), **so the ≤ 1 target is missed, by the price of the library**; the rate is unchanged.
 
-**This round (2026-12-01, 03:10–03:50 UTC, load average 2.5–5 from other work).** The
-importer's CPU split at the first request (`getrusage` in the process, 5,000 creates, same
-sandbox), and `py-spy record --threads --gil` of a whole run:
+**Round of 03:10–03:50 UTC** (load average 2.5–5): the whole run went from 3.77–4.27 to
+2.95–3.08 CPU seconds (start-up until the first request 1.07–1.21 → 0.69–0.71, sending
+2.50–2.85 → 2.10–2.20): the importer's own modules had been compiled from source in every run
+(the machine sets `PYTHONDONTWRITEBYTECODE`; the benchmark now compiles them first, as
+installing does), and a lists run loaded the contacts rules only for their result columns.
+Its profile then: imports 39.7 % of the GIL-held samples, the send loop's thread 17.7 %
+(collecting answers, handing out rows), the workers' thread-pool machinery (futures, work
+queue) 9.3 %, `http.client` reading 8.4 % and writing 5.0 %, the journal's flushes 3.2 %.
 
-| | before | after |
+**This round (2026-12-01, 06:05–06:50 UTC; load average 1.6–4.2, another engineer's
+benchmark on the same 2 cores).** The send loop's per-row machinery was the target:
+
+- The workers are {WORKERS} long-lived threads (`importer.send_workers`) that take row indexes
+  from a queue and leave `(row, answer)` in a deque: no future, done-callback, lock or condition
+  per row. The loop's thread no longer wakes per answer (10 ms after each, before): it sleeps
+  until a quarter of the rows handed out are answered (16 at {WORKERS} workers) or 0.1 s
+  passed, and never longer than the journal's half-second allows; the rows queued ahead
+  (4 per worker) keep every worker busy meanwhile. Signals, the breaker, credentials refused,
+  the first request alone, rows abandoned in flight: unchanged, same tests.
+- The contacts rules (phonenumbers, email-validator) had crept back into a lists run, through
+  the per-list tally of the summary and the report writer: both are loaded only when used.
+- The name key's casefold exceptions table is built from one joined string each way instead of
+  an arrow array of 128,000 one-character strings (0.05 s instead of 0.08 s).
+
+Measured by taking turns in one script (the code of `main`, this branch, the reference; a fresh
+sandbox each; CPU from `wait4`), 4 series of 3 rounds, load average 1.8–4.2:
+
+| | `main` before | this branch |
 |---|---|---|
-| whole run, CPU seconds | 3.77–4.27 | 2.95–3.08 |
-| start-up until the first request | 1.07–1.21 | 0.69–0.71 |
-| sending (5,000 creates) | 2.50–2.85 | 2.10–2.20 |
+| whole run, CPU seconds (median of 12 runs) | 3.59 | 3.27 |
+| ÷ reference, per round, series 1 (the workers only) | 1.18, 1.23, 1.04 | 1.11, 1.18, 1.15 |
+| ÷ reference, per round, series 2 (tests running beside) | 1.47, 1.10, 1.11 | 1.16, 1.04, 1.09 |
+| ÷ reference, per round, series 3 | 1.40, 1.44, 1.21 | 1.05, 1.17, 1.13 |
+| ÷ reference, per round, series 4 (load 3.3–4.2) | 1.32, 1.16, 0.95 | 1.19, 1.04, 0.92 |
+| workers' CPU (`time.thread_time` at each thread's end) | 2.0–2.5 s | 1.7–2.25 s |
+| main thread's CPU (start-up included) | 1.0–1.42 s | 0.83–1.30 s |
+| voluntary context switches | 8,900–12,500 | 6,600–9,100 |
+| requests/s (summary elapsed), best of the series | 289–292 | 292–296 |
 
-| share of GIL-held samples (after) | where |
+`python -m bench throughput` before (06:09, load 1.6 → 7.7): CPU ÷ reference 1.32, 1.26, 1.25
+(median 1.26), 294/s; after (06:38, load 1.7 → 7.8): 1.20, 1.02, 1.22 (median 1.20), 294/s.
+The CPU ratio of one round still swings by 0.2–0.3 under the other engineer's load, in both
+directions, for both sides.
+
+`py-spy record --threads --gil` of a whole run after (shares of the GIL-held samples):
+
+| share | where |
 |---|---|
-| 39.7 % | imports at start-up (pandas, numpy, pyarrow: about 0.55 s of CPU by themselves) |
-| 9.3 % | the workers' thread-pool machinery (futures, work queue) |
-| 8.4 % | `http.client` reading answers (`getresponse`: status line, headers via `email`) |
-| 17.7 % | the send loop's thread: collecting answers, handing out rows, waiting |
-| 5.0 % | `http.client` writing requests |
-| 3.9 % | reading and preparing the 5,000 rows |
-| 3.2 % | the journal's flushes (twice a second) |
-| 2.4 % | classifying answers (JSON) |
-| 0.4 % | the throttle |
+| 37.9 % | start-up: importing pandas, numpy, pyarrow (about 0.5 s of CPU by themselves) |
+| 14.3 % | start-up: importing the rest (click, the importer, pycountry, yaml, filelock, tenacity) |
+| 10.1 % | workers: `http.client` reading answers (status line, headers via `email`) |
+| 8.7 % | interpreter start-up and exit (no Python frame) |
+| 5.9 % | start-up: reading and preparing the 5,000 rows (the country table, the name keys) |
+| 5.9 % | send loop: the journal's writes (each row journaled as launched, then answered) |
+| 3.7 % | workers: the transport's pool and deadlines |
+| 3.4 % | workers: the client around each request (retry policy, breaker, row update) |
+| 3.4 % | start-up: journal, plan, API client before sending |
+| 2.0 % | send loop: outcomes into the frame |
+| 2.0 % | workers: `http.client` writing requests |
+| 0.8 % | workers: taking rows and leaving answers (was 9.3 % as futures) |
+| 0.6 % | send loop: collecting answers, handing out rows, waiting (was 17.7 %) |
+| 0.6 % | workers: classifying answers (JSON) |
 
-What changed: (1) the importer's own modules were compiled from source in every run (0.3 s of
-CPU): the machine's environment sets `PYTHONDONTWRITEBYTECODE`, so the bytecode cache was never
-written; the benchmark now compiles them first, as installing the package does. (2) A lists run
-loaded the contacts rules (phonenumbers, email-validator: 0.08 s) only to know the contacts
-result columns. Not the cost, measured: the name lookup's thread pool (used only when a
-connection opens: 16 of them per run), the throttle's lock, per-request logging (none below
-`--debug`). The transport alone (`Transport.post_form`, 16 threads, no journal) costs 400–480
-µs of CPU per request on this loaded machine; only about half of that is Python holding the
-GIL (of it, `http.client`'s header parsing through `email` 22 %, its status line 12 %, the
-thread pool 41 %): the rest is the 17 threads handing the GIL over and the system calls. The
-remaining gap to the reference is the pandas start-up (0.55 s) and that price of
-`http.client`; the CPU ratio also swings by 0.2–0.3 between rounds of one run under load.
+What is left. The loop's own bookkeeping is gone from the profile; the gap to the reference
+is now start-up (0.66–0.86 s of CPU before the first request, against about 0.1 s for the
+reference's interpreter and `urllib`; pandas, numpy and pyarrow are about 0.5 s of it and
+every stage of the lists run works on a DataFrame) and the workers: 350–450 µs of CPU per
+request, of which a single thread on a sandbox without latency spends 200 µs in `http.client`
+and 60 µs in the client around it; the rest is 16 threads taking turns at the GIL on 2 busy
+cores. Measured and not the cost: `http.client`'s poll before each read (a blocking socket
+costs the same), batching the journal's rows into one multi-row statement (same CPU as
+`executemany`). Candidates not tried, for their size: fewer threads each driving several
+connections (one `select` over kept-alive `http.client` connections), which means a send path
+that is not one blocking call per request; a start-up without pandas for a lists run.
 """
 
 

@@ -5,7 +5,7 @@ retries included), append `(index, result)` to `answers`, where `result` is what
 returned or the exception it raised. Nothing per row is allocated for the hand-over (no future,
 no callback, no lock of its own), and the loop's thread is woken only when as many answers as
 it asked for are in (`wait`), not at each one: the two costs that a thread pool's futures add to
-every request (`importer.send` measures them in bench/RESULTS.md).
+every request (bench/RESULTS.md, API throughput, has the figures).
 """
 
 from __future__ import annotations
