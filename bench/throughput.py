@@ -151,7 +151,8 @@ sandbox each; CPU from `wait4`), 4 series of 3 rounds, load average 1.8–4.2:
 | requests/s (summary elapsed), best of the series | 289–292 | 292–296 |
 
 `python -m bench throughput` before (06:09, load 1.6 → 7.7): CPU ÷ reference 1.32, 1.26, 1.25
-(median 1.26), 294/s; after (06:38, load 1.7 → 7.8): 1.20, 1.02, 1.22 (median 1.20), 294/s.
+(median 1.26), 294/s; after (06:38, load 1.7 → 7.8): 1.20, 1.02, 1.22 (median 1.20), 294/s;
+after, rebased on `main` (07:02, load 1.6 → 4.8): 1.08, 1.16, 1.10 (median 1.10), 296/s (0.925).
 The CPU ratio of one round still swings by 0.2–0.3 under the other engineer's load, in both
 directions, for both sides.
 
