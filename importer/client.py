@@ -205,6 +205,8 @@ class AvoSmsClient:
         self._sleep = sleep
         self._recent_lock = threading.Lock()
         self._recent: deque[tuple[float, bool]] = deque()
+        #: True once the API answered `OK`: the credentials are good for this run.
+        self.credentials_accepted = False
         # Room for the workers and the account re-reads that run beside them.
         # The account's fields lead every form (encoded once); the key is in no repr.
         self._account_form = urlencode({"id": credentials.id, "key": credentials.key})
@@ -408,7 +410,9 @@ class AvoSmsClient:
             reply = replace(reply, message=reply.message.replace(key, "***"))
         fates.note(reply)
         self._observe(reply)
-        if reply.code == "ERR_100":
+        if reply.code == "OK":
+            self.credentials_accepted = True
+        elif reply.code == "ERR_100":
             raise errors.CredentialsRefused(
                 f"the API refused the credentials (ERR_100) for id {self._credentials.id}"
             )

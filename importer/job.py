@@ -450,6 +450,7 @@ def send_rows(frame: pd.DataFrame, kind: SendKind, run: RunContext) -> None:
                 workers=options.workers,
                 bar=bar,
                 checkpoint=env.reached,
+                credentials_accepted=run.client.credentials_accepted,
             ).send(todo)
         finally:
             bar.close_with(throttled=run.client.throttled_seconds)

@@ -226,6 +226,7 @@ class Sender:
         workers: int,
         bar: ProgressBar,
         checkpoint: Checkpoint = _no_checkpoint,
+        credentials_accepted: bool = False,
     ) -> None:
         self.frame = frame
         self.kind = kind
@@ -234,6 +235,8 @@ class Sender:
         self.workers = workers
         self.bar = bar
         self.checkpoint = checkpoint
+        #: The API already answered this run `OK` (an account read): no lone first request.
+        self.credentials_accepted = credentials_accepted
         self.updates: dict[int, RowUpdate] = {}
         self.unflushed: list[int] = []
         #: Rows only a re-read can settle, waiting for one that started late enough.
@@ -256,8 +259,10 @@ class Sender:
         self.flushed_at = time.monotonic()
         try:
             while not self.stop.abandon.is_set():
-                # The first request goes alone: a refused key then costs one request, not N.
-                window = QUEUED_PER_WORKER * self.workers if self.updates else 1
+                # Until the key is known good, the first request goes alone: a refused key
+                # then costs one request, not N.
+                proven = self.credentials_accepted or self.updates
+                window = QUEUED_PER_WORKER * self.workers if proven else 1
                 while not self.stop.event.is_set() and not self.fatal and len(in_flight) < window:
                     if not ahead:
                         ahead.extend(self._launch(rows, LAUNCH_WINDOWS * window))

@@ -210,3 +210,17 @@ def test_without_reconcile_the_journal_stands_in_for_the_account(cli, api_env, t
     rows = read_results(tmp_path / "second.csv")
     assert {row["outcome"] for row in rows} == {"exists"}
     assert all("recorded by run 1" in row["message"] for row in rows)
+
+
+def test_the_first_create_goes_alone_only_until_the_api_has_accepted_the_key(
+    cli, api_env, tmp_path
+):
+    # Without the account read, the first create goes alone (a refused key costs one request);
+    # after it (the default reconcile), the key is known good and the creates go out together.
+    api_env.set_faults(FaultPlan(latency=0.5))
+    first = write_csv(tmp_path / "first.csv", [("A", "FR"), ("B", "FR")])
+    assert cli("run", first, "-o", "a.csv", "--no-reconcile", "--workers", "2").exit_code == 0
+    assert api_env.stats.max_in_flight == 1
+    second = write_csv(tmp_path / "second.csv", [("C", "FR"), ("D", "FR")])
+    assert cli("run", second, "-o", "b.csv", "--workers", "2").exit_code == 0
+    assert api_env.stats.max_in_flight == 2
