@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from importer.credentials import load_credentials, secrets_of
@@ -121,3 +125,14 @@ def test_one_failed_request_then_a_wait_for_the_rate_is_not_an_outage(cli, api_e
     assert result.exit_code == 3, result.stderr
     assert "every request to the API failed for" in result.stderr
     assert "2 failed requests" in result.stderr
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "1"), ("4", "4")])
+def test_the_command_line_keeps_numpy_to_one_blas_thread_unless_told(given, expected) -> None:
+    # The importer does no linear algebra; a BLAS thread per core only costs CPU at start-up.
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    code = "import os, importer.cli; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    shown = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert shown.stdout.strip() == expected, shown.stderr
