@@ -12,11 +12,13 @@ from hypothesis import strategies as st
 from importer.rules.phones import (
     ANY_TYPE,
     DEFAULT_NUMBER_TYPES,
+    NATIONAL_FORM_NEIGHBOURS,
     PHONE_CODES,
     NumberFormat,
     NumberType,
     Phone,
     PhoneProblem,
+    national_form_countries,
     normalize_phone,
     parse_number_types,
 )
@@ -231,3 +233,36 @@ def test_a_territory_landline_typed_in_national_form_is_named_as_its_territory()
     assert result.code == "ERR_107"
     assert "Saint Pierre and Miquelon (+508) typed in national form" in result.message
     assert isinstance(normalize_phone("410000", "PM", number_types=ANY_TYPE), Phone)
+
+
+NATIONAL_LIKE = st.text(alphabet="0123456789 .-()/", min_size=1, max_size=16)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    raw=st.one_of(
+        NATIONAL_LIKE,
+        st.integers(min_value=10_000_000, max_value=9_999_999_999).map(lambda n: f"0{n}"),
+        PHONE_LIKE,
+    ),
+    region=st.sampled_from(sorted(NATIONAL_FORM_NEIGHBOURS)),
+    types=st.sets(st.sampled_from(list(NumberType)), min_size=1).map(frozenset),
+)
+def test_the_metadata_screen_finds_the_countries_parsing_everywhere_finds(
+    raw: str, region: str, types: frozenset[NumberType]
+) -> None:
+    # The screen only skips a parse its metadata shows would not give an allowed type there.
+    screened = national_form_countries(raw, region, types)
+    assert screened == national_form_countries(raw, region, types, screen=False)
+
+
+@pytest.mark.parametrize("region", sorted(NATIONAL_FORM_NEIGHBOURS))
+def test_the_screen_agrees_on_every_neighbours_mobiles(region: str) -> None:
+    # Each neighbour's own example mobile, in its national form, typed in this region's list.
+    for other in NATIONAL_FORM_NEIGHBOURS[region]:
+        example = phonenumbers.example_number_for_type(other, phonenumbers.PhoneNumberType.MOBILE)
+        assert example is not None
+        national = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+        for types in (DEFAULT_NUMBER_TYPES, frozenset({NumberType.FIXED_LINE})):
+            screened = national_form_countries(national, region, types)
+            assert screened == national_form_countries(national, region, types, screen=False)

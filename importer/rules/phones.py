@@ -222,9 +222,9 @@ def _undo_spreadsheet(text: str) -> str | PhoneProblem:
     return text
 
 
-def _parse(text: str, region: str) -> PhoneNumber | None:
+def _parse(text: str, region: str, *, keep_raw_input: bool = False) -> PhoneNumber | None:
     try:
-        return phonenumbers.parse(text, region)
+        return phonenumbers.parse(text, region, keep_raw_input=keep_raw_input)
     except NumberParseException:
         return None
 
@@ -270,27 +270,61 @@ def _territory_of(parsed: PhoneNumber, region: str) -> str | None:
     return None
 
 
-def _national_elsewhere(
-    text: str, region: str, number_types: Collection[NumberType]
+@cache
+def _screen(other: str, number_types: frozenset[NumberType]) -> re.Pattern[str] | None:
+    """What the digits of a plain cell must match for its parse in `other` to be a number of
+    `other` of one of `number_types`, from libphonenumber's own metadata: parsing only strips
+    prefixes, so the national number ends the digits, and a type's description must match it.
+    None: no screen (a national prefix rewritten rather than stripped, or any type allowed)."""
+    # Parsing reads the prefix rules of `other`, or of the main region of its calling code.
+    main = phonenumbers.region_code_for_country_code(phonenumbers.country_code_for_region(other))
+    rules = [phonenumbers.PhoneMetadata.metadata_for_region(r) for r in (main, other)]
+    unsure = [m for m in rules if not m or m.national_prefix_transform_rule]
+    if unsure or NumberType.UNKNOWN in number_types:
+        return None
+    metadata = rules[-1]
+    # libphonenumber's type rules: "fixed line or mobile" matches the mobile description too,
+    # unless mobile and fixed line are one pattern.
+    mobile = "fixed_line" if metadata.same_mobile_and_fixed_line_pattern else "mobile"
+    kinds = {mobile if k in DEFAULT_NUMBER_TYPES else k.name.lower() for k in number_types}
+    descs = [getattr(metadata, name, None) for name in sorted(kinds)]
+    either = "|".join(f"(?:{d.national_number_pattern})" for d in descs if d)
+    return re.compile(f"[0-9]*(?:{either or '(?!)'})")
+
+
+def national_form_countries(
+    text: str,
+    region: str,
+    number_types: Collection[NumberType],
+    *,
+    screen: bool = True,
+    parsed: PhoneNumber | None = None,
 ) -> tuple[str, ...]:
     """The countries, most likely first, where `text`, typed in national form (no `+`, no
     international prefix), is a valid number that may receive SMS (`number_types`): France,
     then `region`'s neighbours (`NATIONAL_FORM_NEIGHBOURS`). Empty when there is none.
 
     `06 12 34 56 78` in a Belgian list: a French mobile (and, in national form, a Dutch one).
+    `screen` skips a country whose metadata rules the digits out (`_screen`); False parses in
+    each (same answer, the screen's reference in tests). `parsed`: `text` parsed in `region`
+    with its raw input kept, when the caller has it.
     """
-    try:
-        raw = phonenumbers.parse(text, region, keep_raw_input=True)
-    except NumberParseException:
+    raw = parsed or _parse(text, region, keep_raw_input=True)
+    if raw is None or raw.country_code_source != CountryCodeSource.FROM_DEFAULT_COUNTRY:
         return ()
-    if raw.country_code_source != CountryCodeSource.FROM_DEFAULT_COUNTRY:
-        return ()
+    # Only ASCII digits and separators: phonenumbers reads nothing but the digits of the cell.
+    plain = screen and re.fullmatch(r"[0-9 ().\-/]+", text)
+    digits = re.sub(r"[^0-9]", "", text) if plain else None
+    allowed = frozenset(number_types)
     found: list[str] = []
     for other in dict.fromkeys((NATIONAL_FORM_HOME, *NATIONAL_FORM_NEIGHBOURS.get(region, ()))):
-        parsed = None if other == region else _parse(text, other)
-        if parsed is None or phonenumbers.region_code_for_number(parsed) != other:
+        fits = None if digits is None or other == region else _screen(other, allowed)
+        if fits is not None and not fits.fullmatch(digits or ""):
             continue
-        if _TYPES.get(phonenumbers.number_type(parsed), NumberType.UNKNOWN) in number_types:
+        there = None if other == region else _parse(text, other)
+        if there is None or phonenumbers.region_code_for_number(there) != other:
+            continue
+        if _TYPES.get(phonenumbers.number_type(there), NumberType.UNKNOWN) in allowed:
             found.append(other)
     return tuple(found)
 
@@ -329,7 +363,7 @@ def normalize_phone(
         return undone
     if _POSTE_START.intersection(undone):
         undone = _POSTE.sub(" ext ", undone)
-    parsed = _parse(undone, region)
+    parsed = _parse(undone, region, keep_raw_input=True)
     if parsed is None:
         return PhoneProblem(CODE_INVALID, f"{text!r} is not a phone number")
     note = f"extension {parsed.extension} dropped" if parsed.extension else ""
@@ -343,7 +377,7 @@ def normalize_phone(
             territory = _territory_of(parsed, region)
             if territory is not None:
                 return _other_country(region, territory, " typed in national form")
-            elsewhere = _national_elsewhere(undone, region, number_types)
+            elsewhere = national_form_countries(undone, region, number_types, parsed=parsed)
             if elsewhere:
                 problem = _other_country(region, elsewhere[0], " typed in national form")
                 if len(elsewhere) == 1:
