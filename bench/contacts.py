@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import os
 import random
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.common import (
@@ -128,11 +131,15 @@ def write_contacts(path: Path, rows: int = ROWS, distinct: int = DISTINCT) -> Pa
 def measure(report: Report, workspace: Workspace) -> None:
     source = workspace.cached(f"contacts-{ROWS}.csv", write_contacts)
     work = workspace.fresh_dir(KEY)
+    together: list[float] = []
     timings = interleaved(
         ROUNDS,
         {
-            "importer": lambda: timed_run(
-                [CLI, "validate", source, "-o", work / "out.csv", "-q"], ok_codes=(0, 1)
+            "importer": lambda: _summed(
+                lambda: timed_run(
+                    [CLI, "validate", source, "-o", work / "out.csv", "-q"], ok_codes=(0, 1)
+                ),
+                together,
             ),
             "bare": lambda: timed_run([PYTHON, "-c", BARE_LOOP, source]),
         },
@@ -143,14 +150,63 @@ def measure(report: Report, workspace: Workspace) -> None:
     report.figure("importer: outcomes", outcomes)
     report.figure("importer: wall time", seconds_text([run.seconds for run in importer]))
     report.figure("bare loop: wall time", seconds_text([run.seconds for run in bare]))
-    report.figure("importer: peak RSS", f"{_peak(importer):.0f} MB")
+    # wait4 gives the largest of the importer and its second process, not their sum: the sum
+    # is sampled (every 50 ms) beside it, and the target holds for the larger of the two.
+    report.figure("importer: peak RSS, largest process (wait4)", f"{_peak(importer):.0f} MB")
+    report.figure("importer: peak RSS, both processes (sampled sum)", f"{max(together):.0f} MB")
     # CPU seconds shift less than wall time when the machine is shared: a figure beside it.
+    # The importer's include its second process's (wait4 counts the children waited for).
     cpu = min(run.cpu_seconds for run in importer) / min(run.cpu_seconds for run in bare)
     report.figure("importer ÷ bare loop (CPU seconds, min of each)", f"{cpu:.2f}")
     ratio = min(run.seconds for run in importer) / min(run.seconds for run in bare)
     report.check(at_most("importer ÷ bare phonenumbers loop (wall time)", ratio, MAX_RATIO))
-    report.check(at_most("importer peak RSS", _peak(importer), MAX_RSS_MB, " MB"))
+    peak = max(_peak(importer), *together)
+    report.check(at_most("importer peak RSS (both processes)", peak, MAX_RSS_MB, " MB"))
 
 
 def _peak(runs: list[Timed]) -> float:
     return max(run.peak_rss_mb for run in runs)
+
+
+def _summed(run: Callable[[], Timed], peaks: list[float]) -> Timed:
+    """`run`, while a thread samples the summed RSS of this process's children and theirs
+    (Linux `/proc`); the peak, in MB, is appended to `peaks`."""
+    done = threading.Event()
+    peak = [0]
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            peak[0] = max(peak[0], sum(_rss_kib(pid) for pid in _tree(os.getpid())[1:]))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        return run()
+    finally:
+        done.set()
+        sampler.join()
+        peaks.append(peak[0] * 1024 / 1e6)
+
+
+def _tree(pid: int) -> list[int]:
+    """`pid` and its descendants."""
+    found = [pid]
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                for child in handle.read().split():
+                    found += _tree(int(child))
+    except OSError:  # gone meanwhile
+        pass
+    return found
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0

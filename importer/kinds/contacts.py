@@ -15,7 +15,7 @@ out (an opt-out column, or the `--exclude` STOP list) makes every row with it `e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
@@ -24,15 +24,17 @@ import numpy as np
 import pandas as pd
 
 from importer import normalize
-from importer.cells import CellFact, CellTrap
+from importer.cells import CellFact
 from importer.kinds import exclusions
 from importer.kinds.columns import (
-    by_value,
     distinct_pairs,
     first_positions,
     shared,
     text_series,
 )
+from importer.kinds.contacts_checks import Checks, FieldCheck, Fields, each
+from importer.kinds.contacts_checks import cells as _cells
+from importer.kinds.contacts_checks import tidy as _tidy
 from importer.kinds.roles import OPTIONAL_ROLES, Role
 from importer.records import (
     CONTACT_COLUMNS,
@@ -46,8 +48,6 @@ from importer.rules.phones import (
     DEFAULT_NUMBER_TYPES,
     NumberFormat,
     NumberType,
-    Phone,
-    normalize_phone,
 )
 
 #: Working columns kept next to the results: the list's key, its country, the number in E.164,
@@ -100,151 +100,18 @@ class ContactOptions:
     """The header of the file's opt-out column, for messages."""
 
 
-def _cells(source: pd.DataFrame, column: str) -> pd.Series:
-    if column not in source:
-        return pd.Series([""] * len(source), index=source.index, dtype="str")
-    return source[column].fillna("").astype("str")
-
-
-def _tidy(values: pd.Series) -> pd.Series:
-    """Trimmed, NFC, whitespace runs as one space: like list names."""
-    return normalize.normalize_names(values)
-
-
-#: A check of many distinct cells at once: each cell's value to send and its problem (as
-#: `rules.Field` has them); None: the field is sent as read (tidied).
-FieldCheck = Callable[[list[str]], tuple[list[str], list[str]]] | None
-
-
-def _each(check: Callable[[str], rules.Field]) -> FieldCheck:
-    """A one-cell check run on many cells."""
-
-    def each(cells: list[str]) -> tuple[list[str], list[str]]:
-        results = [check(cell) for cell in cells]
-        return [f.value for f in results], [f.problem for f in results]
-
-    return each
-
-
 def _field_checks(options: ContactOptions) -> dict[Role, FieldCheck]:
     birthday = partial(
         rules.birthday, month_first=options.month_first, output=options.birthday_format
     )
     return {
-        Role.CIVILITY: _each(rules.civility),
+        Role.CIVILITY: each(rules.civility),
         Role.EMAIL: rules.emails,
-        Role.BIRTHDAY: _each(birthday),
+        Role.BIRTHDAY: each(birthday),
         Role.LAST_NAME: None,
         Role.FIRST_NAME: None,
         Role.OTHER: None,
     }
-
-
-@dataclass
-class _Fields:
-    """Each optional field of every row, as it would be sent, and why a cell was left out."""
-
-    values: dict[Role, pd.Series]
-    """Per role, by position: Arrow strings (no Python object per cell)."""
-    problems: dict[Role, np.ndarray]
-
-    @classmethod
-    def check(
-        cls, source: pd.DataFrame, options: ContactOptions, facts: Mapping[int, list[CellFact]]
-    ) -> _Fields:
-        """`facts`: position -> the reader's facts about that row's cells."""
-        values: dict[Role, pd.Series] = {}
-        problems: dict[Role, np.ndarray] = {}
-        count = len(source)
-        for role, check in _field_checks(options).items():
-            cells = _tidy(_cells(source, role.value))
-            if check is None:  # sent as tidied, never left out: nothing to check
-                values[role] = cells.reset_index(drop=True)  # Arrow strings, not objects
-                problems[role] = np.full(count, "", dtype=object)
-                continue
-            (sent, why), codes = by_value(cells, check)
-            # Taken from the distinct values' Arrow strings: no object array per row.
-            values[role] = pd.Series(pd.array(sent, dtype="str").take(codes))
-            problems[role] = np.array(why, dtype=object)[codes]
-        for position, row_facts in facts.items():
-            for fact in row_facts:
-                role = Role(fact.column)
-                if role not in values or (role is Role.BIRTHDAY and fact.trap is CellTrap.DATE):
-                    continue  # a date cell is what a birthday column should hold
-                if fact.usable:
-                    problems[role][position] = "; ".join(
-                        filter(None, [problems[role][position], fact.message()])
-                    )
-                else:
-                    values[role][position] = ""
-                    problems[role][position] = f"{role.value} left out: {fact.message()}"
-        return cls(values, problems)
-
-    def differing(self, here: np.ndarray, there: np.ndarray) -> dict[int, list[str]]:
-        """For each row of `here`: the fields whose values differ from its row of `there` (an
-        empty cell of `here` never differs: issue 11)."""
-        differ: dict[int, list[str]] = {}
-        for role in OPTIONAL_ROLES:
-            values = self.values[role]  # only the rows compared become Python strings
-            mine = values.iloc[here].to_numpy(dtype=object)
-            theirs = values.iloc[there].to_numpy(dtype=object)
-            for position in here[(mine != theirs) & (mine != "")].tolist():
-                differ.setdefault(position, []).append(role.value)
-        return differ
-
-
-@dataclass
-class _Numbers:
-    """Every row's number checked against its region: E.164, as sent, code, what to say."""
-
-    e164: np.ndarray
-    number: np.ndarray
-    code: np.ndarray
-    said: np.ndarray
-    good: np.ndarray
-    """For the `checked` positions, in their order: whether the number can be sent."""
-
-    @classmethod
-    def check(
-        cls, phones: pd.Series, region: np.ndarray, checked: np.ndarray, options: ContactOptions
-    ) -> _Numbers:
-        """`normalize_phone` once per distinct (cell, region) among the `checked` positions.
-
-        The pairs are told apart by integer codes (no string per row is built), and each
-        result is kept as four strings, not as an object per distinct number.
-        """
-        count = len(phones)
-        e164, number, code, said = (np.full(count, "", dtype=object) for _ in range(4))
-        if len(checked) == 0:
-            return cls(e164, number, code, said, np.zeros(0, dtype=bool))
-        cell_codes, cells = pd.factorize(phones.iloc[checked], use_na_sentinel=False)
-        region_codes, regions = pd.factorize(region[checked], use_na_sentinel=False)
-        width = max(len(cells), 1)
-        pairs, pair_of = np.unique(
-            region_codes.astype(np.int64) * width + cell_codes, return_inverse=True
-        )
-        cell_list = [str(cell) for cell in cells.tolist()]
-        region_list = [str(value) for value in regions.tolist()]
-        parts: tuple[list[str], list[str], list[str], list[str]] = ([], [], [], [])
-        for region_at, cell_at in zip(
-            (pairs // width).tolist(), (pairs % width).tolist(), strict=True
-        ):
-            result = normalize_phone(
-                cell_list[cell_at],
-                region_list[region_at],
-                number_types=options.number_types,
-                number_format=options.number_format,
-            )
-            if isinstance(result, Phone):
-                row = (result.e164, result.number, "", result.note)
-            else:
-                row = ("", "", result.code, result.message)
-            for column, value in zip(parts, row, strict=True):
-                column.append(value)
-        for target, column in zip((e164, number, code, said), parts, strict=True):
-            target[checked] = np.array(column, dtype=object)[pair_of]
-        good = e164[checked] != ""
-        return cls(e164, number, code, said, good)
 
 
 def prepare(
@@ -328,7 +195,10 @@ def prepare(
     region[checked] = [
         account_countries.get(k, c) for k, c in zip(keys[checked], row_codes[checked], strict=True)
     ]
-    numbers = _Numbers.check(_tidy(_cells(source, Role.PHONE)), region, checked, options)
+    phones, emails = (_tidy(_cells(source, role)) for role in (Role.PHONE, Role.EMAIL))
+    kinds = (options.number_types, options.number_format)
+    numbers, mails = Checks.start(phones, region, checked, emails, kinds).results()
+    del phones, emails
     good = numbers.good
     refused = {
         position: fact
@@ -350,7 +220,7 @@ def prepare(
         warned = [f.message() for f in row_facts if f.column == Role.PHONE.value and f.usable]
         if warned and position not in refused:
             said[position] = "; ".join(filter(None, [said[position], *warned]))
-    fields = _Fields.check(source, options, facts)
+    fields = Fields.check(source, _field_checks(options), facts, {Role.EMAIL: mails})
 
     # Same list, same number in E.164: the first valid row wins.
     valid = checked[good]

@@ -280,9 +280,9 @@ def _screen(other: str, number_types: frozenset[NumberType]) -> re.Pattern[str] 
     main = phonenumbers.region_code_for_country_code(phonenumbers.country_code_for_region(other))
     rules = [phonenumbers.PhoneMetadata.metadata_for_region(r) for r in (main, other)]
     unsure = [m for m in rules if not m or m.national_prefix_transform_rule]
-    if unsure or NumberType.UNKNOWN in number_types:
-        return None
     metadata = rules[-1]
+    if unsure or metadata is None or NumberType.UNKNOWN in number_types:
+        return None
     # libphonenumber's type rules: "fixed line or mobile" matches the mobile description too,
     # unless mobile and fixed line are one pattern.
     mobile = "fixed_line" if metadata.same_mobile_and_fixed_line_pattern else "mobile"
