@@ -273,10 +273,12 @@ def prepare(
         "country": country_cells.reset_index(drop=True),
         "phone": _cells(source, Role.PHONE).reset_index(drop=True),
         "list_contact_id": np.full(count, "", dtype=object),
-        **{role.value: fields.values[role].where(sent, "") for role in OPTIONAL_ROLES},
     }
     typed = fields.values[Role.FIRST_NAME] + " " + fields.values[Role.LAST_NAME]
     columns[NAME_AS_TYPED] = typed.str.strip()  # for every row: the report names unsent ones
+    del typed
+    for role in OPTIONAL_ROLES:  # each field's cells let go as its column is made
+        columns[role.value] = fields.values.pop(role).where(sent, "")
     del fields
     columns["number"] = text_series(number)
     del number  # e164 holds the same strings

@@ -36,9 +36,9 @@ log = logging.getLogger("importer")
 #: Below this many distinct values to check, the work stays in this process: starting a Python
 #: process and moving the values costs ~0.2 s, about what 5,000 e-mail checks cost.
 SECOND_PROCESS_FROM = 20_000
-#: The child's cost of an e-mail check over that of a number check (measured: ~0.6 on the
+#: The child's cost of an e-mail check over that of a number check (measured: ~0.7 on the
 #: benchmark's file), to balance the two processes' shares.
-EMAIL_COST = 0.6
+EMAIL_COST = 0.7
 #: How often the child looks whether its parent is still there (seconds).
 PARENT_CHECK = 0.2
 
@@ -87,11 +87,13 @@ class Pending:
     """
 
     def __init__(self, calls: list[Call], *, second_process: bool) -> None:
-        self._calls = calls
+        self._calls: list[Call] | bytes = calls
         self._child: _Child | None = None
         if second_process:
             try:
-                self._child = _Child(calls)
+                # Kept pickled for a fallback, not as objects (a million strings, ~100 MB).
+                self._calls = pickle.dumps(calls, protocol=pickle.HIGHEST_PROTOCOL)
+                self._child = _Child(self._calls)
             except Exception as error:  # no process, or work it cannot take: done here
                 log.debug("checks stay in this process: %s", error)
         if self._child is not None:  # the process ending kills it too
@@ -111,7 +113,10 @@ class Pending:
                 got = child.collect()
             finally:
                 child.stop()
-        return got if got is not None else [call(*args) for call, args in self._calls]
+        if got is not None:
+            return got
+        calls = pickle.loads(self._calls) if isinstance(self._calls, bytes) else self._calls
+        return [call(*args) for call, args in calls]
 
     def close(self) -> None:
         """Stop the second process if it still runs (work abandoned)."""
@@ -129,8 +134,7 @@ class Pending:
 class _Child:
     """The second process, its work sent as it starts."""
 
-    def __init__(self, calls: list[Call]) -> None:
-        payload = pickle.dumps((os.getpid(), calls), protocol=pickle.HIGHEST_PROTOCOL)
+    def __init__(self, calls: bytes) -> None:
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by `stop`
         self.process = subprocess.Popen(
             [sys.executable, "-m", __name__],
@@ -140,15 +144,16 @@ class _Child:
         )
         # Written by a thread: the pipe takes it as fast as the child reads, while this process
         # goes on with its own share.
-        self._writer = threading.Thread(target=self._send, args=(payload,), daemon=True)
+        self._writer = threading.Thread(target=self._send, args=(calls,), daemon=True)
         self._writer.start()
 
-    def _send(self, payload: bytes) -> None:
+    def _send(self, calls: bytes) -> None:
         stdin = self.process.stdin
         assert stdin is not None
         try:
             with stdin:
-                stdin.write(payload)
+                stdin.write(pickle.dumps(os.getpid()))
+                stdin.write(calls)
         except (OSError, ValueError):  # the child is gone, or stopped: `collect` sees it
             pass
 
@@ -189,7 +194,8 @@ def _watch_parent(parent: int) -> None:
 
 def _serve() -> None:
     """The child's side: read the calls, run them, write their results."""
-    parent, calls = pickle.load(sys.stdin.buffer)
+    parent = pickle.load(sys.stdin.buffer)
+    calls = pickle.load(sys.stdin.buffer)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     results = [call(*args) for call, args in calls]
     pickle.dump(results, sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)

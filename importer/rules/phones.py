@@ -234,9 +234,9 @@ def _territory_codes(region: str) -> tuple[tuple[int, re.Pattern[str]], ...]:
     """The country calling codes of `region`'s territories (+590, +596, +594, +262, +508),
     each with a pattern every number valid under that code matches.
 
-    The pattern joins the general descriptions of the code's regions in libphonenumber's own
-    metadata: a national number outside all of them has no type there, so it is passed over
-    without the costlier region and type look-ups (most invalid numbers of a big file).
+    The pattern joins the descriptions of every number type of the code's regions in
+    libphonenumber's own metadata: a national number outside all of them has no type there, so
+    it is passed over without the costlier region and type look-ups (most invalid numbers).
     """
     found: dict[int, re.Pattern[str]] = {}
     for territory in TERRITORIES.get(region, ()):
@@ -246,9 +246,8 @@ def _territory_codes(region: str) -> tuple[tuple[int, re.Pattern[str]], ...]:
         general = []
         for member in phonenumbers.region_codes_for_country_code(code):
             metadata = phonenumbers.PhoneMetadata.metadata_for_region(member)
-            desc = None if metadata is None else metadata.general_desc
-            if desc is not None and desc.national_number_pattern:
-                general.append(f"(?:{desc.national_number_pattern})")
+            descs = [getattr(metadata, kind.name.lower(), None) for kind in NumberType]
+            general += [f"(?:{d.national_number_pattern})" for d in descs if d]
         found[code] = re.compile("|".join(general) or "(?!)")
     return tuple(found.items())
 
