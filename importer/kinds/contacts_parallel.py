@@ -33,8 +33,9 @@ from importer.rules.phones import NumberFormat, NumberType, Phone, normalize_pho
 
 log = logging.getLogger("importer")
 
-#: Below this many distinct values to check, the work stays in this process: starting a Python
-#: process and moving the values costs ~0.2 s, about what 5,000 e-mail checks cost.
+#: Below this many distinct values to check, the work stays in this process. Measured: the
+#: child costs ~0.2 s to start (5 ms of this process's time), what ~5,000 e-mail checks cost;
+#: 20,000 addresses take as long either way even with nothing to do meanwhile.
 SECOND_PROCESS_FROM = 20_000
 #: The child's cost of an e-mail check over that of a number check (measured: ~0.7 on the
 #: benchmark's file), to balance the two processes' shares.
