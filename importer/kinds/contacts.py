@@ -221,6 +221,7 @@ def prepare(
         if warned and position not in refused:
             said[position] = "; ".join(filter(None, [said[position], *warned]))
     fields = Fields.check(source, _field_checks(options), facts, {Role.EMAIL: mails})
+    del mails  # the addresses are Arrow strings in `fields` now
 
     # Same list, same number in E.164: the first valid row wins.
     valid = checked[good]
