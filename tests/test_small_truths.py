@@ -136,3 +136,19 @@ def test_the_command_line_keeps_numpy_to_one_blas_thread_unless_told(given, expe
     code = "import os, importer.cli; print(os.environ['OPENBLAS_NUM_THREADS'])"
     shown = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert shown.stdout.strip() == expected, shown.stderr
+
+
+@pytest.mark.parametrize(
+    ("header", "loaded"), [("liste,pays,téléphone", False), ("liste,pays,téléphone,email", True)]
+)
+def test_email_validator_loads_only_for_a_file_with_e_mails(tmp_path, header, loaded) -> None:
+    source = tmp_path / "in.csv"
+    cells = "Clients,FR,06 12 34 56 78" + (",a@example.com" if loaded else "")
+    source.write_text(f"{header}\n{cells}\n", encoding="utf-8")
+    code = (
+        "import sys\nfrom importer.cli import main\n"
+        f"try:\n    main(['validate', {str(source)!r}, '-o', {str(tmp_path / 'out.csv')!r}, '-q'])\n"
+        "except SystemExit:\n    pass\nprint('email_validator' in sys.modules)"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert shown.stdout.strip().splitlines()[-1] == str(loaded), shown.stderr
