@@ -147,7 +147,8 @@ def test_email_validator_loads_only_for_a_file_with_e_mails(tmp_path, header, lo
     source.write_text(f"{header}\n{cells}\n", encoding="utf-8")
     code = (
         "import sys\nfrom importer.cli import main\n"
-        f"try:\n    main(['validate', {str(source)!r}, '-o', {str(tmp_path / 'out.csv')!r}, '-q'])\n"
+        f"args = ['validate', {str(source)!r}, '-o', {str(tmp_path / 'out.csv')!r}, '-q']\n"
+        "try:\n    main(args)\n"
         "except SystemExit:\n    pass\nprint('email_validator' in sys.modules)"
     )
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
