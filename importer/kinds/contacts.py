@@ -226,8 +226,10 @@ def prepare(
     # Same list, same number in E.164: the first valid row wins.
     valid = checked[good]
     key_codes = pd.factorize(keys[valid], use_na_sentinel=False)[0].astype(np.int64)
-    number_codes, distinct = pd.factorize(e164[valid], use_na_sentinel=False)
-    first = first_positions(key_codes * max(len(distinct), 1) + number_codes, valid)
+    # Only the count of distinct numbers is kept: their strings are `e164`'s, let go below.
+    number_codes, uniques = pd.factorize(e164[valid], use_na_sentinel=False)
+    first = first_positions(key_codes * max(len(uniques), 1) + number_codes, valid)
+    del key_codes, number_codes, uniques
     repeats = valid[first != valid]
     outcome[repeats], code[repeats] = Outcome.DUPLICATE.value, LocalCode.DUPLICATE.value
     twin = dict(zip(repeats.tolist(), first[first != valid].tolist(), strict=True))
@@ -263,7 +265,8 @@ def prepare(
         message[i] = "; ".join(notes)
 
     sent = number != ""
-    action = np.where(outcome == Outcome.PLANNED.value, Action.ADD.value, "").astype(object)
+    action = np.full(count, "", dtype=object)  # one string shared, not a string per row
+    action[outcome == Outcome.PLANNED.value] = Action.ADD.value
     # Each working array becomes Arrow strings (what the frame holds anyway) as soon as it is
     # final, and its Python strings are let go before the next: the peak of a million rows.
     del numbers, said, names
@@ -273,7 +276,6 @@ def prepare(
         "list_name": list_cells.reset_index(drop=True),
         "country": country_cells.reset_index(drop=True),
         "phone": _cells(source, Role.PHONE).reset_index(drop=True),
-        "list_contact_id": np.full(count, "", dtype=object),
     }
     typed = fields.values[Role.FIRST_NAME] + " " + fields.values[Role.LAST_NAME]
     columns[NAME_AS_TYPED] = typed.str.strip()  # for every row: the report names unsent ones
@@ -282,24 +284,26 @@ def prepare(
         columns[role.value] = fields.values.pop(role).where(sent, "")
     del fields
     columns["number"] = text_series(number)
-    del number  # e164 holds the same strings
-    columns["e164"] = text_series(e164)
+    # In E.164 (the default) the number as sent is the E.164 one: one Arrow column for both.
+    same = options.number_format is NumberFormat.E164 and bool((number == e164).all())
+    del number
+    columns["e164"] = columns["number"] if same else text_series(e164)
     del e164
     columns["message"] = text_series(message)
     del message
-    frame = pd.DataFrame(
-        {
-            **columns,
-            "outcome": outcome,
-            "code": code,
-            "attempts": np.zeros(count, dtype=np.int64),
-            "list_key": keys,
-            "country_code": region,
-            "action": action,
-            "change": np.full(count, "", dtype=object),
-        },
-        columns=[*CONTACT_COLUMNS, *CONTACT_KEYS],
-    )
+    # The other text columns too, each object array let go once it is Arrow strings (the
+    # frame would make them Arrow strings anyway, with every object array still held).
+    columns["outcome"] = text_series(outcome)
+    columns["code"] = text_series(code)
+    del outcome, code
+    columns["attempts"] = np.zeros(count, dtype=np.int64)
+    columns["list_key"] = text_series(keys)
+    del keys
+    columns["country_code"] = text_series(region)
+    columns["action"] = text_series(action)
+    del action
+    columns["list_contact_id"] = columns["change"] = text_series(np.full(count, "", dtype=object))
+    frame = pd.DataFrame(columns, columns=[*CONTACT_COLUMNS, *CONTACT_KEYS])
     del columns
     opt_out = _cells(source, Role.OPT_OUT) if Role.OPT_OUT.value in source else None
     if Role.OUTCOME.value in source:  # our results read back: what opted out stays out
