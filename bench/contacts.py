@@ -110,20 +110,24 @@ number) and 4 s to the territory check. Changed:
   (the frame made them Arrow strings anyway, with every object array still held), the E.164
   column is the number as sent (one Arrow column for both in the default format), the
   dedupe's distinct numbers are let go with the numbers, and the planned action is one shared
-  string instead of a string per row: peak ~967 -> ~850 MB (`/usr/bin/time`, load 2-3),
-  results byte-identical.
+  string instead of a string per row; the tidied phone and e-mail cells are let go once
+  factorized, before the two processes work. The main process's peak: ~967 -> 850-881 MB
+  (wait4, load 1.3-2.9), results byte-identical.
 
 After (`python -m bench contacts`, two runs, load 0.5-1.9): importer 45.8-49.7 s against a
 bare loop of 34.1-34.8 s, **1.32-1.46×** (was 3.35×); CPU seconds 2.28-2.39× (the main
 process ~45 s, the second ~35 s): the checks the bare loop does not make (e-mails ~23 s,
-national forms and territories, messages, results) are still paid, on two cores. Peak RSS is
-the main process's, set while the results frame is built; the second process (~250 MB at most)
-has ended by then, so the sampled sum of both equals the largest process. Left: the CPU ratio
+national forms and territories, messages, results) are still paid, on two cores. This
+round's frame changes, three runs at load 1.1-2.2: importer 49.0-54.5 s, bare loop 35.0-35.8
+s, 1.39-1.53× (CPU 2.29-2.43×): the same within the machine's noise (the stages changed took
+1.6 s and take 1.4 s). Left: the CPU ratio
 (the number checks cost ~1.4× the bare loop's per number: `number_type` and
 `region_code_for_number` twice, the keep-raw parse, the territory and national-form look-ups of
-the 19 % invalid numbers). Peak RSS is still set while the frame is built (~150 MB under
-the budget): the reader's frame (~120 MB of Arrow strings, its name and e-mail cells no
-longer needed) is held by the caller until `prepare` returns.
+the 19 % invalid numbers). Peak RSS: with the frame stage lower, the sampled sum of both
+processes (947-992 MB, load 1.3-1.7) is now set while both check (the main process at ~750 MB
+with the reader's ~120 MB of Arrow strings, the second ~250 MB), not by the largest process:
+still a thin margin; the reader's frame, held by the caller until `prepare` returns, is the
+next thing to let go earlier.
 """
 
 

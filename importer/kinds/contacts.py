@@ -197,8 +197,10 @@ def prepare(
     ]
     phones, emails = (_tidy(_cells(source, role)) for role in (Role.PHONE, Role.EMAIL))
     kinds = (options.number_types, options.number_format)
-    numbers, mails = Checks.start(phones, region, checked, emails, kinds).results()
-    del phones, emails
+    checks = Checks.start(phones, region, checked, emails, kinds)
+    del phones, emails  # factorized: let go while the two processes both hold their work
+    numbers, mails = checks.results()
+    del checks
     good = numbers.good
     refused = {
         position: fact
