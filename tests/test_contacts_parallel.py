@@ -166,3 +166,23 @@ def test_ctrl_c_is_left_to_the_parent() -> None:
         assert not _gone(child, within=0.3)
         assert pending.results() == [None, 3]
         assert _gone(child)
+
+
+def test_the_second_process_runs_no_code_of_the_working_folder_and_holds_no_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A downloads folder holding a file named like a library the checks load.
+    marker = tmp_path / "ran.txt"
+    (tmp_path / "email_validator.py").write_text(
+        f"open({str(marker)!r}, 'w').write('ran')\n", encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AVOSMS_ID", "someone@example.com")
+    monkeypatch.setenv("AVOSMS_KEY", "a-secret-key-of-the-account")
+    work = [(os.getpid, ()), (os.getenv, ("AVOSMS_KEY",)), (fields.emails, (ADDRESSES,))]
+    with Pending(work, second_process=True) as pending:  # type: ignore[arg-type]
+        child_pid, key, checked = pending.results()
+    assert child_pid != os.getpid()  # done by the second process, not the fallback
+    assert key is None
+    assert checked == fields.emails(ADDRESSES)
+    assert not marker.exists()

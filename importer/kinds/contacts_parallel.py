@@ -136,12 +136,18 @@ class _Child:
     """The second process, its work sent as it starts."""
 
     def __init__(self, calls: bytes) -> None:
+        from importer.options import ENV_ID, ENV_KEY
+
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by `stop`
+        # Isolated (`-I`): the working folder is not on its import path (a file there named like
+        # a library it loads never runs) and no PYTHON* variable applies; the credentials stay
+        # in this process.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", __name__],
+            [sys.executable, "-I", "-m", __name__],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
+            env={k: v for k, v in os.environ.items() if k not in (ENV_ID, ENV_KEY)},
         )
         # Written by a thread: the pipe takes it as fast as the child reads, while this process
         # goes on with its own share.
