@@ -108,15 +108,22 @@ def write_workbook(
         widths["Lists"] = [SUMMARY_WIDTHS[0], *others]
         row_formats["Lists"] = {}
         framed.append("Lists")
-    xlsx.write_worksheets(
-        sheets,
-        cast(BinaryIO, handle),  # the writer needs only `write`
-        freeze_panes={name: {"row": 1, "col": 0} for name in framed},
-        autofilter=dict.fromkeys(framed, True),
-        header_format=dict.fromkeys(row_formats, header),
-        column_widths=widths,
-        row_formats=row_formats,
-    )
+    try:
+        xlsx.write_worksheets(
+            sheets,
+            cast(BinaryIO, handle),  # the writer needs only `write`
+            freeze_panes={name: {"row": 1, "col": 0} for name in framed},
+            autofilter=dict.fromkeys(framed, True),
+            header_format=dict.fromkeys(row_formats, header),
+            column_widths=widths,
+            row_formats=row_formats,
+        )
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:
+        # The Rust writer reports a refused write (disk full, file too large) as a panic, which
+        # Python sees as a BaseException: an OSError here, so the caller says it in one line.
+        raise OSError(f"the workbook writer stopped: {error}") from error
 
 
 def xlsx_text(table: pa.Table) -> pa.Table:

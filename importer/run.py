@@ -39,6 +39,7 @@ from importer.job import (
     warn_cells,
 )
 from importer.lists_run import ListsJob
+from importer.outputs import write_outputs
 from importer.records import Outcome, exit_code_for
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ def _validate_lists(
         with open_api(options, env) as (client, _scope):
             mark_existing(frame, account_index(client.fetch_lists()))
     summary = _summarize(frame, source, options, started, run_id=None)
-    _write_outputs(frame, output, summary, options)
+    write_outputs(frame, output, summary, options)
     _log_problem_rows(frame, None, options)
     return JobResult(frame, summary, output, exit_code_for(frame))
 
@@ -141,7 +142,7 @@ def _validate_contacts(
     )
     if options.check_account:
         log_plan(summary.lists, for_people=for_people(options), sync=options.sync)
-    _write_outputs(frame, output, summary, options, columns=CONTACT_COLUMNS)
+    write_outputs(frame, output, summary, options, columns=CONTACT_COLUMNS)
     _log_problem_rows(frame, None, options)
     if refused:
         return JobResult(frame, summary, output, ExitCode.USAGE, RemovalRefused("\n".join(refused)))
@@ -267,11 +268,15 @@ def _write_after_sending(
     Every row is in the journal by then, so the message says how to get them all the same.
     """
     try:
-        _write_outputs(frame, output, summary, options, columns=columns)
-    except (OSError, ImporterError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        write_outputs(frame, output, summary, options, columns=columns)
+    except ImporterError as error:
+        said = (
+            error
+            if isinstance(error, OutputError)
+            else f"{output}: could not write the results ({error})"
+        )
         return (
-            f"{output}: could not write the results ({reason}); every row is in the journal: "
+            f"{said}; every row is in the journal: "
             f"write them with `avosms-import results {run_id} -o FILE --state {options.state}`, "
             "or fix this and run the same command again (re-runs are safe)"
         )
@@ -330,7 +335,7 @@ def rebuild_results(state: Path, run_id: int, output: Path) -> JobResult:
 
         columns = CONTACT_COLUMNS
         summary.lists = tally_lists(frame, {})
-    _write_outputs(frame, output, summary, None, columns=columns)
+    write_outputs(frame, output, summary, None, columns=columns)
     # The command did what was asked: exit 0. The run's own outcome is in the summary line.
     return JobResult(frame, summary, output, ExitCode.OK)
 
@@ -375,26 +380,6 @@ def _summarize(
         excluded_present=excluded_present or {},
         lists=tally_lists(frame, lists_before or {}) if kind == "contacts" else (),
     )
-
-
-def _write_outputs(
-    frame: pd.DataFrame,
-    output: Path,
-    summary: RunSummary,
-    options: JobOptions | None,
-    *,
-    columns: Sequence[str] | None = None,
-) -> None:
-    from importer.results import write_results
-
-    if columns is None:
-        write_results(frame, output, summary)
-    else:
-        write_results(frame, output, summary, columns)
-    if options is not None and options.report is not None:
-        from importer.report import write_report  # only then: it loads the contacts rules
-
-        write_report(frame, options.report, summary)
 
 
 def _log_problem_rows(frame: pd.DataFrame, run_id: int | None, options: JobOptions) -> None:

@@ -157,3 +157,45 @@ def test_map_help_lists_every_role(cli):
     listed = text.split("roles: ", 1)[1].split(".", 1)[0]
     assert listed.split(", ") == [role.value for role in Role]
     assert "opt_out" in listed and "outcome" in listed
+
+
+def _small_files_only() -> None:
+    """In the child: files may not grow past 300 bytes, as on a full disk (EFBIG, not a
+    signal)."""
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (300, 300))
+
+
+@pytest.mark.parametrize(
+    ("source", "options", "named"),
+    [
+        ("contacts.csv", ["-o", "out.csv"], "out.csv: could not write the results"),
+        ("contacts.csv", ["-o", "out.json"], "out.json: could not write the results"),
+        ("contacts.csv", ["-o", "out.xlsx"], "out.xlsx: could not write the results"),
+        ("lists.csv", ["-o", "out.csv"], "out.csv: could not write the results"),
+    ],
+)
+def test_a_disk_that_refuses_the_results_of_validate_is_one_line_exit_3(
+    tmp_path, source, options, named
+):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "importer",
+            "validate",
+            str(ROOT / "sample_data" / source),
+            *options,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        preexec_fn=_small_files_only,
+        env={**os.environ, "RUST_BACKTRACE": "0"},
+    )
+    assert result.returncode == 3, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"avosms-import: {named} (") and "Traceback" not in result.stderr
