@@ -11,8 +11,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -45,7 +48,8 @@ class ImporterGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             try:
-                return super().invoke(ctx)
+                with _sigterm_as_ctrl_c():
+                    return super().invoke(ctx)
             finally:
                 sys.stdout.flush()
         except BrokenPipeError:
@@ -53,7 +57,8 @@ class ImporterGroup(click.Group):
         except ImporterError as error:
             fail(ctx, str(error), error.exit_code)
         except KeyboardInterrupt:
-            fail(ctx, "interrupted; run again to resume", ExitCode.STOPPED)
+            resume = "; run again to resume" if ctx.invoked_subcommand == "run" else ""
+            fail(ctx, f"interrupted{resume}", ExitCode.STOPPED)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as error:  # a bug: say so in one line, traceback with --debug
@@ -62,6 +67,22 @@ class ImporterGroup(click.Group):
                 f"internal error: {type(error).__name__}: {error} (run with --debug for details)",
                 ExitCode.INTERNAL,
             )
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM ends a command the way Ctrl-C does (one line, exit 3), not silently, while it
+    reads and checks a file; the send loop installs its own handlers over this one."""
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def fail(ctx: click.Context, message: str, code: int) -> None:

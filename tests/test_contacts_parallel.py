@@ -186,3 +186,34 @@ def test_the_second_process_runs_no_code_of_the_working_folder_and_holds_no_key(
     assert key is None
     assert checked == fields.emails(ADDRESSES)
     assert not marker.exists()
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_sigterm_while_a_big_file_is_checked_is_one_line_exit_3(tmp_path: Path) -> None:
+    source = tmp_path / "big.csv"
+    rows = (f"Clients,FR,06{n:08d},p{n}@example.com" for n in range(30_000))
+    source.write_text("liste,pays,téléphone,email\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "importer", "validate", str(source), "-o", "out.csv"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (children := _children(process.pid)) and process.poll() is None:
+            assert time.monotonic() < deadline, "the second process never started"
+            time.sleep(0.02)
+        os.kill(process.pid, signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 3, stderr
+    assert stderr.strip().splitlines()[-1] == "avosms-import: interrupted"
+    assert all(_gone(child) for child in children)
