@@ -186,6 +186,12 @@ costs the same), batching the journal's rows into one multi-row statement (same 
 `executemany`). Candidates not tried, for their size: fewer threads each driving several
 connections (one `select` over kept-alive `http.client` connections), which means a send path
 that is not one blocking call per request; a start-up without pandas for a lists run.
+
+Last change of the round: numpy's BLAS (OpenBLAS) started a thread per core when pandas loaded
+it, for an importer that does no linear algebra; the command line now keeps it to one unless
+`OPENBLAS_NUM_THREADS` says otherwise (`import pandas, pyarrow.csv`: 0.49–0.63 s of CPU before,
+0.41–0.49 s after; a `validate` of 13 rows 0.76 s -> 0.60 s). Then (07:20, load 1.2 -> 8):
+CPU ÷ reference 1.07, 1.40, 1.09 (median 1.09), 296/s (0.92 of the ideal).
 """
 
 
