@@ -76,6 +76,11 @@ lists are made must still show every row, and the second record carries their li
 During the sending a journal flush of contact rows costs 8–10 ms of the loop's CPU (0.43–0.47 s
 a run, where a lists flush passes plain tuples); with a tuple path tried, the sending took as
 long (16.40–16.62 s either way, 3 runs each, load 2.4–3.9): the workers keep rows queued.
+
+Done after that, from this list: the first request goes alone only until the API has answered
+the run `OK` (the account read), so both stages start with every worker busy; email-validator
+loads with the first address; numpy's BLAS keeps to one thread (about 0.1 s less CPU at start).
+The send loop's workers are long-lived threads fed by a queue (see API throughput).
 """
 
 
