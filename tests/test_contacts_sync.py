@@ -9,8 +9,9 @@ import os
 import random
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -191,17 +192,21 @@ def test_an_update_whose_contact_left_the_list_is_an_add(tmp_path: Path) -> None
     )
     with SandboxServer(existing_lists=[("Clients", "FR")], existing_contacts=people) as server:
         list_id = list_id_of(server, "Clients")
-        collected = []
+        read_list = server.information
+        reads: list[str] = []
 
-        def meanwhile(step: str) -> None:
-            collected.append(step)
-            if collected.count("collected") == 1 and step == "collected":
-                # Someone removes the second contact after its list was read.
+        def information(form: Mapping[str, str]) -> dict[str, Any]:
+            answer = read_list(form)
+            reads.append(form.get("listContactId", ""))
+            if reads == [list_id]:
+                # Someone removes the second contact right after its list was first read.
                 gone = {"listContactId": list_id, "contactTelephoneNumber": mobile(2)}
-                answer = server.process(CONTACT_DELETE, {**gone, "id": DEMO_ID, "key": DEMO_KEY})
-                assert answer["code"] == "OK"
+                removed = server.contact(CONTACT_DELETE, {**gone, "id": DEMO_ID, "key": DEMO_KEY})
+                assert removed["code"] == "OK"
+            return answer
 
-        result = library_run(tmp_path, server, source, meanwhile, workers=1, update=True)
+        server.information = information  # type: ignore[method-assign]
+        result = library_run(tmp_path, server, source, lambda _: None, workers=1, update=True)
         assert result.exit_code == 0
         assert held(server, "Clients")[mobile(2)]["contactName"] == "M"
         assert server.stats.added == {(list_id, mobile(2)): 1}
