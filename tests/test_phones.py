@@ -225,14 +225,15 @@ def test_every_spelling_of_a_french_mobile_gives_one_e164(national: int, spellin
         assert result.code == expected.code or (national and result.code == "ERR_107")
 
 
-def test_a_territory_landline_typed_in_national_form_is_named_as_its_territory() -> None:
-    # Found by the property above: 41 00 00 is a Saint Pierre and Miquelon landline. The
-    # country is the first thing wrong in a French list, so ERR_107 names it (not ERR_108).
-    result = normalize_phone("410000", "FR")
-    assert isinstance(result, PhoneProblem)
-    assert result.code == "ERR_107"
-    assert "Saint Pierre and Miquelon (+508) typed in national form" in result.message
-    assert isinstance(normalize_phone("410000", "PM", number_types=ANY_TYPE), Phone)
+def test_a_short_number_in_a_french_list_is_not_named_saint_pierre_and_miquelon() -> None:
+    # 41 00 00 and 61 00 00 are numbers of Saint Pierre and Miquelon (+508), whose six-digit plan
+    # has no French national form: in a French list they are French numbers with digits missing.
+    for raw in ("410000", "0610000", "06 12 34 5"):
+        result = normalize_phone(raw, "FR")
+        assert isinstance(result, PhoneProblem)
+        assert result.code == "ERR_106", (raw, result)
+        assert "Saint Pierre" not in result.message
+    assert isinstance(normalize_phone("+508 41 00 00", "PM", number_types=ANY_TYPE), Phone)
 
 
 NATIONAL_LIKE = st.text(alphabet="0123456789 .-()/", min_size=1, max_size=16)
