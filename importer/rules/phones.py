@@ -126,8 +126,7 @@ _FORMATS: Mapping[NumberFormat, int] = MappingProxyType(
 
 #: Territories whose numbers people type in their home country's national form (a Guadeloupe
 #: mobile written `0690…`): tried when a number is valid nowhere in the list's own country.
-#: Not Saint Pierre and Miquelon: its six-digit plan (+508) has no French national form, and a
-#: short `06 10 00 0` is a French mobile with digits missing far more often than one of its.
+#: Not Saint Pierre and Miquelon: its six-digit plan (+508) has no French national form.
 TERRITORIES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "FR": ("GP", "MQ", "GF", "RE", "YT", "BL", "MF"),
