@@ -43,3 +43,15 @@ def _fsync_directory(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def same_file(first: Path, second: Path, cwd: Path) -> bool:
+    """Whether two paths name one file (also through links, or before either exists); relative
+    paths are taken from `cwd`. The one rule for "this would overwrite that"."""
+    first, second = (path if path.is_absolute() else cwd / path for path in (first, second))
+    try:
+        if first.exists() and second.exists():
+            return first.samefile(second)
+    except OSError:
+        pass
+    return os.path.normcase(first.resolve()) == os.path.normcase(second.resolve())

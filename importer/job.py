@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast
 
+from importer.atomic_file import same_file
 from importer.errors import ConfigError, RunStopped
 from importer.records import Outcome
 
@@ -325,24 +326,13 @@ def output_path(options: JobOptions, env: Environment, *, rows: int) -> Path:
     check_writable(output, rows=rows)
     if options.report is not None:
         for other, what in ((output, "the results file"), (options.input, "the input")):
-            if _same_file(options.report, other, env.cwd):
+            if same_file(options.report, other, env.cwd):
                 raise ConfigError(
                     f"{options.report}: the report would overwrite {what}; "
                     "give --report another file name"
                 )
         check_writable(options.report, results=False)
     return output
-
-
-def _same_file(first: Path, second: Path, cwd: Path) -> bool:
-    """Whether two paths name one file (also through links, or before either exists)."""
-    first, second = (path if path.is_absolute() else cwd / path for path in (first, second))
-    try:
-        if first.exists() and second.exists():
-            return first.samefile(second)
-    except OSError:
-        pass
-    return os.path.normcase(first.resolve()) == os.path.normcase(second.resolve())
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from importer import option_values
+from importer.atomic_file import same_file
 from importer.errors import ConfigError
 from importer.options import (
     _PATH_KEYS,
@@ -392,15 +393,8 @@ def _check_input(options: JobOptions, origin: str | None, job_source: Path | Non
         raise ConfigError(f"{prefix}input file not found: {options.input}")
     if not options.input.is_file():
         raise ConfigError(f"{prefix}input is not a file: {options.input}")
-    if options.output is not None and _same_file(options.input, options.output):
+    if options.output is not None and same_file(options.input, options.output, Path.cwd()):
         raise ConfigError(
             f"the results file would overwrite the input file {options.input}; "
             "choose another --output"
         )
-
-
-def _same_file(first: Path, second: Path) -> bool:
-    try:
-        return first.resolve() == second.resolve()
-    except OSError:
-        return False
