@@ -86,8 +86,7 @@ def job_key_option(*flags: str, **settings: Any) -> Callable[[F], F]:
 
 def _map_option() -> Callable[[F], F]:
     """`--map HEADER=ROLE`, repeated: the job file's `columns:` mapping, on the command line."""
-    from importer.jobfile import OPTION_FLAGS
-    from importer.options import JOB_KEYS
+    from importer.options import JOB_KEYS, OPTION_FLAGS
 
     return click.option(
         OPTION_FLAGS["columns"],

@@ -184,7 +184,7 @@ def _choose_kind(options: JobOptions) -> KindChoice:
 def map_option(options: JobOptions) -> str:
     """The option naming columns' roles as the operator uses it: `--map` on the command line,
     `columns:` when the job file gave the mapping."""
-    from importer.jobfile import OPTION_FLAGS
+    from importer.options import OPTION_FLAGS
 
     flag = OPTION_FLAGS["columns"]
     return flag if options.origins.get("columns", flag).startswith("--") else "columns:"

@@ -25,13 +25,11 @@ from importer.options import (
     ENV_ID,
     ENV_KEY,
     JOB_KEYS,
+    OPTION_FLAGS,
     SECRET_KEYS,
     JobOptions,
     _check_value,
 )
-
-#: Command-line flags not spelled like their job key (`--` + the key with `-` for `_`).
-OPTION_FLAGS: Mapping[str, str] = {"columns": "--map"}
 
 #: Job and credentials files larger than this are refused before parsing.
 MAX_JOB_FILE_BYTES = 1_048_576

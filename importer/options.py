@@ -47,6 +47,9 @@ class KeySpec(NamedTuple):
 
 #: The job file's schema, in the order of the reference. Paths are relative to the job file's
 #: folder (on the command line: to the working directory).
+#: Command-line flags not spelled like their job key (`--` + the key with `-` for `_`).
+OPTION_FLAGS: Mapping[str, str] = {"columns": "--map"}
+
 JOB_KEYS: dict[str, KeySpec] = {
     "input": KeySpec(
         "path",

@@ -73,12 +73,15 @@ def drop_invisible(text: str, *, keep_joiners: bool = True) -> str:
     inserting any Cf character but U+200C/U+200D never changes the result. Codes and other
     text that never holds an emoji or a Persian or Indic word pass `keep_joiners=False`.
     """
+    if not keep_joiners:
+        # Character by character, without the pattern: header and code keys are short, and
+        # building the pattern scans Unicode (~20 ms), which `--help` must not pay.
+        return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     pattern = _pattern()
     if not pattern.search(text):
         return text
-    kept = JOINERS if keep_joiners else frozenset()
-    others = "".join(ch for ch in text if ch in kept or unicodedata.category(ch) != "Cf")
-    return pattern.sub(_keep, others) if keep_joiners else others
+    others = "".join(ch for ch in text if ch in JOINERS or unicodedata.category(ch) != "Cf")
+    return pattern.sub(_keep, others)
 
 
 def drop_invisible_array(values: pa.Array) -> pa.Array:
