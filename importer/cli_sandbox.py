@@ -32,7 +32,7 @@ SANDBOX_OPTIONS: tuple[Callable[[Any], Any], ...] = (
         default=0.0,
         show_default=True,
         type=float,
-        help="Seconds added to every answer.",
+        help="Seconds every answer takes, from its request's arrival.",
     ),
     _share_option("--error-rate", "error_9xx_rate", help="Share of answers that are ERR_9xx."),
     _share_option("--http-error-rate", "http_5xx_rate", help="Share of answers that are HTTP 5xx."),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -399,6 +400,29 @@ def test_latency_delays_every_answer(http: requests.Session) -> None:
         create(http, server, "A")
         fetch(http, server)
         assert time.monotonic() - started >= 0.4
+
+
+def test_latency_counts_from_the_request_line_not_from_the_last_byte() -> None:
+    """A request whose form arrives late is answered `latency` after its request line: the
+    time the sandbox spends reading and parsing is inside the latency, not added to it."""
+    body = b"id=demo%40example.com&key=demo-key-0000&listContactName=Late&listContactCountryCode=FR"
+    with (
+        faulty(latency=1.0) as server,
+        socket.create_connection((server.host, server.port), timeout=10) as sock,
+    ):
+        started = time.monotonic()
+        sock.sendall(
+            b"POST /v1/contact/list/create HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)
+        )
+        time.sleep(0.7)
+        sock.sendall(body)
+        answer = sock.recv(4096)
+        elapsed = time.monotonic() - started
+    assert b'"OK"' in answer
+    # 1.0 s after the request line; 1.7 s when the latency was added after the last byte.
+    assert 1.0 <= elapsed < 1.5
 
 
 def test_retrieve_only_sees_transport_faults(http: requests.Session) -> None:

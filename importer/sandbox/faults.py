@@ -31,7 +31,8 @@ class FaultPlan:
     """
 
     latency: float = 0.0
-    """Seconds added to every answer (all endpoints, all outcomes)."""
+    """Seconds every answer takes, counted from the arrival of its request line (all endpoints,
+    all outcomes): the sandbox's own work is inside it, as a real API's would be."""
     error_9xx_rate: float = 0.0
     """Answer ERR_901..ERR_999; nothing created."""
     http_5xx_rate: float = 0.0

@@ -91,6 +91,11 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.httpd.track(self.connection, opened=False)
 
+    def parse_request(self) -> bool:
+        # The request line has just been read: the API's latency counts from here.
+        self.arrived = time.monotonic()
+        return super().parse_request()
+
     def version_string(self) -> str:
         return "AvoSMS-sandbox/1"
 
@@ -146,7 +151,9 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         sandbox = self.httpd.sandbox
         if plan.latency:
-            time.sleep(plan.latency)
+            # Answered `latency` seconds after the request arrived, the sandbox's own work
+            # (parsing the head and the form, waiting for its turn at the GIL) included.
+            time.sleep(max(0.0, self.arrived + plan.latency - time.monotonic()))
         if plan.fail_everything:
             sandbox.stats.count_fault(Fault.FAIL_EVERYTHING)
             self._send_http_error(503)
