@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from importer import jobfile
 from importer.api_address import SANDBOX
 from importer.errors import ConfigError
-from importer.jobfile import _canonical, _compose, _pairs, _read_yaml, _scalar_text, _unknown_key
 from importer.options import ENV_ID, ENV_KEY
 
 if TYPE_CHECKING:
@@ -87,23 +87,23 @@ def _credentials_from_file(path: Path, *, private: bool = True) -> Credentials:
     """`id:` and `key:` from a YAML file that only its owner can read."""
     from importer.client import Credentials
 
-    text = _read_yaml(path, "credentials file")
+    text = jobfile.read_yaml_text(path, "credentials file")
     if private and os.name == "posix":
         mode = path.stat().st_mode
         if mode & (stat.S_IRGRP | stat.S_IROTH):
             raise ConfigError(f"{path} is readable by other users; run: chmod 600 {path}")
-    root = _compose(text, path)
+    root = jobfile.compose_yaml(text, path)
     if root is None:
         raise ConfigError(f"{path}: the credentials file is empty; it needs `id:` and `key:`")
     found: dict[str, str] = {}
-    for written, line, node in _pairs(root, path, "credentials file"):
-        name = _canonical(written)
+    for written, line, node in jobfile.mapping_pairs(root, path, "credentials file"):
+        name = jobfile.canonical_key(written)
         if name not in ("id", "key"):
             raise ConfigError(
-                f"{path}: line {line}: {_unknown_key(written, ['id', 'key'])}; "
+                f"{path}: line {line}: {jobfile.unknown_key(written, ['id', 'key'])}; "
                 "a credentials file holds only id: and key:"
             )
-        value = _scalar_text(node)  # as written: a key of digits keeps its leading zeros
+        value = jobfile.scalar_text(node)  # as written: a key of digits keeps its leading zeros
         if value is None or not value.strip():
             raise ConfigError(f'{path}: line {line}: "{written}" must be text')
         found[name] = value.strip()

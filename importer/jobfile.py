@@ -20,15 +20,15 @@ from importer import option_values
 from importer.atomic_file import same_file
 from importer.errors import ConfigError
 from importer.options import (
-    _PATH_KEYS,
     ENV_BASE_URL,
     ENV_ID,
     ENV_KEY,
     JOB_KEYS,
     OPTION_FLAGS,
+    PATH_KEYS,
     SECRET_KEYS,
     JobOptions,
-    _check_value,
+    check_value,
 )
 
 #: Job and credentials files larger than this are refused before parsing.
@@ -56,7 +56,8 @@ class JobFile(dict[str, object]):
 # --------------------------------------------------------------------------- YAML, safely
 
 
-def _canonical(key: str) -> str:
+def canonical_key(key: str) -> str:
+    """A key as written (` Max-Rows`) as its schema name (`max_rows`)."""
     return key.strip().lower().replace("-", "_")
 
 
@@ -64,7 +65,7 @@ def _line(mark: Any) -> int:
     return int(mark.line) + 1
 
 
-def _read_yaml(path: Path, what: str) -> str:
+def read_yaml_text(path: Path, what: str) -> str:
     """The file's text, refused when missing, too big or not UTF-8."""
     try:
         size = path.stat().st_size
@@ -89,7 +90,7 @@ def _read_yaml(path: Path, what: str) -> str:
         raise ConfigError(f"{path}: the {what} is not UTF-8 text") from None
 
 
-def _compose(text: str, path: Path) -> yaml.Node | None:
+def compose_yaml(text: str, path: Path) -> yaml.Node | None:
     """The document's node tree; anchors, aliases, deep nesting and several documents refused.
 
     The events are scanned before anything is composed, so a "billion laughs" file is refused at
@@ -157,7 +158,7 @@ def _construct(node: yaml.Node, path: Path, shown_key: str) -> object:
         loader.dispose()
 
 
-def _scalar_text(node: yaml.Node) -> str | None:
+def scalar_text(node: yaml.Node) -> str | None:
     """The text of a plain or quoted scalar as written (`007` stays `007`, `NO` stays `NO`)."""
     if isinstance(node, yaml.ScalarNode) and node.tag in (
         _STANDARD_TAG + "str",
@@ -170,8 +171,8 @@ def _scalar_text(node: yaml.Node) -> str | None:
     return None
 
 
-def _pairs(root: yaml.Node, path: Path, what: str) -> list[tuple[str, int, yaml.Node]]:
-    """(key as written, line, value node) for each top-level key; duplicates refused."""
+def mapping_pairs(root: yaml.Node, path: Path, what: str) -> list[tuple[str, int, yaml.Node]]:
+    """(key as written, line, value node) for each key of a mapping; duplicates refused."""
     if not isinstance(root, yaml.MappingNode):
         raise ConfigError(
             f"{path}: line {_line(root.start_mark)}: the {what} must be a mapping of "
@@ -184,7 +185,7 @@ def _pairs(root: yaml.Node, path: Path, what: str) -> list[tuple[str, int, yaml.
         if not isinstance(key_node, yaml.ScalarNode) or not str(key_node.value).strip():
             raise ConfigError(f"{path}: line {line}: keys must be plain words such as `input`")
         written = str(key_node.value).strip()
-        name = _canonical(written)
+        name = canonical_key(written)
         if name in seen:
             raise ConfigError(
                 f'{path}: line {line}: "{written}" is given twice (first on line {seen[name]})'
@@ -194,8 +195,9 @@ def _pairs(root: yaml.Node, path: Path, what: str) -> list[tuple[str, int, yaml.
     return pairs
 
 
-def _unknown_key(written: str, known: list[str]) -> str:
-    name = _canonical(written)
+def unknown_key(written: str, known: list[str]) -> str:
+    """The message for a key not among `known`: the nearest one suggested, or all listed."""
+    name = canonical_key(written)
     match = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     if match:
         suggestion = match[0].replace("_", "-") if "-" in written else match[0]
@@ -204,7 +206,7 @@ def _unknown_key(written: str, known: list[str]) -> str:
 
 
 def _secret_refusal(written: str) -> str:
-    if _canonical(written) == "id":
+    if canonical_key(written) == "id":
         return (
             f'"{written}" does not belong in a job file: set {ENV_ID} and {ENV_KEY} in the '
             "environment, or use credentials_file:"
@@ -222,28 +224,28 @@ def load_job_file(path: Path) -> dict[str, object]:
     folder. Every problem is a `ConfigError` naming the file, the line and the key.
     """
     path = Path(path)
-    text = _read_yaml(path, "job file")
-    root = _compose(text, path)
+    text = read_yaml_text(path, "job file")
+    root = compose_yaml(text, path)
     if root is None:
         raise ConfigError(f"{path}: the job file is empty; it needs at least `input: FILE`")
     values: dict[str, object] = {}
     lines: dict[str, int] = {}
-    for written, line, node in _pairs(root, path, "job file"):
-        name = _canonical(written)
+    for written, line, node in mapping_pairs(root, path, "job file"):
+        name = canonical_key(written)
         if name in SECRET_KEYS or name == "id":
             raise ConfigError(f"{path}: line {line}: {_secret_refusal(written)}")
         spec = JOB_KEYS.get(name)
         if spec is None:
-            raise ConfigError(f"{path}: line {line}: {_unknown_key(written, list(JOB_KEYS))}")
+            raise ConfigError(f"{path}: line {line}: {unknown_key(written, list(JOB_KEYS))}")
         if isinstance(node, yaml.ScalarNode) and node.tag == _STANDARD_TAG + "null":
             continue  # `key:` with nothing after it leaves the default
         if spec.type in ("path", "text", "country"):
-            raw: object = _scalar_text(node)
+            raw: object = scalar_text(node)
             if raw is None:
                 raw = _construct(node, path, written)
         else:
             raw = _construct(node, path, written)
-        value = _check_value(name, raw, f"{path}: line {line}: ", f'"{written}"')
+        value = check_value(name, raw, f"{path}: line {line}: ", f'"{written}"')
         if name == "sandbox_faults":
             assert isinstance(node, yaml.MappingNode)
             value = _check_faults(node, path, written)
@@ -258,11 +260,11 @@ def _check_faults(root: yaml.MappingNode, path: Path, parent: str) -> dict[str, 
 
     defaults = {item.name: item.default for item in dataclasses.fields(FaultPlan)}
     faults: dict[str, object] = {}
-    for written, line, node in _pairs(root, path, f'"{parent}" value'):
-        name = _canonical(written)
+    for written, line, node in mapping_pairs(root, path, f'"{parent}" value'):
+        name = canonical_key(written)
         if name not in defaults:
             raise ConfigError(
-                f"{path}: line {line}: {parent}: {_unknown_key(written, list(defaults))}"
+                f"{path}: line {line}: {parent}: {unknown_key(written, list(defaults))}"
             )
         default = defaults[name]
         value = _construct(node, path, written)
@@ -332,23 +334,23 @@ def resolve_options(
     origins: dict[str, str] = {}
 
     for raw_key, value in job.items():
-        name = _canonical(raw_key)
+        name = canonical_key(raw_key)
         where = f"{job_file.where(name)}: " if job_file else "job file: "
         if name in SECRET_KEYS or name == "id":
             raise ConfigError(f"{where}{_secret_refusal(raw_key)}")
         if name not in JOB_KEYS:
-            raise ConfigError(f"{where}{_unknown_key(raw_key, list(JOB_KEYS))}")
+            raise ConfigError(f"{where}{unknown_key(raw_key, list(JOB_KEYS))}")
         if value is None:
             continue
         if job_file is None:
-            value = _check_value(name, value, where, f'"{raw_key}"')
-        if name in _PATH_KEYS:
+            value = check_value(name, value, where, f'"{raw_key}"')
+        if name in PATH_KEYS:
             value = _job_path(Path(str(value)), job_dir)
         values[name] = value
         origins[name] = job_file.where(name) if job_file else "the job file"
 
     for raw_key, value in cli.items():
-        name = _canonical(raw_key)
+        name = canonical_key(raw_key)
         flag = OPTION_FLAGS.get(name, "--" + name.replace("_", "-"))
         if name in SECRET_KEYS or name == "id":
             raise ConfigError(
@@ -360,12 +362,12 @@ def resolve_options(
             raise TypeError(f"resolve_options: unknown option {raw_key!r}")
         if value is None:
             continue
-        values[name] = _check_value(name, value, "", flag)
+        values[name] = check_value(name, value, "", flag)
         origins[name] = flag
 
     env_url = environ.get(ENV_BASE_URL, "").strip()
     if uses_api and env_url and "base_url" not in values:
-        values["base_url"] = _check_value("base_url", env_url, "", ENV_BASE_URL)
+        values["base_url"] = check_value("base_url", env_url, "", ENV_BASE_URL)
         origins["base_url"] = ENV_BASE_URL
 
     options = JobOptions(**values, origins=origins)  # type: ignore[arg-type]

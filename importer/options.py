@@ -347,7 +347,8 @@ JOB_KEYS: dict[str, KeySpec] = {
     ),
 }
 
-_PATH_KEYS = frozenset(name for name, spec in JOB_KEYS.items() if spec.type == "path")
+#: The job keys holding a file path (taken relative to the job file's folder when read from it).
+PATH_KEYS = frozenset(name for name, spec in JOB_KEYS.items() if spec.type == "path")
 
 
 @dataclass(frozen=True)
@@ -418,7 +419,8 @@ class JobOptions:
 # --------------------------------------------------------------------------- checking a value
 
 
-def _check_value(name: str, value: object, where: str, shown_key: str) -> object:
+def check_value(name: str, value: object, where: str, shown_key: str) -> object:
+    """`value` as `JOB_KEYS[name]` checks it; a bad one is a `ConfigError` led by `where` + key."""
     spec = JOB_KEYS[name]
     try:
         return spec.check(value)

@@ -76,8 +76,8 @@ HEADER_SEARCH_ROWS = 20
 WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
 
 #: File signatures: a workbook's first bytes, which CSV files must not start with.
-_ZIP = b"PK\x03\x04"
-_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_SIGNATURE = b"PK\x03\x04"
+OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ class MissingColumn(InputError):
 
 
 @dataclass(frozen=True)
-class _Columns:
+class FoundColumns:
     """Where the two wanted columns sit in the header row."""
 
     name: int
@@ -169,7 +169,7 @@ def read_table(
     if not data:
         raise InputError(f"{label}: the file is empty (0 bytes)")
     name_keys = None if name_aliases is None else frozenset(map(header_key, name_aliases))
-    want = _Wanted(
+    want = WantedColumns(
         name_column,
         country_column,
         country_required,
@@ -193,7 +193,7 @@ def read_table(
     else:
         if sheet is not None:
             raise InputError(
-                f"{label}: --sheet {_show(sheet)} applies to workbooks (.xlsx .xlsm .xls .ods), "
+                f"{label}: --sheet {quote(sheet)} applies to workbooks (.xlsx .xlsm .xls .ods), "
                 "not to a CSV file"
             )
         from importer.read_csv import read_csv
@@ -216,7 +216,7 @@ def read_table(
 
 
 @dataclass(frozen=True)
-class _Wanted:
+class WantedColumns:
     """The operator's column choices, passed down to every reader."""
 
     name_column: str | None
@@ -242,13 +242,13 @@ class _Wanted:
 
 
 @dataclass(frozen=True)
-class _Table:
+class RawTable:
     """Cells of the wanted columns, for every record after the header (blank ones included)."""
 
     first_row: int  # spreadsheet row of the first record in `names`
     names: Cells
     countries: Cells | None
-    columns: _Columns
+    columns: FoundColumns
     encoding: str | None = None
     delimiter: str | None = None
     sheet: str | None = None
@@ -266,33 +266,33 @@ def _read_bytes(label: str, path: Path) -> bytes:
         raise InputError(f"{label}: cannot be read: {error.strerror or error}") from None
 
 
-def _show(text: str, limit: int = 40) -> str:
+def quote(text: str, limit: int = 40) -> str:
     """A header or sheet name quoted on one line, cut short: hostile files have huge cells."""
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return json.dumps(text, ensure_ascii=False)
 
 
-def _brief(error: BaseException) -> str:
+def brief(error: BaseException) -> str:
     """Another library's message, kept to one short line."""
     return " ".join(str(error).split())[:200]
 
 
-def _show_all(texts: Sequence[str], limit: int = 20) -> str:
-    shown = ", ".join(_show(text) for text in texts[:limit])
-    if len(texts) > limit:
-        shown += f" and {len(texts) - limit} more"
-    return shown or "none"
+def quote_all(texts: Sequence[str], limit: int = 20) -> str:
+    """Headers or sheet names, each quoted, the first `limit` of them; "none" when empty."""
+    shown = ", ".join(quote(text) for text in texts[:limit])
+    more = f" and {len(texts) - limit} more" if len(texts) > limit else ""
+    return shown + more or "none"
 
 
 # --- columns -------------------------------------------------------------------------------
 
 
-def _match_columns(label: str, header: Sequence[str], want: _Wanted) -> _Columns:
+def match_columns(label: str, header: Sequence[str], want: WantedColumns) -> FoundColumns:
     """Find the name and country columns by alias, or by the names the operator gave."""
     found = [(i, drop_invisible(text).strip()) for i, text in enumerate(header) if text.strip()]
     found = [(index, text) for index, text in found if text]
-    shown = _show_all([text for _, text in found])
+    shown = quote_all([text for _, text in found])
     name = _find(
         label, found, shown, want.name_column, want.is_name, want.name_role, want.name_option
     )
@@ -321,9 +321,9 @@ def _match_columns(label: str, header: Sequence[str], want: _Wanted) -> _Columns
         )
     if country is not None and country[0] == name[0]:
         raise InputError(
-            f"{label}: column {_show(name[1])} cannot hold both the list name and the country"
+            f"{label}: column {quote(name[1])} cannot hold both the list name and the country"
         )
-    return _Columns(
+    return FoundColumns(
         name=name[0],
         country=None if country is None else country[0],
         name_header=name[1],
@@ -357,19 +357,19 @@ def _find(
             hits = [(i, text) for i, text in found if header_key(text) == key]
         if not hits:
             raise InputError(
-                f"{label}: no column named {_show(given)} ({option}); columns found: {shown}"
+                f"{label}: no column named {quote(given)} ({option}); columns found: {shown}"
             )
     else:
         hits = [(i, text) for i, text in found if recognised(text)]
     if len(hits) > 1:
         raise InputError(
             f"{label}: {len(hits)} columns could be the {role}: "
-            f"{_show_all([text for _, text in hits])}; choose one with {option}"
+            f"{quote_all([text for _, text in hits])}; choose one with {option}"
         )
     return hits[0] if hits else None
 
 
-def _roles(header: Sequence[str], want: _Wanted) -> tuple[bool, bool]:
+def header_roles(header: Sequence[str], want: WantedColumns) -> tuple[bool, bool]:
     """Whether this row offers the name column, and the country column."""
     keys = {header_key(cell) for cell in header}
     country = {header_key(want.country_column)} if want.country_column else _COUNTRY_KEYS
@@ -416,17 +416,17 @@ def best_header(
     return (filled[best], complete) if count else (filled[0], False)
 
 
-def find_header(records: Sequence[Sequence[str]], want: _Wanted) -> tuple[int, bool] | None:
+def find_header(records: Sequence[Sequence[str]], want: WantedColumns) -> tuple[int, bool] | None:
     """The header row of a list file by :func:`best_header`'s rule: the name column is
     required, and the country column too unless a default country stands in for it."""
     country_needed = want.country_required or want.country_column is not None
-    return best_header(records, lambda cells: _roles(cells, want), 2 if country_needed else 1)
+    return best_header(records, lambda cells: header_roles(cells, want), 2 if country_needed else 1)
 
 
 # --- shared ending -------------------------------------------------------------------------
 
 
-def _finish(label: str, table: _Table, max_rows: int) -> pd.DataFrame:
+def _finish(label: str, table: RawTable, max_rows: int) -> pd.DataFrame:
     """Drop blank rows, keeping every other row's number, and refuse empty or huge files."""
     import numpy as np
     import pyarrow as pa

@@ -16,18 +16,18 @@ from typing import TYPE_CHECKING
 from importer.encodings import choose_8bit
 from importer.errors import InputError
 from importer.read import (
-    _OLE,
-    _ZIP,
     HEADER_SEARCH_ROWS,
-    _brief,
-    _Columns,
-    _match_columns,
-    _roles,
-    _show,
-    _Table,
-    _Wanted,
+    OLE_SIGNATURE,
+    ZIP_SIGNATURE,
+    FoundColumns,
+    RawTable,
+    WantedColumns,
+    brief,
     find_header,
+    header_roles,
     is_filled,
+    match_columns,
+    quote,
 )
 
 if TYPE_CHECKING:
@@ -48,8 +48,8 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"GIF8", "a GIF image"),
     (b"%PDF-", "a PDF document"),
     (b"\x1f\x8b", "a gzip archive"),
-    (_ZIP, "a zip archive or an .xlsx/.ods workbook: give it its real extension"),
-    (_OLE, "an .xls workbook or another Office document: give it its real extension"),
+    (ZIP_SIGNATURE, "a zip archive or an .xlsx/.ods workbook: give it its real extension"),
+    (OLE_SIGNATURE, "an .xls workbook or another Office document: give it its real extension"),
 )
 _SEP_HINT = re.compile(rb"sep=([^\r\n\"])(?:\r\n|\n|\r)")
 
@@ -63,7 +63,7 @@ def _line_of(data: bytes, offset: int) -> int:
     return max(data.count(b"\n", 0, offset), data.count(b"\r", 0, offset)) + 1
 
 
-def read_csv(label: str, data: bytes, want: _Wanted) -> _Table:
+def read_csv(label: str, data: bytes, want: WantedColumns) -> RawTable:
     """The wanted columns of a CSV file, its encoding and delimiter detected."""
     _refuse_binary(label, data)
     text, encoding, verified = _guess_text(label, data)
@@ -153,7 +153,7 @@ def _mostly_utf8(data: bytes, high: np.ndarray) -> bool:
 
 
 def _sniff(
-    label: str, text: bytes, want: _Wanted, candidates: Sequence[str]
+    label: str, text: bytes, want: WantedColumns, candidates: Sequence[str]
 ) -> tuple[str, int, list[str]]:
     """The delimiter, the header's record index and its cells, from the first lines."""
     end = min(len(text), _SNIFF_BYTES)
@@ -179,7 +179,7 @@ def _sniff(
         width = len(header)
         rest = [cells for cells in records[index + 1 :] if is_filled(cells)][:_SNIFF_RECORDS]
         regular = sum(len(cells) == width for cells in rest) / len(rest) if rest else 1.0
-        score = (complete, sum(_roles(header, want)), regular if width > 1 else 0.0, -order)
+        score = (complete, sum(header_roles(header, want)), regular if width > 1 else 0.0, -order)
         if best is None or score > best[0]:
             best = (score, delimiter, index, header)
     if best is None:
@@ -194,7 +194,9 @@ def _records(lines: list[str], delimiter: str) -> list[list[str]]:
         return []
 
 
-def _parse_csv(label: str, text: bytes, encoding: str, verified: bool, want: _Wanted) -> _Table:
+def _parse_csv(
+    label: str, text: bytes, encoding: str, verified: bool, want: WantedColumns
+) -> RawTable:
     candidates = DELIMITERS
     hint = _SEP_HINT.match(text)
     if hint:
@@ -202,7 +204,7 @@ def _parse_csv(label: str, text: bytes, encoding: str, verified: bool, want: _Wa
         candidates = (hint.group(1).decode(),)
         text = text[hint.end() :]
     delimiter, header_index, header = _sniff(label, text, want, candidates)
-    columns = _match_columns(label, header, want)
+    columns = match_columns(label, header, want)
     quoted = b'"' in text
     skip = header_index + 1
     # Without quotes every record is one line, so pyarrow can skip the lines above the header
@@ -219,7 +221,7 @@ def _parse_csv(label: str, text: bytes, encoding: str, verified: bool, want: _Wa
             text.decode("utf-8")  # UnicodeDecodeError here sends the caller to _decode_whole
         names, countries = _parse_careful(label, text, delimiter, len(header), columns, skip)
         skipped = 0
-    return _Table(
+    return RawTable(
         first_row=skip + 1,
         names=names[skip - skipped :],
         countries=None if countries is None else countries[skip - skipped :],
@@ -234,7 +236,7 @@ def _parse_fast(
     text: bytes,
     delimiter: str,
     width: int,
-    columns: _Columns,
+    columns: FoundColumns,
     *,
     verified: bool,
     skip: int,
@@ -295,7 +297,7 @@ def _refuse_long_lines(label: str, text: bytes) -> None:
 
 
 def _parse_careful(
-    label: str, text: bytes, delimiter: str, width: int, columns: _Columns, skip: int
+    label: str, text: bytes, delimiter: str, width: int, columns: FoundColumns, skip: int
 ) -> tuple[Cells, Cells | None]:
     """The standard csv module, record by record, for files pyarrow refuses: says which row.
 
@@ -316,16 +318,14 @@ def _parse_careful(
             if row > skip and len(cells) > width and any(cell.strip() for cell in cells[width:]):
                 raise InputError(
                     f"{label}: row {row} has {len(cells)} cells but the header has {width}; "
-                    f"a cell holding {_show(delimiter)} must be in double quotes"
+                    f"a cell holding {quote(delimiter)} must be in double quotes"
                 )
             name_cells.append(cells[columns.name] if columns.name < len(cells) else "")
             if columns.country is not None:
                 country = cells[columns.country] if columns.country < len(cells) else ""
                 country_cells.append(country)
     except csv.Error as error:
-        raise InputError(
-            f"{label}: row {row + 1}: cannot be read as CSV: {_brief(error)}"
-        ) from None
+        raise InputError(f"{label}: row {row + 1}: cannot be read as CSV: {brief(error)}") from None
     try:
         list(csv.reader(lines[last_start:], delimiter=delimiter, strict=True))
     except csv.Error as error:

@@ -11,21 +11,23 @@ from typing import Any
 from importer.cells import cell_text
 from importer.errors import InputError
 from importer.read import (
-    _OLE,
-    _ZIP,
     HEADER_SEARCH_ROWS,
-    _brief,
-    _match_columns,
-    _show,
-    _show_all,
-    _Table,
-    _Wanted,
+    OLE_SIGNATURE,
+    ZIP_SIGNATURE,
+    RawTable,
+    WantedColumns,
+    brief,
     find_header,
+    match_columns,
+    quote,
+    quote_all,
 )
 from importer.read_cells import Suspect, review_cells
 
 
-def read_workbook(label: str, suffix: str, data: bytes, sheet: str | None, want: _Wanted) -> _Table:
+def read_workbook(
+    label: str, suffix: str, data: bytes, sheet: str | None, want: WantedColumns
+) -> RawTable:
     """The wanted columns of one sheet: the one named, or the first visible worksheet."""
     import pyarrow as pa
     import python_calamine
@@ -36,21 +38,21 @@ def read_workbook(label: str, suffix: str, data: bytes, sheet: str | None, want:
     except python_calamine.PasswordError:
         raise InputError(f"{label}: the workbook is password-protected") from None
     except Exception as error:  # calamine raises several kinds for damaged files
-        raise InputError(f"{label}: not a readable {suffix} workbook ({_brief(error)})") from None
+        raise InputError(f"{label}: not a readable {suffix} workbook ({brief(error)})") from None
     with workbook:
         chosen = _choose_sheet(label, workbook, sheet)
         try:
             grid = workbook.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
         except Exception as error:
             raise InputError(
-                f"{label}: sheet {_show(chosen)} cannot be read ({_brief(error)})"
+                f"{label}: sheet {quote(chosen)} cannot be read ({brief(error)})"
             ) from None
     top = [[cell_text(cell) for cell in cells] for cells in _top_rows(grid)]
     found = find_header(top, want)
     if found is None:
-        raise InputError(f"{label}: sheet {_show(chosen)} is empty")
+        raise InputError(f"{label}: sheet {quote(chosen)} is empty")
     header_index = found[0]
-    columns = _match_columns(label, top[header_index], want)
+    columns = match_columns(label, top[header_index], want)
     body = grid[header_index + 1 :]
     wanted = {"list_name": columns.name}
     if columns.country is not None:
@@ -76,7 +78,7 @@ def read_workbook(label: str, suffix: str, data: bytes, sheet: str | None, want:
             changed.add(fact.column)
     for role in changed:
         arrays[role] = pa.array(texts[role], pa.string())
-    return _Table(
+    return RawTable(
         first_row=header_index + 2,
         names=arrays["list_name"],
         countries=arrays.get("country"),
@@ -104,8 +106,8 @@ def _empty_in_filled_rows(arrays: dict[str, Any], wanted: dict[str, int]) -> lis
 
 def _check_workbook_bytes(label: str, suffix: str, data: bytes) -> None:
     """Say what the file really is when its content does not match its extension."""
-    if data.startswith((_ZIP, _OLE)):
-        if suffix != ".xls" and data.startswith(_OLE):
+    if data.startswith((ZIP_SIGNATURE, OLE_SIGNATURE)):
+        if suffix != ".xls" and data.startswith(OLE_SIGNATURE):
             raise InputError(
                 f"{label}: not a {suffix} workbook: it is an old .xls workbook, "
                 "or the workbook is password-protected"
@@ -149,7 +151,7 @@ def _choose_sheet(label: str, workbook: Any, sheet: str | None) -> str:
     loose = [name for name in names if name.strip().casefold() == sheet.strip().casefold()]
     if len(loose) == 1:
         return loose[0]
-    raise InputError(f"{label}: no sheet named {_show(sheet)}; sheets: {_show_all(names)}")
+    raise InputError(f"{label}: no sheet named {quote(sheet)}; sheets: {quote_all(names)}")
 
 
 def _top_rows(grid: list[list[Any]]) -> list[list[Any]]:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from importer.sandbox.server import SandboxServer
 
 
-class _HTTPServer(ThreadingHTTPServer):
+class SandboxHTTPServer(ThreadingHTTPServer):
     """ThreadingHTTPServer that knows its sandbox and its open connections."""
 
     daemon_threads = True
@@ -77,8 +77,8 @@ class _Handler(BaseHTTPRequestHandler):
     wbufsize = -1  # headers and body leave in one write
 
     @property
-    def httpd(self) -> _HTTPServer:
-        return cast(_HTTPServer, self.server)
+    def httpd(self) -> SandboxHTTPServer:
+        return cast(SandboxHTTPServer, self.server)
 
     def setup(self) -> None:
         super().setup()

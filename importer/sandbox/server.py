@@ -36,7 +36,7 @@ from importer.sandbox.account import (
 )
 from importer.sandbox.contacts import ContactAnswer, ContactBook, SandboxContact, seed_contacts
 from importer.sandbox.faults import Fault, FaultPlan
-from importer.sandbox.handler import _HTTPServer
+from importer.sandbox.handler import SandboxHTTPServer
 from importer.sandbox.stats import SandboxStats
 
 
@@ -72,7 +72,7 @@ class SandboxServer:
         self._account = Account(name_rule)
         self._contacts = ContactBook(self._account, number_types)
         self.stats = SandboxStats(self._account)
-        self._httpd: _HTTPServer | None = None
+        self._httpd: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
         for name, country in existing_lists:
             code, _ = self._account.create(name, country, age=SEEDED_LISTS_AGE)
@@ -123,7 +123,7 @@ class SandboxServer:
         self.name_key("Été")
         country_names()
         try:
-            httpd = _HTTPServer((self.host, self.port), self)
+            httpd = SandboxHTTPServer((self.host, self.port), self)
         except (OSError, OverflowError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
             raise ConfigError(
