@@ -45,11 +45,11 @@ class KeySpec(NamedTuple):
     """Returns the value to use, or raises `check.Invalid` (or ValueError)."""
 
 
-#: The job file's schema, in the order of the reference. Paths are relative to the job file's
-#: folder (on the command line: to the working directory).
 #: Command-line flags not spelled like their job key (`--` + the key with `-` for `_`).
 OPTION_FLAGS: Mapping[str, str] = {"columns": "--map"}
 
+#: The job file's schema, in the order of the reference. Paths are relative to the job file's
+#: folder (on the command line: to the working directory).
 JOB_KEYS: dict[str, KeySpec] = {
     "input": KeySpec(
         "path",
