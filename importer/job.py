@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO, cast
 
-from importer.atomic_file import same_file
 from importer.errors import ConfigError, RunStopped
 from importer.records import Outcome
 
@@ -74,16 +73,28 @@ def for_people(options: JobOptions) -> bool:
     return options.log_file is None and options.log_format == "text"
 
 
-def load_rows(options: JobOptions) -> tuple[SourceTable, pd.DataFrame]:
-    """Read the input as a lists file and prepare every row: normalized, validated,
-    deduplicated. Cells worth a warning are kept in the source's `cells` (`warn_cells`)."""
-    from importer.kinds.roles import map_hint
+def load_rows(
+    options: JobOptions, source: SourceTable | None = None
+) -> tuple[SourceTable, pd.DataFrame]:
+    """Read the input as a lists file (unless given its `source`, read as lists) and prepare
+    every row: normalized, validated, deduplicated. Cells worth a warning are kept in the
+    source's `cells` (`warn_cells`)."""
     from importer.normalize import prepare
+
+    source = source if source is not None else _read_lists_table(options)
+    frame = prepare(source.frame, default_country=options.default_country, cells=source.cells)
+    # Keep the source's description, not its cells: prepare copied what it needs.
+    return replace(source, frame=source.frame.iloc[0:0]), frame
+
+
+def _read_lists_table(options: JobOptions) -> SourceTable:
+    """The input read as a lists file, its rows not prepared yet; InputError as `read_table`."""
+    from importer.kinds.roles import map_hint
     from importer.read import read_table
 
     _lean_arrow_memory()
     assert options.input is not None
-    source = read_table(
+    return read_table(
         options.input,
         sheet=options.sheet,
         name_column=options.name_column,
@@ -97,9 +108,6 @@ def load_rows(options: JobOptions) -> tuple[SourceTable, pd.DataFrame]:
             f"{map_hint(map_option(options), 'phone')} (or give --kind contacts)"
         ),
     )
-    frame = prepare(source.frame, default_country=options.default_country, cells=source.cells)
-    # Keep the source's description, not its cells: prepare copied what it needs.
-    return replace(source, frame=source.frame.iloc[0:0]), frame
 
 
 def warn_cells(source: SourceTable) -> None:
@@ -159,7 +167,7 @@ def _choose_kind(options: JobOptions) -> KindChoice:
     if options.columns:
         return KindChoice(Kind.CONTACTS, f"a contacts file: {map_option(options)} given")
     try:
-        loaded = load_rows(options)
+        source = _read_lists_table(options)
     except InputError as lists_error:
         from importer.kinds.contacts_read import ContactsFileError
 
@@ -173,11 +181,13 @@ def _choose_kind(options: JobOptions) -> KindChoice:
         return KindChoice(
             Kind.CONTACTS, f"a contacts file: its column {column!r} holds phones", contacts=read
         )
-    phone = phone_header(loaded[0].header)
+    # Told by the header alone: a contacts file's rows are not prepared as lists first.
+    phone = phone_header(source.header)
     if phone is not None:
         return KindChoice(
             Kind.CONTACTS, f"a contacts file: its header has a phone column, {phone!r}"
         )
+    loaded = load_rows(options, source)
     return KindChoice(Kind.LISTS, "a lists file: no phone column in its header", loaded)
 
 
@@ -312,27 +322,6 @@ def _lean_arrow_memory() -> None:
         pa.set_memory_pool(pa.jemalloc_memory_pool())
     except NotImplementedError:
         pa.set_memory_pool(pa.system_memory_pool())
-
-
-def output_path(options: JobOptions, env: Environment, *, rows: int) -> Path:
-    """Where the results go: ``--output``, else ``<input stem>.results.csv`` here.
-
-    Checked writable for ``rows`` rows (with the report's path) before anything is sent.
-    """
-    from importer.results import check_writable
-
-    assert options.input is not None
-    output = options.output or env.cwd / f"{options.input.stem}.results.csv"
-    check_writable(output, rows=rows)
-    if options.report is not None:
-        for other, what in ((output, "the results file"), (options.input, "the input")):
-            if same_file(options.report, other, env.cwd):
-                raise ConfigError(
-                    f"{options.report}: the report would overwrite {what}; "
-                    "give --report another file name"
-                )
-        check_writable(options.report, results=False)
-    return output
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""Writing a command's outputs: the results file and, when asked, the HTML report.
+"""A command's outputs: where the results go, the results file and, when asked, the HTML report.
 
 The one place where a disk that refuses a write (full, read-only, gone) becomes one line naming
 the file (`OutputError`, exit 3) instead of a traceback, for every command that writes results.
@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from importer.errors import OutputError
+from importer.atomic_file import same_file
+from importer.errors import ConfigError, OutputError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,3 +53,24 @@ def write_outputs(
 def why(error: OSError) -> str:
     """What the system said of a failed write (`No space left on device`)."""
     return error.strerror or str(error)
+
+
+def output_path(options: JobOptions, cwd: Path, *, rows: int) -> Path:
+    """Where the results go: ``--output``, else ``<input stem>.results.csv`` in `cwd`.
+
+    Checked writable for ``rows`` rows (with the report's path) before anything is sent.
+    """
+    from importer.results import check_writable
+
+    assert options.input is not None
+    output = options.output or cwd / f"{options.input.stem}.results.csv"
+    check_writable(output, rows=rows)
+    if options.report is not None:
+        for other, what in ((output, "the results file"), (options.input, "the input")):
+            if same_file(options.report, other, cwd):
+                raise ConfigError(
+                    f"{options.report}: the report would overwrite {what}; "
+                    "give --report another file name"
+                )
+        check_writable(options.report, results=False)
+    return output

@@ -34,12 +34,11 @@ from importer.job import (
     input_kind,
     load_rows,
     open_api,
-    output_path,
     read_contacts_input,
     warn_cells,
 )
 from importer.lists_run import ListsJob
-from importer.outputs import write_outputs
+from importer.outputs import output_path, write_outputs
 from importer.records import Outcome, exit_code_for
 
 if TYPE_CHECKING:
@@ -92,7 +91,7 @@ def _validate_lists(
     """`validate` of a lists file: offline, or with its lists marked against the account."""
     source, frame = loaded or load_rows(options)
     warn_cells(source)
-    output = output_path(options, env, rows=len(frame))
+    output = output_path(options, env.cwd, rows=len(frame))
     if options.check_account:
         from importer.reconcile import account_index, mark_existing
 
@@ -114,7 +113,7 @@ def _validate_contacts(
     from importer.list_tally import lists_before, log_plan
 
     read, options = read_contacts_input(options, env if options.check_account else None, read)
-    output = output_path(options, env, rows=len(read.frame))
+    output = output_path(options, env.cwd, rows=len(read.frame))
     present: dict[str, list[str]] = {}
     before: dict[str, ListBefore] = {}
     refused: list[str] = []
@@ -178,7 +177,7 @@ def execute(job: Job, options: JobOptions, env: Environment, started: datetime) 
     from importer.journal import Journal
     from importer.stop import StopSignal
 
-    output = output_path(options, env, rows=len(job.frame))
+    output = output_path(options, env.cwd, rows=len(job.frame))
     stop = StopSignal()
     journal = Journal.open(options.state)
     failure: str | None = None
