@@ -271,7 +271,9 @@ class AvoSmsClient:
         if reply.code == "OK":
             return account_lists(reply.payload or {})
         if reply.code == "ERR_101":
-            # Like its sibling endpoints, /contact/list may answer ERR_101 for "no list".
+            # Like its sibling endpoints, /contact/list may answer ERR_101 for "no list": the
+            # API knew the account, so the key is good (refused, it answers ERR_100).
+            self.credentials_accepted = True
             return []
         if reply.code.startswith("ERR_1"):
             raise ApiUnavailable(

@@ -224,3 +224,12 @@ def test_the_first_create_goes_alone_only_until_the_api_has_accepted_the_key(
     second = write_csv(tmp_path / "second.csv", [("C", "FR"), ("D", "FR")])
     assert cli("run", second, "-o", "b.csv", "--workers", "2").exit_code == 0
     assert api_env.stats.max_in_flight == 2
+
+
+def test_an_empty_account_proves_the_key_too(cli, api_env, tmp_path):
+    # The account read of an empty account answers ERR_101 ("no list"), not OK: the API knew
+    # the account all the same, so the creates go out together from the first.
+    api_env.set_faults(FaultPlan(latency=0.5))
+    source = write_csv(tmp_path / "in.csv", [("A", "FR"), ("B", "FR")])
+    assert cli("run", source, "-o", "a.csv", "--workers", "2").exit_code == 0
+    assert api_env.stats.max_in_flight == 2
