@@ -14,6 +14,7 @@ visible characters, where they belong to an emoji sequence (👩‍💻) or to a
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from functools import cache
@@ -38,8 +39,10 @@ def invisible_characters() -> tuple[str, ...]:
     Format characters live in planes 0 and 1 and among the tags of plane 14; the planes of
     ideographs and private use between them hold none, so they are not scanned.
     """
-    points = (*range(0x20000), *range(0xE0000, 0xE1000))
-    return tuple(ch for ch in map(chr, points) if unicodedata.category(ch) == "Cf")
+    points = itertools.chain(range(0x20000), range(0xE0000, 0xE1000))
+    # Every Cf character is unprintable (`str.isprintable`): only those are looked up.
+    unprintable = itertools.filterfalse(str.isprintable, map(chr, points))
+    return tuple(ch for ch in unprintable if unicodedata.category(ch) == "Cf")
 
 
 @cache
@@ -73,6 +76,8 @@ def drop_invisible(text: str, *, keep_joiners: bool = True) -> str:
     inserting any Cf character but U+200C/U+200D never changes the result. Codes and other
     text that never holds an emoji or a Persian or Indic word pass `keep_joiners=False`.
     """
+    if text.isprintable():  # no format character: the common case, without the pattern
+        return text
     if not keep_joiners:
         # Character by character, without the pattern: header and code keys are short, and
         # building the pattern scans Unicode (~20 ms), which `--help` must not pay.
@@ -90,6 +95,10 @@ def drop_invisible_array(values: pa.Array) -> pa.Array:
     import pyarrow.compute as pc
 
     if len(values) == 0 or pc.all(pc.string_is_ascii(values)).as_py():
+        return values
+    # Format characters are unprintable for arrow too (a test checks each): printable values
+    # need no look at the characters' list.
+    if pc.all(pc.fill_null(pc.utf8_is_printable(values), True)).as_py():
         return values
     holds = pc.fill_null(pc.match_substring_regex(values, pattern=_re2_class()), False)
     if not pc.any(holds).as_py():
