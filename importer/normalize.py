@@ -143,6 +143,11 @@ def _map_text(array: pa.Array, function: Callable[[str], str]) -> pa.Array:
     )
 
 
+#: Fewer values than this are casefolded by Python all at once (~0.5 µs each), rather than
+#: after finding the characters arrow lowers otherwise (~50 ms, once per process; measured).
+CASEFOLD_ALL_BELOW = 100_000
+
+
 @cache
 def _re2_casefold_special() -> str:
     """RE2 class of the characters arrow's utf8_lower does not casefold (ß, ς, İ, Cherokee…).
@@ -168,6 +173,8 @@ def _key_array(normalized: pa.Array) -> pa.Array:
     keys = pc.utf8_lower(normalized)
     if pc.all(pc.string_is_ascii(normalized)).as_py():
         return keys
+    if len(normalized) < CASEFOLD_ALL_BELOW and normalized.null_count == 0:
+        return _map_text(normalized, str.casefold)
     special = pc.match_substring_regex(normalized, pattern=_re2_casefold_special())
     if pc.any(special).as_py():
         folded = _map_text(normalized.filter(special), str.casefold)

@@ -141,3 +141,47 @@ def test_joiners_stay_only_between_two_visible_characters(text: str) -> None:
         if ch in JOINERS:
             assert 0 < at < len(cleaned) - 1
             assert cleaned[at - 1] not in " \u200d\u200c" and cleaned[at + 1] not in " \u200d\u200c"
+
+
+def test_every_format_character_is_unprintable_for_python_and_arrow() -> None:
+    # What the fast paths of `drop_invisible` (str.isprintable) and `drop_invisible_array`
+    # (arrow's utf8_is_printable) rest on: a text either one calls printable holds none.
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    characters = invisible_characters()
+    assert len(characters) > 150
+    assert not any(ch.isprintable() for ch in characters)
+    texts = pa.array([f"a{ch}b" for ch in characters], pa.large_string())
+    assert not any(pc.utf8_is_printable(texts).to_pylist())
+
+
+@given(texts, st.booleans())
+def test_drop_invisible_is_the_character_rule(text: str, keep_joiners: bool) -> None:
+    # The fast paths change nothing: every format character goes but joiners kept between
+    # two visible characters, whatever the path taken.
+    cleaned = drop_invisible(text, keep_joiners=keep_joiners)
+    others = "".join(ch for ch in text if unicodedata.category(ch) != "Cf" or ch in JOINERS)
+    if not keep_joiners:
+        others = "".join(ch for ch in others if ch not in JOINERS)
+    assert "".join(ch for ch in cleaned if ch not in JOINERS) == "".join(
+        ch for ch in others if ch not in JOINERS
+    )
+    assert all(unicodedata.category(ch) != "Cf" or ch in JOINERS for ch in cleaned)
+
+
+@settings(deadline=None)
+@given(text_lists)
+def test_both_casefold_paths_give_the_same_keys(values: list[str]) -> None:
+    # Few values are casefolded all at once; many, only those arrow lowers otherwise.
+    import importer.normalize as normalize
+
+    series = pd.Series(values, dtype="str")
+    small = name_key(series).tolist()
+    threshold = normalize.CASEFOLD_ALL_BELOW
+    try:
+        normalize.CASEFOLD_ALL_BELOW = 0
+        large = name_key(series).tolist()
+    finally:
+        normalize.CASEFOLD_ALL_BELOW = threshold
+    assert small == large == [key.casefold() for key in normalize_names(series).tolist()]
