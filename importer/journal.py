@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 from filelock import FileLock, Timeout
@@ -42,9 +42,9 @@ from importer.journal_schema import (
 from importer.records import CONTACT_COLUMNS, RESULT_COLUMNS, Outcome
 
 
-@dataclass(frozen=True, slots=True)
-class RowRecord:
-    """One row's state as the journal keeps it: the results-file columns plus the dedupe key."""
+class RowRecord(NamedTuple):
+    """One row's state as the journal keeps it: the results-file columns plus the dedupe key
+    (a tuple: the send loop makes two per row, a frozen dataclass cost 3 µs each)."""
 
     row: int
     list_name: str

@@ -11,7 +11,6 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -62,7 +61,7 @@ def record(row: int, name: str, outcome: str = "planned", **changes: object) -> 
         attempts=0,
         name_key=name.casefold(),
     )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return base._replace(**changes)  # type: ignore[arg-type]
 
 
 def prepared_frame(names: list[str], first_row: int = 2) -> pd.DataFrame:

@@ -72,10 +72,7 @@ class ListSending:
         self.countries = frame["country_code"].tolist()
         self.keys = frame["name_key"].tolist()
         #: Each row's INPUT_FIELDS, read once: the journal needs them with every update.
-        columns = [frame[field].tolist() for field in INPUT_FIELDS]
-        self.inputs = [
-            dict(zip(INPUT_FIELDS, values, strict=True)) for values in zip(*columns, strict=True)
-        ]
+        self.inputs = list(zip(*(frame[field].tolist() for field in INPUT_FIELDS), strict=True))
 
     def request(self, index: int, *, stopping: bool, on_send: Callable[[], None]) -> Answered:
         """Create the row's list."""
@@ -102,7 +99,22 @@ class ListSending:
         """Journal rows as `RowRecord`s."""
         from importer.journal import RowRecord
 
-        self.store.record_rows(
-            run_id,
-            [RowRecord(**self.inputs[index], **vars(update)) for index, update in updates],
-        )
+        records = []
+        for index, update in updates:
+            row, list_name, country, name, country_code, name_key = self.inputs[index]
+            records.append(
+                RowRecord(
+                    row,
+                    list_name,
+                    country,
+                    name,
+                    country_code,
+                    update.outcome,
+                    update.code,
+                    update.message,
+                    update.list_contact_id,
+                    update.attempts,
+                    name_key,
+                )
+            )
+        self.store.record_rows(run_id, records)
