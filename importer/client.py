@@ -19,19 +19,8 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
-
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_result,
-    stop_after_attempt,
-    stop_any,
-    stop_when_event_set,
-    wait_random_exponential,
-)
-from tenacity.stop import stop_base
 
 from importer import errors
 from importer.api.answers import (
@@ -53,6 +42,10 @@ from importer.api.endpoints import (
 from importer.records import LocalCode, http_code
 from importer.throttle import OutageBreaker, Throttle, parse_retry_after
 from importer.transport import MAX_ANSWER_BYTES, HttpAnswer, Transport, TransportError
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState, Retrying
+    from tenacity.stop import stop_base
 
 log = logging.getLogger("importer.client")
 
@@ -378,16 +371,18 @@ class AvoSmsClient:
 
     def _retrying(self, what: str) -> Retrying:
         """The retry policy as tenacity runs it, for one request."""
-        stops: list[stop_base] = [stop_after_attempt(self._retry.max_attempts)]
+        import tenacity  # with the first retry: most runs never need it
+
+        stops: list[stop_base] = [tenacity.stop_after_attempt(self._retry.max_attempts)]
         if self._stop is not None:
-            stops.append(stop_when_event_set(self._stop))
-        return Retrying(
+            stops.append(tenacity.stop_when_event_set(self._stop))
+        return tenacity.Retrying(
             sleep=self._pause,
-            stop=stop_any(*stops),
-            wait=wait_random_exponential(
+            stop=tenacity.stop_any(*stops),
+            wait=tenacity.wait_random_exponential(
                 multiplier=self._retry.backoff_initial, max=self._retry.backoff_max
             ),
-            retry=retry_if_result(lambda reply: self._retry.retries(reply.code)),
+            retry=tenacity.retry_if_result(lambda reply: self._retry.retries(reply.code)),
             before_sleep=lambda state: self._log_retry(state, what),
             retry_error_callback=lambda state: _outcome(state),
             reraise=True,

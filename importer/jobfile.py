@@ -12,9 +12,7 @@ import difflib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from importer import option_values
 from importer.atomic_file import same_file
@@ -36,7 +34,16 @@ MAX_JOB_FILE_BYTES = 1_048_576
 #: Deeper YAML nesting than this is refused (PyYAML composes nodes recursively).
 MAX_YAML_DEPTH = 20
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:
+    import yaml
+
+
+def _loader() -> Any:
+    """PyYAML's C loader when built with libyaml. PyYAML is imported only to read a job or
+    credentials file, not for every run (~12 ms)."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class JobFile(dict[str, object]):
@@ -96,10 +103,12 @@ def compose_yaml(text: str, path: Path) -> yaml.Node | None:
     The events are scanned before anything is composed, so a "billion laughs" file is refused at
     its first anchor, in constant memory.
     """
+    import yaml
+
     try:
         depth = 0
         documents = 0
-        for event in yaml.parse(text, Loader=_Loader):
+        for event in yaml.parse(text, Loader=_loader()):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 raise ConfigError(
                     f"{path}: line {_line(event.start_mark)}: YAML anchors and aliases "
@@ -121,7 +130,7 @@ def compose_yaml(text: str, path: Path) -> yaml.Node | None:
                         f"{path}: line {_line(event.start_mark)}: only one YAML document is "
                         "allowed (remove the second ---)"
                     )
-        return yaml.compose(text, Loader=_Loader)
+        return yaml.compose(text, Loader=_loader())
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f"{path}: line {_line(mark)}" if mark is not None else str(path)
@@ -141,6 +150,8 @@ _ALLOWED_TAGS = frozenset(
 
 def _construct(node: yaml.Node, path: Path, shown_key: str) -> object:
     """A value node as Python data; scalars meant as text keep the text exactly as written."""
+    import yaml
+
     if node.tag not in _ALLOWED_TAGS:
         raise ConfigError(
             f'{path}: line {_line(node.start_mark)}: "{shown_key}" has an unsupported YAML '
@@ -160,6 +171,8 @@ def _construct(node: yaml.Node, path: Path, shown_key: str) -> object:
 
 def scalar_text(node: yaml.Node) -> str | None:
     """The text of a plain or quoted scalar as written (`007` stays `007`, `NO` stays `NO`)."""
+    import yaml
+
     if isinstance(node, yaml.ScalarNode) and node.tag in (
         _STANDARD_TAG + "str",
         _STANDARD_TAG + "int",
@@ -173,6 +186,8 @@ def scalar_text(node: yaml.Node) -> str | None:
 
 def mapping_pairs(root: yaml.Node, path: Path, what: str) -> list[tuple[str, int, yaml.Node]]:
     """(key as written, line, value node) for each key of a mapping; duplicates refused."""
+    import yaml
+
     if not isinstance(root, yaml.MappingNode):
         raise ConfigError(
             f"{path}: line {_line(root.start_mark)}: the {what} must be a mapping of "
@@ -223,6 +238,8 @@ def load_job_file(path: Path) -> dict[str, object]:
     Paths are returned as written; `resolve_options` makes them relative to the job file's
     folder. Every problem is a `ConfigError` naming the file, the line and the key.
     """
+    import yaml
+
     path = Path(path)
     text = read_yaml_text(path, "job file")
     root = compose_yaml(text, path)
