@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from importer import option_values
-from importer.atomic_file import same_file
 from importer.errors import ConfigError
 from importer.options import (
     ENV_BASE_URL,
@@ -28,6 +27,7 @@ from importer.options import (
     JobOptions,
     check_value,
 )
+from importer.outputs import check_overwrites
 
 #: Job and credentials files larger than this are refused before parsing.
 MAX_JOB_FILE_BYTES = 1_048_576
@@ -388,8 +388,10 @@ def resolve_options(
         origins["base_url"] = ENV_BASE_URL
 
     options = JobOptions(**values, origins=origins)  # type: ignore[arg-type]
+    job_source = job_file.source if job_file else None
     if require_input:
-        _check_input(options, origins.get("input"), job_file.source if job_file else None)
+        _check_input(options, origins.get("input"), job_source)
+    check_overwrites(options, Path.cwd(), job_source)
     return options
 
 
@@ -410,8 +412,3 @@ def _check_input(options: JobOptions, origin: str | None, job_source: Path | Non
         raise ConfigError(f"{prefix}input file not found: {options.input}")
     if not options.input.is_file():
         raise ConfigError(f"{prefix}input is not a file: {options.input}")
-    if options.output is not None and same_file(options.input, options.output, Path.cwd()):
-        raise ConfigError(
-            f"the results file would overwrite the input file {options.input}; "
-            "choose another --output"
-        )

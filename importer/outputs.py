@@ -55,22 +55,48 @@ def why(error: OSError) -> str:
     return error.strerror or str(error)
 
 
-def output_path(options: JobOptions, cwd: Path, *, rows: int) -> Path:
-    """Where the results go: ``--output``, else ``<input stem>.results.csv`` in `cwd`.
+def results_path(options: JobOptions, cwd: Path) -> Path | None:
+    """Where the results go: ``--output``, else ``<input stem>.results.csv`` in `cwd` (None
+    for a command without either)."""
+    if options.output is not None:
+        return options.output
+    return cwd / f"{options.input.stem}.results.csv" if options.input is not None else None
 
-    Checked writable for ``rows`` rows (with the report's path) before anything is sent.
-    """
+
+def output_path(options: JobOptions, cwd: Path, *, rows: int) -> Path:
+    """`results_path`, checked writable for ``rows`` rows (with the report's path) before
+    anything is sent."""
     from importer.results import check_writable
 
-    assert options.input is not None
-    output = options.output or cwd / f"{options.input.stem}.results.csv"
+    output = results_path(options, cwd)
+    assert output is not None
     check_writable(output, rows=rows)
     if options.report is not None:
-        for other, what in ((output, "the results file"), (options.input, "the input")):
-            if same_file(options.report, other, cwd):
-                raise ConfigError(
-                    f"{options.report}: the report would overwrite {what}; "
-                    "give --report another file name"
-                )
         check_writable(options.report, results=False)
     return output
+
+
+def check_overwrites(options: JobOptions, cwd: Path, job_file: Path | None = None) -> None:
+    """Refuse, in one line (ConfigError), a file the command writes — results, report, log —
+    that is a file it reads or keeps (the input, the STOP list, the journal, the job file, the
+    credentials file) or another file it writes: an opt-out list or a journal written over is
+    lost for good. Paths not created yet and links count (`same_file`)."""
+    written = (
+        ("the results file", "--output", results_path(options, cwd)),
+        ("the report", "--report", options.report),
+        ("the log", "--log-file", options.log_file),
+    )
+    kept = (
+        ("the input file", options.input),
+        ("the STOP list", options.exclude),
+        ("the journal", options.state),
+        ("the job file", job_file),
+        ("the credentials file", options.credentials_file),
+    )
+    for number, (what, flag, path) in enumerate(written):
+        others = (*kept, *((other, at) for other, _, at in written[:number]))
+        for other, at in others:
+            if path is not None and at is not None and same_file(path, at, cwd):
+                raise ConfigError(
+                    f"{path}: {what} would overwrite {other} {at}; choose another {flag}"
+                )

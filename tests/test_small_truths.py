@@ -38,6 +38,48 @@ def test_a_report_over_the_results_or_the_input_is_refused_before_sending(
     assert source.read_bytes() == before
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["-o", "stop.csv"], "the results file would overwrite the STOP list"),
+        (["--report", "stop.csv"], "the report would overwrite the STOP list"),
+        (["--report", "st.db"], "the report would overwrite the journal"),
+        (["--report", "job.yaml"], "the report would overwrite the job file"),
+        (["--log-file", "in.csv"], "the log would overwrite the input file"),
+        (["-o", "out.csv", "--log-file", "out.csv"], "the log would overwrite the results"),
+        (["-o", "new/out.csv", "--report", "in.csv"], "the report would overwrite"),
+    ],
+    ids=[
+        "results-stop",
+        "report-stop",
+        "report-journal",
+        "report-job",
+        "log-input",
+        "log-results",
+        "no-folder",
+    ],
+)
+def test_no_output_is_written_over_a_file_the_command_reads_or_keeps(
+    cli, api_env, tmp_path, args, said
+):
+    # An opt-out list, a journal or a job file written over is lost for good: refused in one
+    # line before anything is read, sent, logged or created (no folder for the results).
+    write_csv(tmp_path / "in.csv", [("Gardée", "FR")])
+    (tmp_path / "stop.csv").write_text("phone\n+33612345678\n", encoding="utf-8")
+    (tmp_path / "job.yaml").write_text("input: in.csv\nstate: st.db\n", encoding="utf-8")
+    assert cli("run", "--job", "job.yaml", "-o", "first.csv").exit_code == 0
+    before = {
+        name: (tmp_path / name).read_bytes() for name in ("in.csv", "stop.csv", "st.db", "job.yaml")
+    }
+    result = cli("run", "--job", "job.yaml", "--exclude", "stop.csv", *args)
+    assert result.exit_code == 2, result.stderr
+    assert said in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert {name: (tmp_path / name).read_bytes() for name in before} == before
+    assert not (tmp_path / "new").exists()
+    assert not (tmp_path / "out.csv").exists()
+
+
 @pytest.mark.parametrize("command", ["runs", "results"])
 def test_runs_and_results_never_read_the_base_url_variable(
     cli, api_env, tmp_path, monkeypatch, command
