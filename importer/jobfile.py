@@ -389,6 +389,11 @@ def resolve_options(
 
     options = JobOptions(**values, origins=origins)  # type: ignore[arg-type]
     job_source = job_file.source if job_file else None
+    if uses_api and options.sandbox_faults and options.base_url != "sandbox":
+        raise ConfigError(
+            f"{origins.get('sandbox_faults', 'sandbox_faults')}: sandbox_faults applies to the "
+            f"built-in sandbox only (base_url: sandbox), and the API here is {options.base_url}"
+        )
     if require_input:
         _check_input(options, origins.get("input"), job_source)
     check_overwrites(options, Path.cwd(), job_source)

@@ -345,6 +345,21 @@ def test_sandbox_faults(tmp_path: Path) -> None:
     }
 
 
+def test_sandbox_faults_with_another_api_are_refused(tmp_path: Path) -> None:
+    # Faults asked of an API that is not the sandbox would be silently ignored: refused.
+    path = write(
+        tmp_path / "job.yaml",
+        "input: in.csv\nbase_url: http://127.0.0.1:9\nsandbox_faults:\n  error_9xx_rate: 0.3\n",
+    )
+    write(tmp_path / "in.csv", "Nom de la liste,Pays\nA,FR\n")
+    job = load_job_file(path)
+    with pytest.raises(ConfigError) as caught:
+        resolve_options(job, {}, environ={}, job_dir=tmp_path)
+    assert str(caught.value).startswith(f"{path}: line 3: sandbox_faults applies to the built-in")
+    offline = resolve_options(job, {}, environ={}, job_dir=tmp_path, uses_api=False)
+    assert offline.sandbox_faults == {"error_9xx_rate": 0.3}
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
