@@ -112,7 +112,7 @@ def compose_yaml(text: str, path: Path) -> yaml.Node | None:
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 raise ConfigError(
                     f"{path}: line {_line(event.start_mark)}: YAML anchors and aliases "
-                    "(& and *) are not allowed in job files; write each value out"
+                    "(& and *) are not allowed in job or credentials files; write each value out"
                 )
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1

@@ -176,8 +176,8 @@ def test_alias_bomb_is_refused_quickly_in_little_memory(tmp_path: Path) -> None:
     finally:
         tracemalloc.stop()
     assert str(caught.value) == (
-        f"{path}: line 1: YAML anchors and aliases (& and *) are not allowed in job files; "
-        "write each value out"
+        f"{path}: line 1: YAML anchors and aliases (& and *) are not allowed in job or "
+        "credentials files; write each value out"
     )
     assert elapsed < 5  # generous: the bomb is refused at its first anchor
     assert peak < 20_000_000
