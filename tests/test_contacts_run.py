@@ -245,7 +245,8 @@ def test_a_lists_only_journal_is_upgraded(cli, api_env, tmp_path: Path) -> None:
 def test_a_contacts_run_killed_at_a_random_point_resumes_adding_each_once(tmp_path: Path) -> None:
     source = contacts_csv(tmp_path / "big.csv", many_contacts(3000, 10))
     kill_after = random.Random(os.getpid()).uniform(0.5, 2.5)
-    with SandboxServer(faults=FaultPlan(latency=0.002)) as server:
+    # 10 ms a request: 3,000 adds take longer than the latest kill.
+    with SandboxServer(faults=FaultPlan(latency=0.01)) as server:
         args = ("run", source, "-o", "out.csv", "--rate", "0")
         first = start_cli(server, *args, cwd=tmp_path)
         deadline = time.monotonic() + 60

@@ -53,7 +53,8 @@ def test_a_run_killed_at_a_random_point_resumes_and_creates_each_list_once(tmp_p
     rows = [(f"Migrated list {number:05d}", "FR") for number in range(3000)]
     source = write_csv(tmp_path / "big.csv", rows)
     kill_after = random.Random(os.getpid()).uniform(0.5, 2.5)
-    with SandboxServer(faults=FaultPlan(latency=0.002)) as server:
+    # 10 ms a request: 3,000 creates take longer than the latest kill (they once took 2 s).
+    with SandboxServer(faults=FaultPlan(latency=0.01)) as server:
         first = start_cli(server, "run", source, "-o", "out.csv", "--rate", "0", cwd=tmp_path)
         wait_for_creates(server, 1)
         time.sleep(kill_after)
