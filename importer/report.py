@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from importer.atomic_file import atomic_write
+from importer.code_meanings import explain_code
 from importer.list_tally import outcome_columns, summary_table
 from importer.records import NAME_AS_TYPED, Outcome
-from importer.results import RunSummary, ended_text, explain_code, format_duration
+from importer.results import RunSummary, ended_text, format_duration
 
 if TYPE_CHECKING:
     import pandas as pd

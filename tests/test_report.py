@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 
 from importer import report, results
+from importer.code_meanings import CODE_EXPLANATIONS
 from importer.records import RESULT_COLUMNS
 from importer.report import write_report
-from importer.results import CODE_EXPLANATIONS, tally
+from importer.results import tally
 from tests.factories import make_frame, make_summary
 
 HOSTILE = '<script>alert("x")</script> & <img src=https://evil.example/x.png>'

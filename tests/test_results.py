@@ -16,15 +16,10 @@ from hypothesis import strategies as st
 from openpyxl.utils.escape import unescape
 
 from importer import atomic_file, results, results_xlsx
+from importer.code_meanings import CODE_EXPLANATIONS, UNKNOWN_CODE_EXPLANATION, explain_code
 from importer.errors import ConfigError
 from importer.records import RESULT_COLUMNS
-from importer.results import (
-    CODE_EXPLANATIONS,
-    explain_code,
-    summary_line,
-    tally,
-    write_results,
-)
+from importer.results import summary_line, tally, write_results
 from tests.factories import ROWS, make_frame, make_summary
 
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
@@ -497,14 +492,14 @@ def test_explain_code(code: str, expected_key: str) -> None:
 
 def test_explain_unknown_and_empty_codes() -> None:
     assert explain_code("") == ""
-    assert explain_code("WHATEVER") == results.UNKNOWN_CODE_EXPLANATION
+    assert explain_code("WHATEVER") == UNKNOWN_CODE_EXPLANATION
 
 
 def test_every_local_code_is_explained() -> None:
     from importer.records import LocalCode
 
     for code in LocalCode:
-        assert explain_code(code) != results.UNKNOWN_CODE_EXPLANATION, code
+        assert explain_code(code) != UNKNOWN_CODE_EXPLANATION, code
 
 
 # --- write_table (the account's lists export) ------------------------------------------------
