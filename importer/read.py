@@ -12,7 +12,6 @@ messages' helpers, the blank-row ending); :mod:`importer.read_csv` and
 from __future__ import annotations
 
 import hashlib
-import json
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from importer.cells import CellFact
 from importer.errors import InputError
+from importer.quoting import quote, quote_all
 from importer.text import drop_invisible
 
 if TYPE_CHECKING:
@@ -264,25 +264,6 @@ def _read_bytes(label: str, path: Path) -> bytes:
         raise InputError(f"{label}: is a folder, not a file") from None
     except OSError as error:
         raise InputError(f"{label}: cannot be read: {error.strerror or error}") from None
-
-
-def quote(text: str, limit: int = 40) -> str:
-    """A header or sheet name quoted on one line, cut short: hostile files have huge cells."""
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return json.dumps(text, ensure_ascii=False)
-
-
-def brief(error: BaseException) -> str:
-    """Another library's message, kept to one short line."""
-    return " ".join(str(error).split())[:200]
-
-
-def quote_all(texts: Sequence[str], limit: int = 20) -> str:
-    """Headers or sheet names, each quoted, the first `limit` of them; "none" when empty."""
-    shown = ", ".join(quote(text) for text in texts[:limit])
-    more = f" and {len(texts) - limit} more" if len(texts) > limit else ""
-    return shown + more or "none"
 
 
 # --- columns -------------------------------------------------------------------------------

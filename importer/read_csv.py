@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from importer.encodings import choose_8bit
 from importer.errors import InputError
+from importer.quoting import brief, quote
 from importer.read import (
     HEADER_SEARCH_ROWS,
     OLE_SIGNATURE,
@@ -22,12 +23,10 @@ from importer.read import (
     FoundColumns,
     RawTable,
     WantedColumns,
-    brief,
     find_header,
     header_roles,
     is_filled,
     match_columns,
-    quote,
 )
 
 if TYPE_CHECKING:

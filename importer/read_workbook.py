@@ -10,17 +10,15 @@ from typing import Any
 
 from importer.cells import cell_text
 from importer.errors import InputError
+from importer.quoting import brief, quote, quote_all
 from importer.read import (
     HEADER_SEARCH_ROWS,
     OLE_SIGNATURE,
     ZIP_SIGNATURE,
     RawTable,
     WantedColumns,
-    brief,
     find_header,
     match_columns,
-    quote,
-    quote_all,
 )
 from importer.read_cells import Suspect, review_cells
 
