@@ -35,7 +35,7 @@ from importer.kinds.contacts_sync import removal_code
 from importer.kinds.roles import OPTIONAL_ROLES
 from importer.kinds.row_notes import reading_notes, with_notes
 from importer.records import Outcome
-from importer.send import Answered, RowUpdate, answered, row_update
+from importer.row_updates import Answered, RowUpdate, answered, row_update
 
 #: The code of a contact already in its list, on `/contact/add`.
 CODE_TAKEN = "ERR_105"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from importer.records import Outcome
-from importer.send import Answered, RowUpdate, answered, row_update
+from importer.row_updates import Answered, RowUpdate, answered, row_update
 
 if TYPE_CHECKING:
     import pandas as pd
