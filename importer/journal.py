@@ -14,17 +14,25 @@ import socket
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import repeat
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pandas as pd
 from filelock import FileLock, Timeout
 
 from importer import __version__, errors
 from importer.journal_lock import lock_info_path
+from importer.journal_records import (
+    InterruptedCreation,
+    KnownList,
+    RowRecord,
+    RunInfo,
+    run_info_from_record,
+    timestamp,
+    without_secrets,
+)
 from importer.journal_schema import (
     ACCOUNT_RUNS_SQL,
     CONTACT_ROW_FIELDS,
@@ -42,85 +50,8 @@ from importer.journal_schema import (
 from importer.records import CONTACT_COLUMNS, RESULT_COLUMNS, Outcome
 
 
-class RowRecord(NamedTuple):
-    """One row's state as the journal keeps it: the results-file columns plus the dedupe key
-    (a tuple: the send loop makes two per row, a frozen dataclass cost 3 µs each)."""
-
-    row: int
-    list_name: str
-    country: str
-    name: str
-    country_code: str
-    outcome: str
-    code: str
-    message: str
-    list_contact_id: str
-    attempts: int
-    name_key: str
-
-
-@dataclass(frozen=True, slots=True)
-class KnownList:
-    """A list some run created or found, so a later run neither sends nor loses it."""
-
-    list_contact_id: str
-    country_code: str
-    run_id: int
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class InterruptedCreation:
-    """A stopped or killed run that created a list, or may have: its id and when it started."""
-
-    run_id: int
-    started_at: datetime
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """One run as `avosms-import runs` shows it; a killed run has no end, counts from its rows."""
-
-    run_id: int
-    started_at: datetime
-    ended_at: datetime | None
-    input_path: str
-    input_sha256: str
-    options: dict[str, Any]
-    counts: dict[str, int]
-    exit_code: int | None
-    pid: int
-    host: str
-    tool_version: str
-    running: bool = False  # still going: it holds the journal's lock (`journal_lock`)
-
-    @property
-    def finished(self) -> bool:
-        """False for a run still going or killed before it could record its end."""
-        return self.ended_at is not None
-
-
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _timestamp(moment: datetime) -> str:
-    # One fixed format, so text order is time order in SQL.
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _is_secret_name(name: object) -> bool:
-    folded = str(name).casefold().replace("-", "_")
-    return folded == "key" or folded.endswith("_key")
-
-
-def _without_secrets(value: Any) -> Any:
-    """Drop every `key`-like entry, however deep: the API key must never reach the journal."""
-    if isinstance(value, dict):
-        return {k: _without_secrets(v) for k, v in value.items() if not _is_secret_name(k)}
-    if isinstance(value, list | tuple):
-        return [_without_secrets(item) for item in value]
-    return value
 
 
 def _pending_if_unfinished(outcome: str, finished: bool) -> str:
@@ -227,7 +158,7 @@ class Journal:
         info = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
-            "started_at": _timestamp(self._lock_started),
+            "started_at": timestamp(self._lock_started),
             "run_id": run_id,
         }
         temporary = self._lock_info_path.with_name(self._lock_info_path.name + f".{os.getpid()}")
@@ -253,13 +184,13 @@ class Journal:
 
     def start_run(self, *, input_path: str, input_sha256: str, options: dict[str, Any]) -> int:
         """Record a new run and return its id; `options` is stored without any key."""
-        options_json = json.dumps(_without_secrets(options), default=str, sort_keys=True)
+        options_json = json.dumps(without_secrets(options), default=str, sort_keys=True)
         with self._transaction("record the run's start") as connection:
             cursor = connection.execute(
                 "INSERT INTO runs (started_at, input_path, input_sha256, options_json, pid, host,"
                 " tool_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
-                    _timestamp(self._now()),
+                    timestamp(self._now()),
                     str(input_path),
                     input_sha256,
                     options_json,
@@ -280,7 +211,7 @@ class Journal:
             cursor = connection.execute(
                 "UPDATE runs SET ended_at = ?, counts_json = ?, exit_code = ? WHERE id = ?",
                 (
-                    _timestamp(self._now()),
+                    timestamp(self._now()),
                     json.dumps({str(k): int(v) for k, v in counts.items()}),
                     int(exit_code),
                     run_id,
@@ -294,7 +225,7 @@ class Journal:
         with self._guard:
             records = self._read(f"SELECT {RUN_COLUMNS_SQL} FROM runs ORDER BY id DESC")
             live = self._live_counts([r[0] for r in records if r[6] is None])
-        return [_run_info(record, live.get(record[0], {})) for record in records]
+        return [run_info_from_record(record, live.get(record[0], {})) for record in records]
 
     def run_info(self, run_id: int) -> RunInfo:
         """One run; JournalError when the journal has no such run."""
@@ -303,7 +234,7 @@ class Journal:
             if not records:
                 raise self._unknown_run(run_id)
             live = self._live_counts([run_id]) if records[0][6] is None else {}
-        return _run_info(records[0], live.get(run_id, {}))
+        return run_info_from_record(records[0], live.get(run_id, {}))
 
     def prune(self, *, keep_runs: int) -> list[int]:
         """Forget the rows of every run but the newest ``keep_runs``; return the runs pruned.
@@ -373,7 +304,7 @@ class Journal:
 
     def record_rows(self, run_id: int, rows: Iterable[RowRecord]) -> None:
         """Insert or update a batch of rows in one transaction: all of the batch, or none."""
-        now = _timestamp(self._now())
+        now = timestamp(self._now())
         parameters = (
             (
                 run_id,
@@ -419,7 +350,7 @@ class Journal:
                 columns.append(column.fillna(0).astype("int64").tolist())
             else:
                 columns.append(column.fillna("").astype(str).tolist())
-        now = _timestamp(self._now())
+        now = timestamp(self._now())
         return zip(repeat(run_id), *columns, repeat(now), strict=False)
 
     def interrupted_changes(self, *, account: str, before_run: int) -> pd.DataFrame:
@@ -504,31 +435,4 @@ class Journal:
         }
 
 
-def _run_info(record: tuple[Any, ...], live_counts: dict[str, int]) -> RunInfo:
-    (run_id, started, ended, input_path, sha256, options, counts, exit_code, pid, host, version) = (
-        record
-    )
-    return RunInfo(
-        run_id=run_id,
-        started_at=datetime.fromisoformat(started),
-        ended_at=datetime.fromisoformat(ended) if ended is not None else None,
-        input_path=input_path,
-        input_sha256=sha256,
-        options=json.loads(options) if options else {},
-        counts=json.loads(counts) if counts is not None else dict(live_counts),
-        exit_code=exit_code,
-        pid=pid,
-        host=host,
-        tool_version=version,
-    )
-
-
-__all__ = [
-    "CONTACT_ROW_FIELDS",
-    "MIGRATIONS",
-    "InterruptedCreation",
-    "Journal",
-    "KnownList",
-    "RowRecord",
-    "RunInfo",
-]
+__all__ = ["CONTACT_ROW_FIELDS", "MIGRATIONS", "Journal"]

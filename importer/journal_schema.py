@@ -1,5 +1,6 @@
 """The journal's SQLite schema: its tables, migrations, the checks made on opening a file, and
-the statements the journal runs (`importer.journal` holds the records and the `Journal`)."""
+the statements the journal runs (`importer.journal_records` holds the records, `importer.journal`
+the `Journal`)."""
 
 from __future__ import annotations
 

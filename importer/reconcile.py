@@ -22,7 +22,7 @@ from importer.normalize import name_key
 from importer.records import LocalCode, Outcome
 
 if TYPE_CHECKING:
-    from importer.journal import InterruptedCreation
+    from importer.journal_records import InterruptedCreation
 
 #: Seconds between two account re-reads triggered by ERR_104 answers.
 REFETCH_INTERVAL = 3.0

@@ -19,7 +19,8 @@ import pytest
 
 import importer
 from importer import errors, journal, journal_schema
-from importer.journal import Journal, KnownList, RowRecord
+from importer.journal import Journal
+from importer.journal_records import KnownList, RowRecord
 from importer.records import RESULT_COLUMNS
 
 PROJECT_ROOT = str(Path(importer.__file__).resolve().parent.parent)
@@ -486,7 +487,8 @@ def test_process_killed_mid_writes_leaves_consistent_journal(state: Path) -> Non
         f"""
         import pandas as pd
         from pathlib import Path
-        from importer.journal import Journal, RowRecord
+        from importer.journal import Journal
+        from importer.journal_records import RowRecord
         journal = Journal.open(Path({str(state)!r}))
         run_id = journal.start_run(input_path="big.csv", input_sha256="0", options={{}})
         names = [f"List {{i}}" for i in range(100_000)]

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from importer.errors import ExitCode, ImporterError, JournalError
-from importer.journal import Journal, RowRecord
+from importer.journal import Journal
+from importer.journal_records import RowRecord
 from importer.run import JobResult
 from importer.sandbox import FaultPlan, SandboxServer
 from tests.conftest import library_run, read_results, write_csv

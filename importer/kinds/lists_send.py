@@ -97,7 +97,7 @@ class ListSending:
 
     def journal(self, run_id: int, updates: list[tuple[int, RowUpdate]]) -> None:
         """Journal rows as `RowRecord`s."""
-        from importer.journal import RowRecord
+        from importer.journal_records import RowRecord
 
         records = []
         for index, update in updates:
