@@ -201,8 +201,8 @@ def map_option(options: JobOptions) -> str:
 
 
 def _read_contacts(options: JobOptions) -> ContactsSource:
+    from importer.kinds.column_map import parse_mapping
     from importer.kinds.contacts_read import read_contacts
-    from importer.kinds.roles import parse_mapping
 
     _lean_arrow_memory()
     assert options.input is not None

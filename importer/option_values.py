@@ -92,7 +92,7 @@ def choice(*choices: str) -> Callable[[object], str]:
 
 def columns(value: object) -> dict[str, str]:
     """`{HEADER: ROLE}` from a job file, or `("HEADER=ROLE", ...)` from repeated `--map`."""
-    from importer.kinds.roles import parse_mapping
+    from importer.kinds.column_map import parse_mapping
 
     if isinstance(value, Mapping):
         pairs: Mapping[str, str] | list[str] = {str(k): str(v) for k, v in value.items()}

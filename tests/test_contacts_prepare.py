@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from importer.api.endpoints import CONTACT_FIELDS
 from importer.client import AccountContact
 from importer.errors import ConfigError, InputError
+from importer.kinds.column_map import parse_mapping
 from importer.kinds.contacts import CONTACT_COLUMNS, CONTACT_KEYS, ContactOptions, prepare
 from importer.kinds.contacts_plan import ListOnAccount, index_contacts, plan
-from importer.kinds.roles import Kind, Role, detect_kind, is_header_row, match_roles, parse_mapping
+from importer.kinds.roles import Kind, Role, detect_kind, is_header_row, match_roles
 from importer.rules.phones import NumberFormat
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "contacts.csv"

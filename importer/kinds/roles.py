@@ -329,33 +329,6 @@ def map_hint(option: str, role: str, header: str = "HEADER") -> str:
     return f"{option} {{{header}: {role}}}"
 
 
-def parse_mapping(pairs: Sequence[str] | Mapping[str, str]) -> dict[str, Role]:
-    """`--map HEADER=ROLE` values (or a job's `columns:` mapping) -> header -> role.
-
-    Raises ConfigError naming a pair without `=` or a role that does not exist.
-    """
-    items: list[tuple[str, str]] = []
-    if isinstance(pairs, Mapping):
-        items = [(str(header), str(role)) for header, role in pairs.items()]
-    else:
-        for pair in pairs:
-            header, sep, role = pair.rpartition("=")
-            if not sep or not header.strip():
-                raise ConfigError(f"{pair!r}: expected HEADER=ROLE")
-            items.append((header, role))
-    roles = {role.value: role for role in Role}
-    mapping: dict[str, Role] = {}
-    for header, role in items:
-        chosen = roles.get(role.strip().lower().replace("-", "_").replace(" ", "_"))
-        if chosen is None:
-            raise ConfigError(
-                f"column {header.strip()!r}: unknown role {role.strip()!r}; "
-                f"roles are {', '.join(roles)}"
-            )
-        mapping[header.strip()] = chosen
-    return mapping
-
-
 def is_header_row(cells: Sequence[str], mapping: Mapping[str, Role] | None = None) -> bool:
     """Whether a row can be the header: it holds a phone or list-name column, or a mapped one."""
     keys = {header_key(cell) for cell in cells if cell.strip()}
