@@ -2,23 +2,20 @@
 
 One `Transport` (keep-alive connections pooled for the workers, a deadline per request, no proxy
 in clear) is shared by every worker thread. Each HTTP attempt first passes the shared
-`Throttle`; retries follow `RetryPolicy`. Answers are
-classified once, here: the rest of the importer only sees `CreateAnswer` codes (`OK`,
-`ERR_1xx`, `ERR_9xx`, `HTTP_503`, `TIMEOUT`, `CONNECTION`, `BAD_ANSWER`, ...).
+`Throttle`; retries follow `RetryPolicy`. Each answer is classified once, by
+`importer.replies`: the rest of the importer only sees `CreateAnswer` codes (`OK`, `ERR_1xx`,
+`ERR_9xx`, `HTTP_503`, `TIMEOUT`, `CONNECTION`, `BAD_ANSWER`, ...).
 The key is sent in the form body only and never appears in a message, log line or repr.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -39,9 +36,19 @@ from importer.api.endpoints import (
     LIST_RETRIEVE,
     Endpoint,
 )
-from importer.records import LocalCode, http_code
-from importer.throttle import OutageBreaker, Throttle, parse_retry_after
-from importer.transport import MAX_ANSWER_BYTES, HttpAnswer, Transport, TransportError
+from importer.records import LocalCode
+from importer.replies import (
+    CREATE_CODE_MESSAGES,
+    LATE_PROCESSING_GRACE,
+    CreateAnswer,
+    Reply,
+    RetryPolicy,
+    classify_answer,
+    may_have_been_processed,
+    transport_failure,
+)
+from importer.throttle import OutageBreaker, Throttle
+from importer.transport import Transport, TransportError
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState, Retrying
@@ -52,20 +59,6 @@ log = logging.getLogger("importer.client")
 CREATE_PATH = LIST_CREATE.path
 LISTS_PATH = LIST_RETRIEVE.path
 
-#: Seconds a server is assumed to go on working, at least, on a request we stopped waiting for:
-#: an account re-read settles a timed-out attempt only once max(timeout, this) has passed.
-LATE_PROCESSING_GRACE = 3.0
-
-_KNOWN_CODE = re.compile(r"OK|ERR_[19]\d\d")
-
-#: What the create endpoint's ERR_1xx codes mean, in the operator's words.
-CREATE_CODE_MESSAGES: Mapping[str, str] = {
-    "ERR_101": "the API says the list name is empty (ERR_101)",
-    "ERR_102": "the API says the country code is empty (ERR_102)",
-    "ERR_103": "the API knows no country with this ISO code (ERR_103)",
-    "ERR_104": "the list name is not available: already used on the account (ERR_104)",
-}
-
 
 @dataclass(frozen=True)
 class Credentials:
@@ -75,93 +68,8 @@ class Credentials:
     key: str = field(repr=False)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Which answers are retried, how often and how long to wait: the one place to change it.
-
-    Retried (``retry_on_codes`` holds code prefixes): ERR_9xx (a processing error on the API's
-    side), HTTP 5xx, HTTP 429 and 408, timeouts, connection errors and garbled answers (which
-    may be transient). Never retried: ERR_1xx (the API's verdict on the row), other HTTP
-    3xx/4xx, and ERR_100 (credentials refused: the run stops at once).
-    Waits are exponential with full jitter: before retry n, a random time in
-    ``[0, min(backoff_initial * 2**(n-1), backoff_max)]``, and at least any ``Retry-After``
-    (capped at ``retry_after_max``), which every worker honours.
-    ``burst_9xx_count`` ERR_9xx within ``burst_9xx_window`` seconds, when they are at least
-    ``burst_9xx_share`` of the answers in that window, halve the throttle's rate like a 429.
-    """
-
-    max_attempts: int = 5
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
-    retry_after_max: float = 300.0
-    retry_on_codes: frozenset[str] = frozenset(
-        {
-            "ERR_9",
-            "HTTP_5",
-            "HTTP_429",
-            "HTTP_408",
-            LocalCode.TIMEOUT.value,
-            LocalCode.CONNECTION.value,
-            LocalCode.BAD_ANSWER.value,
-        }
-    )
-    burst_9xx_count: int = 3
-    burst_9xx_window: float = 1.0
-    burst_9xx_share: float = 0.5
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError(f"max_attempts must be at least 1, not {self.max_attempts}")
-        if self.backoff_initial < 0 or self.backoff_max < 0 or self.retry_after_max < 0:
-            raise ValueError("backoff and Retry-After limits must be >= 0 seconds")
-
-    def retries(self, code: str) -> bool:
-        """Whether an attempt that answered `code` is tried again."""
-        return code.startswith(tuple(self.retry_on_codes))
-
-
-@dataclass(frozen=True)
-class CreateAnswer:
-    """What became of one create request, after its retries.
-
-    ``uncertain`` counts the attempts that may have been processed without our learning what
-    they did (see `may_have_been_processed`); ``settle_delay`` is how long after the final
-    answer the server may still be working on one of them (when one timed out: the timeout,
-    and at least `LATE_PROCESSING_GRACE`).
-    """
-
-    code: str
-    list_contact_id: str
-    message: str
-    attempts: int
-    uncertain: int = 0
-    settle_delay: float = 0.0
-
-
 class ApiUnavailable(errors.RunStopped):
     """The account's lists could not be fetched, even after retries."""
-
-
-@dataclass(frozen=True)
-class _Reply:
-    """One HTTP attempt, classified."""
-
-    code: str
-    message: str
-    payload: dict[str, Any] | None = None
-    retry_after: float | None = None
-    #: The request provably never reached the server (connection refused, name not resolved).
-    unreached: bool = False
-
-
-def may_have_been_processed(code: str, *, unreached: bool = False) -> bool:
-    """Whether an attempt that ended with `code` may have acted on the account unseen.
-
-    Not when it provably never reached the server (`unreached`), nor when its answer says what
-    happened (``OK``, ``ERR_1xx``), nor when the server refused it (HTTP 429 or another 4xx).
-    Every other failure (ERR_9xx, 5xx, timeout, cut connection, garbled answer) may have been.
-    """
-    return not (unreached or code == "OK" or code.startswith(("ERR_1", "HTTP_4")))
 
 
 class AvoSmsClient:
@@ -333,7 +241,7 @@ class AvoSmsClient:
 
     def _call(
         self, path: str, fields: Mapping[str, str], what: str, fates: _Fates | None = None
-    ) -> tuple[_Reply, int]:
+    ) -> tuple[Reply, int]:
         """One request with its retries: the last reply and how many attempts were sent.
 
         `fates` counts the attempts that may have been processed unseen; a `RunStopped`
@@ -343,9 +251,9 @@ class AvoSmsClient:
         form = "&".join(filter(None, (self._account_form, urlencode(fields)))).encode("ascii")
         parse = PARSERS.get(path, parse_nothing)
         sent = 0
-        last: _Reply | None = None
+        last: Reply | None = None
 
-        def attempt() -> _Reply:
+        def attempt() -> Reply:
             nonlocal sent, last
             if self._stopping() or not self._limiter.acquire(self._stop):
                 if last is None:
@@ -362,7 +270,7 @@ class AvoSmsClient:
             first = attempt()
             if self._retry.max_attempts == 1 or not self._retry.retries(first.code):
                 return first, sent  # the common case, without building the retry machinery
-            reply: _Reply = self._retrying(what)(_replaying(first, attempt))
+            reply: Reply = self._retrying(what)(_replaying(first, attempt))
         except errors.RunStopped as error:
             error.uncertain_attempts = fates.uncertain
             error.last_code = last.code if last is not None else ""
@@ -394,14 +302,14 @@ class AvoSmsClient:
         form: bytes,
         parse: Callable[[dict[str, Any]], str | None],
         fates: _Fates,
-    ) -> _Reply:
+    ) -> Reply:
         """Send one request and classify its answer; only ERR_100 and the breaker raise."""
         try:
             answer = self._transport.post_form(path, form)
         except TransportError as error:
-            reply = _transport_failure(error)
+            reply = transport_failure(error)
         else:
-            reply = _classify(answer, parse)
+            reply = classify_answer(answer, parse)
         key = self._credentials.key
         if key and key in reply.message:  # a server quoting our request back, say
             reply = replace(reply, message=reply.message.replace(key, "***"))
@@ -415,7 +323,7 @@ class AvoSmsClient:
             )
         return reply
 
-    def _observe(self, reply: _Reply) -> None:
+    def _observe(self, reply: Reply) -> None:
         """Feed one attempt's outcome to the breaker and the throttle's rate adaptation."""
         healthy = reply.code == "OK" or reply.code.startswith("ERR_1")
         if self._breaker is not None:
@@ -465,7 +373,7 @@ class AvoSmsClient:
         else:
             time.sleep(seconds)
 
-    def _final_message(self, reply: _Reply, attempts: int) -> str:
+    def _final_message(self, reply: Reply, attempts: int) -> str:
         plural = "attempt" if attempts == 1 else "attempts"
         message = f"{reply.message} after {attempts} {plural}"
         if self._stopping() and attempts < self._retry.max_attempts:
@@ -493,113 +401,23 @@ class _Fates:
     #: Called as each attempt goes out (`AvoSmsClient.create_list`'s `on_send`).
     on_send: Callable[[], None] | None = None
 
-    def note(self, reply: _Reply) -> None:
+    def note(self, reply: Reply) -> None:
         if may_have_been_processed(reply.code, unreached=reply.unreached):
             self.uncertain += 1
             self.timed_out = self.timed_out or reply.code == LocalCode.TIMEOUT.value
 
 
-def _transport_failure(error: TransportError) -> _Reply:
-    """A request without a complete HTTP answer: TIMEOUT or CONNECTION."""
-    if error.timed_out:
-        return _Reply(LocalCode.TIMEOUT.value, error.reason, unreached=error.unreached)
-    message = f"the connection failed ({error.reason})"
-    return _Reply(LocalCode.CONNECTION.value, message, unreached=error.unreached)
-
-
-def _replaying(first: _Reply, attempt: Callable[[], _Reply]) -> Callable[[], _Reply]:
+def _replaying(first: Reply, attempt: Callable[[], Reply]) -> Callable[[], Reply]:
     """`attempt`, except that its first call gives back `first`, the attempt already made."""
     replay = [first]
 
-    def next_attempt() -> _Reply:
+    def next_attempt() -> Reply:
         return replay.pop() if replay else attempt()
 
     return next_attempt
 
 
-def _outcome(state: RetryCallState) -> _Reply:
+def _outcome(state: RetryCallState) -> Reply:
     assert state.outcome is not None
-    reply: _Reply = state.outcome.result()
+    reply: Reply = state.outcome.result()
     return reply
-
-
-# -- reading answers ---------------------------------------------------------------------
-
-
-def _classify(answer: HttpAnswer, parse: Callable[[dict[str, Any]], str | None]) -> _Reply:
-    """Turn one HTTP answer into a code: the API's own, or a local token saying what was wrong."""
-    status, body = answer.status, answer.body
-    label = _status_label(status)
-    if status == HTTPStatus.TOO_MANY_REQUESTS:
-        retry_after = parse_retry_after(answer.headers.get("retry-after"))
-        return _Reply(
-            LocalCode.THROTTLED.value,
-            f"the API asked to slow down ({label})",
-            retry_after=retry_after,
-        )
-    if status >= 500:
-        return _Reply(http_code(status), f"the API answered {label}")
-    if 300 <= status < 400:
-        return _Reply(http_code(status), f"the API answered {label} (a redirect): check the URL")
-    if body is None:
-        return _Reply(
-            LocalCode.BAD_ANSWER.value,
-            f"the API answered {label} with more than {MAX_ANSWER_BYTES // 2**20} MB",
-        )
-    document, problem = _json_object(body, answer.headers.get("content-type", ""))
-    code = document.get("code") if document is not None else None
-    if not (200 <= status < 300) and not (isinstance(code, str) and _KNOWN_CODE.fullmatch(code)):
-        # An HTTP error without one of the API's codes: nothing we can read.
-        return _Reply(http_code(status), f"the API answered {label}")
-    if document is None:
-        return _Reply(LocalCode.BAD_ANSWER.value, f"the API answered {label} with {problem}")
-    if code is None:
-        return _Reply(LocalCode.BAD_ANSWER.value, f'the API answered {label} with no "code"')
-    if not isinstance(code, str) or not _KNOWN_CODE.fullmatch(code.strip()):
-        shown = code if isinstance(code, str) else json.dumps(code)
-        return _Reply(
-            LocalCode.BAD_ANSWER.value,
-            f"the API answered {label} with an unknown code {_quote(shown)}",
-        )
-    code = code.strip()
-    if code == "OK":
-        broken = parse(document)
-        if broken is not None:
-            return _Reply(LocalCode.BAD_ANSWER.value, f"the API answered OK but {broken}")
-    if code.startswith("ERR_9"):
-        return _Reply(code, f"the API answered {code} (a processing error on its side)")
-    return _Reply(code, f"the API answered {code}", payload=document)
-
-
-def _json_object(body: bytes, content_type: str) -> tuple[dict[str, Any] | None, str]:
-    """The answer as a JSON object, or None and what it was instead."""
-    text = body.strip()
-    if not text:
-        return None, "an empty body instead of JSON"
-    if "html" in content_type.lower() or text[:1] == b"<":
-        return None, "HTML instead of JSON"
-    try:
-        document = json.loads(text.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        return None, "bytes that are not UTF-8 text instead of JSON"
-    except json.JSONDecodeError as error:
-        if error.pos >= len(error.doc.rstrip()) or error.msg.startswith("Unterminated"):
-            return None, "truncated JSON (the answer stops mid-document)"
-        return None, f"text that is not valid JSON ({error.msg} at character {error.pos})"
-    except RecursionError:
-        return None, "JSON nested too deeply to read"
-    if not isinstance(document, dict):
-        return None, f"JSON that is not an object (a {type(document).__name__})"
-    return document, ""
-
-
-def _quote(value: str, limit: int = 40) -> str:
-    shown = value if len(value) <= limit else value[:limit] + "…"
-    return repr(shown)
-
-
-def _status_label(status: int) -> str:
-    try:
-        return f"HTTP {status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"HTTP {status}"

@@ -333,8 +333,9 @@ def open_api(
     ``base_url: sandbox`` starts the built-in sandbox on a free loopback port for the length of
     the job; its account is new every time, hence a scope of its own.
     """
-    from importer.client import AvoSmsClient, RetryPolicy
+    from importer.client import AvoSmsClient
     from importer.credentials import load_credentials
+    from importer.replies import RetryPolicy
     from importer.throttle import OutageBreaker, Throttle
 
     credentials = load_credentials(options, env.environ)

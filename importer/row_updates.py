@@ -13,7 +13,7 @@ from importer.errors import RunStopped
 from importer.records import LocalCode, Outcome
 
 if TYPE_CHECKING:
-    from importer.client import CreateAnswer
+    from importer.replies import CreateAnswer
 
 #: A row answered ERR_104 that no re-read has matched yet.
 NAME_TAKEN_PENDING = (

@@ -8,7 +8,7 @@ leave open by re-reading the account, so no worker ever waits on bookkeeping.
 
 The truth of an outcome (README, "The results file"): `created` when this run's requests
 created the list, `exists` when they did not. An attempt *may have been processed* unless it
-provably never reached the server or was refused (`importer.client.may_have_been_processed`).
+provably never reached the server or was refused (`importer.replies.may_have_been_processed`).
 Two kinds of answer leave a row unsettled until a re-read of the account:
 
 - ``ERR_104`` (name taken): found → ``exists`` when no earlier attempt may have been processed,

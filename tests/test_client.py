@@ -16,15 +16,8 @@ from urllib.parse import parse_qs
 import pytest
 
 from importer import errors
-from importer.client import (
-    AccountList,
-    ApiUnavailable,
-    AvoSmsClient,
-    CreateAnswer,
-    Credentials,
-    RetryPolicy,
-    may_have_been_processed,
-)
+from importer.client import AccountList, ApiUnavailable, AvoSmsClient, Credentials
+from importer.replies import CreateAnswer, RetryPolicy, may_have_been_processed
 from importer.sandbox import DEMO_ID, DEMO_KEY, FaultPlan, SandboxServer
 from importer.throttle import OutageBreaker, Throttle
 

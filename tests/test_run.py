@@ -181,8 +181,9 @@ def test_the_key_appears_in_no_output(cli, api_env, tmp_path):
 
 def test_backoff_options_reach_the_retry_policy(cli, api_env, tmp_path, monkeypatch):
     from importer import client as client_module
+    from importer.replies import RetryPolicy
 
-    policies: list[client_module.RetryPolicy] = []
+    policies: list[RetryPolicy] = []
     original = client_module.AvoSmsClient.__init__
 
     def spy(self, *args, retry=None, **kwargs):

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from importer import errors
-from importer.client import AvoSmsClient, Credentials, RetryPolicy
+from importer.client import AvoSmsClient, Credentials
 from importer.proxy import bypasses_proxy, proxy_for
+from importer.replies import RetryPolicy
 from importer.sandbox import DEMO_ID, DEMO_KEY, FaultPlan, SandboxServer
 from importer.transport import Transport, TransportError
 from tests.conftest import read_results, write_csv

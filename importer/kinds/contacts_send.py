@@ -27,7 +27,7 @@ import pandas as pd
 
 from importer.api.answers import AccountContact
 from importer.api.endpoints import CONTACT_ADD, CONTACT_DELETE, CONTACT_UPDATE, Endpoint
-from importer.client import AvoSmsClient, CreateAnswer
+from importer.client import AvoSmsClient
 from importer.journal import CONTACT_ROW_FIELDS, Journal
 from importer.kinds.contacts import Action
 from importer.kinds.contacts_plan import REQUEST_FIELDS, index_contacts, merge
@@ -35,6 +35,7 @@ from importer.kinds.contacts_sync import removal_code
 from importer.kinds.roles import OPTIONAL_ROLES
 from importer.kinds.row_notes import reading_notes, with_notes
 from importer.records import Outcome
+from importer.replies import CreateAnswer
 from importer.row_updates import Answered, RowUpdate, answered, row_update
 
 #: The code of a contact already in its list, on `/contact/add`.
