@@ -41,7 +41,6 @@ from importer.journal_schema import (
     INTERRUPTED_CHANGES_SQL,
     INTERRUPTED_CREATIONS_SQL,
     KNOWN_LISTS_SQL,
-    MIGRATIONS,
     ROW_FIELDS,
     RUN_COLUMNS_SQL,
     UPSERT_SQL,
@@ -435,4 +434,4 @@ class Journal:
         }
 
 
-__all__ = ["CONTACT_ROW_FIELDS", "MIGRATIONS", "Journal"]
+__all__ = ["Journal"]

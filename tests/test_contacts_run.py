@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from importer.api.endpoints import CONTACT_ADD
 from importer.client import AvoSmsClient, Credentials
-from importer.journal import MIGRATIONS
+from importer.journal_schema import MIGRATIONS
 from importer.kinds.contacts import CONTACT_COLUMNS
 from importer.sandbox import DEMO_ID, DEMO_KEY, FaultPlan, SandboxServer
 from importer.send import LAUNCH_WINDOWS, QUEUED_PER_WORKER

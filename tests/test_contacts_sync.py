@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from importer.api.answers import AccountContact
 from importer.api.endpoints import CONTACT_DELETE, CONTACT_FIELDS
-from importer.journal import MIGRATIONS
+from importer.journal_schema import MIGRATIONS
 from importer.kinds.contacts import prepare
 from importer.kinds.contacts_plan import ListOnAccount
 from importer.kinds.contacts_sync import MaxDelete, removals

@@ -28,7 +28,8 @@ import pandas as pd
 from importer.api.answers import AccountContact
 from importer.api.endpoints import CONTACT_ADD, CONTACT_DELETE, CONTACT_UPDATE, Endpoint
 from importer.client import AvoSmsClient
-from importer.journal import CONTACT_ROW_FIELDS, Journal
+from importer.journal import Journal
+from importer.journal_schema import CONTACT_ROW_FIELDS
 from importer.kinds.contacts import Action
 from importer.kinds.contacts_plan import REQUEST_FIELDS, index_contacts, merge
 from importer.kinds.contacts_sync import removal_code
