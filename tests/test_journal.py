@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import importer
-from importer import errors, journal, journal_schema
+from importer import errors, journal_schema
 from importer.journal import Journal
 from importer.journal_records import KnownList, RowRecord
 from importer.records import RESULT_COLUMNS
@@ -95,7 +95,11 @@ def start(journal_: Journal, **options: object) -> int:
 def test_open_creates_folder_schema_and_wal(state: Path) -> None:
     Journal.open(state).close()
     connection = sqlite3.connect(state)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == len(journal.MIGRATIONS) == 3
+    assert (
+        connection.execute("PRAGMA user_version").fetchone()[0]
+        == len(journal_schema.MIGRATIONS)
+        == 3
+    )
     assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"runs", "rows"} <= tables
