@@ -174,9 +174,7 @@ def tally_lists(
     # Each list's first name, in the file's order (a groupby would copy every row's name).
     firsts = ~keys.duplicated()
     first = dict(zip(keys[firsts].tolist(), names[firsts].tolist(), strict=True))
-    ids = (
-        frame["list_contact_id"].astype("string").fillna("") if "list_contact_id" in frame else None
-    )
+    first_ids = _first_ids(frame, keys)
     by_list: dict[str, dict[str, int]] = {str(key): {} for key in first}
     for pair, count in counts.items():
         list_key, outcome = cast("tuple[str, str]", pair)
@@ -184,7 +182,7 @@ def tally_lists(
     tallies = []
     for key, per_outcome in by_list.items():
         known = before.get(key)
-        list_id = known.list_contact_id if known else _first_id(ids, keys, key)
+        list_id = known.list_contact_id if known else first_ids.get(key, "")
         tallies.append(
             ListTally(
                 str(first[key]) or NO_LIST,
@@ -197,11 +195,16 @@ def tally_lists(
     return tuple(tallies)
 
 
-def _first_id(ids: pd.Series | None, keys: pd.Series, key: str) -> str:
-    if ids is None:
-        return ""
-    found = ids[(keys == key) & (ids != "")]
-    return str(found.iloc[0]) if len(found) else ""
+def _first_ids(frame: pd.DataFrame, keys: pd.Series) -> dict[str, str]:
+    """Per list key, the first list id its rows hold, in the file's order (lists without
+    one are absent). One pass over the rows, whatever the number of lists."""
+    if "list_contact_id" not in frame:
+        return {}
+    ids = frame["list_contact_id"].astype("string").fillna("")
+    held = ids != ""
+    keys, ids = keys[held], ids[held]
+    firsts = ~keys.duplicated()
+    return dict(zip(keys[firsts].tolist(), ids[firsts].tolist(), strict=True))
 
 
 def plan_line(tally: ListTally, *, sync: bool = False) -> str:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from importer.list_tally import CONSOLE_PLAN_LISTS, ListBefore, tally_lists
@@ -266,6 +268,33 @@ def test_the_tally_counts_any_outcome_and_planned_updates_and_removals() -> None
     assert (a.before, a.after) == (10, 10)  # one added, one removed
     assert (b.name, b.list_contact_id, b.before, b.after) == ("B", "8", 3, 2)
     assert b.outcomes == {"deleted": 1}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("abcd"), st.sampled_from(["", "", "7", "8", "9"])),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_a_list_not_read_takes_the_first_id_its_rows_hold(rows: list[tuple[str, str]]) -> None:
+    """A list the run did not read gets the first list id among its rows, in the file's
+    order, or none; whatever the number of lists, one pass over the rows."""
+    keys = [key for key, _ in rows]
+    frame = pd.DataFrame(
+        {
+            "list_name": [key.upper() for key in keys],
+            "list_key": keys,
+            "outcome": ["created"] * len(rows),
+            "list_contact_id": [list_id for _, list_id in rows],
+        }
+    )
+    tallies = tally_lists(frame, {})
+    assert [tally.key for tally in tallies] == list(dict.fromkeys(keys))
+    for tally in tallies:
+        held = [list_id for key, list_id in rows if key == tally.key and list_id]
+        assert tally.list_contact_id == (held[0] if held else "")
 
 
 def test_a_list_that_cannot_be_sent_to_is_planned_as_not_read(
