@@ -32,11 +32,11 @@ run: $(STAMP)
 test: $(STAMP) lint
 	$(BIN)/pytest -q
 
-## lint: ruff (lint + format check) and mypy on the package
+## lint: ruff (lint + format check) and mypy on the package and the benchmarks
 lint: $(STAMP)
 	$(BIN)/ruff check importer tests bench
 	$(BIN)/ruff format --check importer tests bench
-	$(BIN)/mypy importer
+	$(BIN)/mypy importer bench
 
 ## bench: the speed and memory figures, written to bench/RESULTS.md
 bench: $(STAMP)

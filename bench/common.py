@@ -24,7 +24,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -232,7 +232,7 @@ def in_process(
 
     The first turn still pays what each call imports lazily; the later ones are warm.
     """
-    script = [PYTHON, "-c", _TURNS, setup, json.dumps(calls), str(rounds)]
+    script: list[str | Path] = [PYTHON, "-c", _TURNS, setup, json.dumps(calls), str(rounds)]
     line = next(
         line
         for line in timed_run(script, env=env).stdout.splitlines()
@@ -341,7 +341,7 @@ def sandbox_thread(**faults: Any) -> Iterator[tuple[SandboxServer, list[float]]]
     arrivals: list[float] = []
     counted = server.stats.arrive
 
-    def arrive(path: str, key: str | None, rate_limit: float, now: float) -> bool:
+    def arrive(path: str, key: Hashable | None, rate_limit: float, now: float) -> bool:
         arrivals.append(now)
         return counted(path, key, rate_limit, now)
 

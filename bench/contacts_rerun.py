@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bench.common import (
     CLI,
     CLI_SHOWN,
@@ -33,7 +35,16 @@ The command: `{CLI_SHOWN} run contacts.csv --workers 16 --rate 0`.
 def measure(report: Report, workspace: Workspace) -> None:
     work = workspace.fresh_dir(KEY)
     source = contacts_csv(work / "contacts.csv", RERUN_CONTACTS, RERUN_LISTS)
-    command = [CLI, "run", source, "-o", work / "out.csv", "--state", work / "state.db", *OPTIONS]
+    command: list[str | Path] = [
+        CLI,
+        "run",
+        source,
+        "-o",
+        work / "out.csv",
+        "--state",
+        work / "state.db",
+        *OPTIONS,
+    ]
     with sandbox_thread() as (server, _):
         first = timed_run(command, env=importer_env(server.url), ok_codes=(0,))
         stats = server.stats
