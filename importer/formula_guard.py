@@ -1,8 +1,9 @@
 """The formula guard of the files we write, and its inverse for the files we read back.
 
 A cell that starts like a formula is run by spreadsheet programs (OWASP "CSV injection"), so
-the results and exports write it with a `'` before it; reading a contacts file, a cell so
-guarded reads as it was (`unguard`), so that a results file or an export imports back exactly.
+the results and exports write it with a `'` before it; reading a lists or contacts file, a cell
+so guarded reads as it was (`unguard`), so that a results file or an export imports back
+exactly.
 """
 
 from __future__ import annotations
@@ -50,16 +51,24 @@ def neutralise_text(value: str) -> str:
     return "'" + value if value[:1] in FORMULA_STARTS else value
 
 
-def unguard(values: pd.Series) -> pd.Series:
+def unguard_array(cells: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """Text cells as they were before the guard: `'=x` reads `=x` (as Excel shows a cell typed
-    `'=x`); any other cell is left as it is."""
-    import pandas as pd
-    import pyarrow as pa
+    `'=x`); any other cell is left as it is, and so is `cells` when no cell is guarded."""
     import pyarrow.compute as pc
 
-    array = pa.array(values, type=pa.large_string(), from_pandas=True)
-    guarded = pc.fill_null(pc.match_substring_regex(array, GUARDED_PATTERN), False)
+    guarded = pc.fill_null(pc.match_substring_regex(cells, GUARDED_PATTERN), False)
     if not pc.any(guarded).as_py():
+        return cells
+    return pc.if_else(guarded, pc.utf8_slice_codeunits(cells, 1), cells)
+
+
+def unguard(values: pd.Series) -> pd.Series:
+    """`unguard_array` for a column of a frame."""
+    import pandas as pd
+    import pyarrow as pa
+
+    array = pa.array(values, type=pa.large_string(), from_pandas=True)
+    plain = unguard_array(array)
+    if plain is array:
         return values
-    plain = pc.if_else(guarded, pc.utf8_slice_codeunits(array, 1), array)
     return pd.Series(plain.to_pylist(), index=values.index, dtype=values.dtype)

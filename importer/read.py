@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from importer.cells import CellFact
 from importer.errors import InputError
+from importer.formula_guard import unguard_array
 from importer.quoting import quote, quote_all
 from importer.text import drop_invisible
 
@@ -420,8 +421,10 @@ def _finish(label: str, table: RawTable, max_rows: int) -> pd.DataFrame:
         else pa.repeat(pa.scalar("", pa.string()), count)
     )
     rows = pa.array(np.arange(table.first_row, table.first_row + count, dtype=np.int64))
-    frame = pa.table({"row": rows, "list_name": table.names, "country": countries})
-    blank = _blank(table.names)
+    # A results file reads back as it was written for: `'=x` (the formula guard) is `=x`.
+    names, countries = unguard_array(table.names), unguard_array(countries)
+    frame = pa.table({"row": rows, "list_name": names, "country": countries})
+    blank = _blank(names)
     if pc.any(blank).as_py():
         blank = pc.and_(blank, _blank(countries))
         frame = frame.filter(pc.invert(blank))

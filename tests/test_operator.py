@@ -246,6 +246,24 @@ def test_formula_like_names_are_neutralised_but_created_unchanged(cli, api_env, 
         assert all(cell.data_type == "s" for cell in row)
 
 
+def test_a_results_file_read_back_as_lists_names_the_same_lists(cli, api_env, tmp_path):
+    """Fixing rows in the results file and importing it again must not make a second list
+    named `'=1+1`: the guard the results wrote is dropped on reading, as Excel shows it."""
+    source = write_csv(tmp_path / "in.csv", [(name, "FR") for name in FORMULA_NAMES])
+    assert cli("run", source, "-o", "first.csv").exit_code == 0
+    assert cli("run", source, "-o", "first.xlsx").exit_code == 0
+    for results_file in ("first.csv", "first.xlsx"):
+        again = cli(
+            "run", results_file, "--name-column", "list_name", "--country-column", "country",
+            "-o", f"again-{results_file}.json",
+        )  # fmt: skip
+        assert again.exit_code == 0, again.output
+        rows = json.loads((tmp_path / f"again-{results_file}.json").read_text("utf-8"))["rows"]
+        assert [row["name"] for row in rows] == FORMULA_NAMES
+        assert {row["outcome"] for row in rows} == {"exists"}
+    assert sorted(name for name, _ in api_env.stats.lists.values()) == sorted(FORMULA_NAMES)
+
+
 # --------------------------------------------------------------------------- 5. the report
 
 
