@@ -115,6 +115,14 @@ def serve(
         run_sandbox,
     )
 
+    from importer.errors import ConfigError
+    from importer.proxy import is_loopback
+
+    if not is_loopback(host):
+        raise ConfigError(
+            f"--host {host}: the sandbox listens on this machine only (127.0.0.1, ::1, "
+            "localhost): it accepts a published demo key and keeps no secret"
+        )
     rule = NameRule(name_rule)
     existing = load_lists_file(lists_file, rule) if lists_file is not None else []
     contacts = load_contacts_file(contacts_file) if contacts_file is not None else []

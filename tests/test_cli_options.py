@@ -688,6 +688,16 @@ def test_sandbox_host_and_port():
         assert create(url).json()["code"] == "OK"
 
 
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.7", "example.org"])
+def test_sandbox_refuses_to_listen_beyond_this_machine(cli, host: str) -> None:
+    result = cli("sandbox", "--host", host, "--port", "0")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        f"avosms-import: --host {host}: the sandbox listens on this machine only (127.0.0.1, "
+        "::1, localhost): it accepts a published demo key and keeps no secret"
+    ]
+
+
 def expect_9xx(url: str) -> None:
     assert create(url).json()["code"].startswith("ERR_9")
     assert account_names(url) == []
