@@ -107,6 +107,8 @@ def serve(
 ) -> None:
     """Serve the sandbox on `host:port` until Ctrl-C, seeded with the lists and contacts files
     and injecting `faults` (`sandbox.FaultPlan`'s fields)."""
+    from importer.errors import ConfigError
+    from importer.proxy import is_loopback
     from importer.sandbox import (
         FaultPlan,
         NameRule,
@@ -114,9 +116,6 @@ def serve(
         load_lists_file,
         run_sandbox,
     )
-
-    from importer.errors import ConfigError
-    from importer.proxy import is_loopback
 
     if not is_loopback(host):
         raise ConfigError(
