@@ -410,8 +410,10 @@ def results_command(
     """
     from importer.past_runs import rebuild_results
 
-    options = _resolve(ctx, job, {"state": state}, require_input=False, uses_api=False)
-    result = rebuild_results(options.state, run_id, output)
+    options = _resolve(
+        ctx, job, {"state": state, "output": output}, require_input=False, uses_api=False
+    )
+    result = rebuild_results(options, run_id)
     _report(result)
 
 

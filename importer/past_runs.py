@@ -6,11 +6,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from importer.errors import ExitCode
-from importer.outputs import write_outputs
+from importer.options import PATH_KEYS
+from importer.outputs import check_overwrites, write_outputs
 from importer.run import JobResult
+
+if TYPE_CHECKING:
+    from importer.journal_records import RunInfo
+    from importer.options import JobOptions
 
 
 def past_runs(state: Path) -> list[Any]:
@@ -28,17 +33,26 @@ def past_runs(state: Path) -> list[Any]:
         journal.close()
 
 
-def rebuild_results(state: Path, run_id: int, output: Path) -> JobResult:
-    """Rewrite a past run's results file from the journal, even if that run was killed."""
+def rebuild_results(options: JobOptions, run_id: int) -> JobResult:
+    """Rewrite run `run_id`'s results file (``options.output``) from the journal at
+    ``options.state``, even if that run was killed.
+
+    Refused in one line (ConfigError, exit 2) when that file is one the run read or kept
+    — its input, STOP list, log, report, journal, credentials — by the rule `run` applies
+    (`check_overwrites`); the run's own results file may be rewritten.
+    """
     from importer.errors import JournalError
     from importer.journal import Journal
     from importer.results import RunSummary, tally
 
+    state, output = options.state, options.output
+    assert output is not None, "the results command requires --output"
     if not state.exists():
         raise JournalError(f"{state}: no journal here; give --state, or run a job first")
     journal = Journal.open(state)
     try:
         info = journal.run_info(run_id)
+        _check_run_files(options, info)
         frame = journal.run_rows(run_id)
     finally:
         journal.close()
@@ -68,3 +82,21 @@ def rebuild_results(state: Path, run_id: int, output: Path) -> JobResult:
     write_outputs(frame, output, summary, None, columns=columns)
     # The command did what was asked: exit 0. The run's own outcome is in the summary line.
     return JobResult(frame, summary, output, ExitCode.OK)
+
+
+def _check_run_files(options: JobOptions, info: RunInfo) -> None:
+    """`check_overwrites` against the files run `info` read and wrote, as its journal recorded
+    them (a relative path taken from the working directory, as `run` took it): the results
+    command writes only ``options.output``, so the run's log and report count as kept."""
+    recorded: dict[str, Any] = {
+        name: Path(str(info.options[name]))
+        for name in PATH_KEYS - {"output"}
+        if info.options.get(name)
+    }
+    recorded["input"] = Path(info.input_path)
+    its_log, its_report = recorded.pop("log_file", None), recorded.pop("report", None)
+    check_overwrites(
+        replace(options, **recorded, log_file=None, report=None),
+        Path.cwd(),
+        kept_too=(("the run's log", its_log), ("the run's report", its_report)),
+    )

@@ -1,0 +1,84 @@
+"""`results N -o FILE` rewrites a past run's results: never over a file the run read or kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import read_results, write_csv
+
+
+def single_error(stderr: str) -> str:
+    (line,) = [line for line in stderr.splitlines() if line.strip()]
+    return line
+
+
+@pytest.mark.parametrize(
+    ("run_args", "target", "named"),
+    [
+        ([], "data/in.csv", "the input file data/in.csv"),
+        ([], "./data/../data/in.csv", "the input file data/in.csv"),
+        ([], "link.csv", "the input file data/in.csv"),
+        (["--log-file", "nightly.log"], "nightly.log", "the run's log nightly.log"),
+        (["--report", "page.html"], "page.html", "the run's report page.html"),
+    ],
+    ids=["input", "input, another spelling", "input, through a link", "log", "report"],
+)
+def test_results_refuses_to_overwrite_a_file_the_run_read_or_kept(
+    cli, api_env, tmp_path, run_args, target, named
+):
+    (tmp_path / "data").mkdir()
+    source = write_csv(tmp_path / "data" / "in.csv", [("Kept", "FR")])
+    (tmp_path / "link.csv").symlink_to(source)
+    assert cli("run", "data/in.csv", "-o", "out.csv", *run_args).exit_code == 0
+    kept = (tmp_path / target).read_bytes()
+
+    result = cli("results", "1", "-o", target)
+
+    assert result.exit_code == 2
+    assert single_error(result.stderr) == (
+        f"avosms-import: {Path(target)}: the results file would overwrite {named}; "
+        "choose another --output"
+    )
+    assert (tmp_path / target).read_bytes() == kept
+
+
+def test_results_refuses_to_overwrite_the_journal_or_the_job_file(cli, api_env, tmp_path):
+    write_csv(tmp_path / "in.csv", [("Jobbed", "FR")])
+    job = tmp_path / "job.yaml"
+    job.write_text("input: in.csv\nstate: state.db\n", encoding="utf-8")
+    assert cli("run", "--job", job, "-o", "out.csv").exit_code == 0
+
+    for target, named in (("state.db", "the journal"), ("job.yaml", "the job file")):
+        result = cli("results", "1", "--job", job, "-o", target)
+        assert result.exit_code == 2
+        assert f"the results file would overwrite {named}" in single_error(result.stderr)
+    assert cli("runs", "--job", job).exit_code == 0
+
+
+def test_results_may_rewrite_the_runs_own_results_file(cli, api_env, tmp_path):
+    write_csv(tmp_path / "in.csv", [("Again", "FR")])
+    assert cli("run", "in.csv", "-o", "out.csv").exit_code == 0
+    (tmp_path / "out.csv").unlink()
+
+    result = cli("results", "1", "-o", "out.csv")
+
+    assert result.exit_code == 0, result.stderr
+    assert [row["name"] for row in read_results(tmp_path / "out.csv")] == ["Again"]
+
+
+def test_a_run_with_an_absolute_input_path_is_protected_from_any_directory(
+    cli, api_env, tmp_path, monkeypatch
+):
+    source = write_csv(tmp_path / "in.csv", [("Absolute", "FR")])
+    assert cli("run", source, "-o", "out.csv", "--state", tmp_path / "state.db").exit_code == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    result = cli("results", "1", "--state", tmp_path / "state.db", "-o", Path("..") / "in.csv")
+
+    assert result.exit_code == 2
+    assert "would overwrite the input file" in result.stderr
+    assert read_results(source) == [{"name": "Absolute", "country": "FR"}]
