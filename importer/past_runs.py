@@ -39,10 +39,12 @@ def rebuild_results(options: JobOptions, run_id: int) -> JobResult:
 
     Refused in one line (ConfigError, exit 2) when that file is one the run read or kept
     — its input, STOP list, log, report, journal, credentials — by the rule `run` applies
-    (`check_overwrites`); the run's own results file may be rewritten.
+    (`check_overwrites`); the run's own results file may be rewritten. Refused (JournalError,
+    exit 2) while the run is still going (`running_run`: its rows are not its outcomes yet).
     """
     from importer.errors import JournalError
     from importer.journal import Journal
+    from importer.journal_lock import running_run
     from importer.results import RunSummary, tally
 
     state, output = options.state, options.output
@@ -52,6 +54,12 @@ def rebuild_results(options: JobOptions, run_id: int) -> JobResult:
     journal = Journal.open(state)
     try:
         info = journal.run_info(run_id)
+        if running_run(state) == run_id:
+            raise JournalError(
+                f"{state}: run {run_id} is still going (process {info.pid} on {info.host}): it "
+                "writes its own results file when it ends; `avosms-import runs` shows its "
+                "counts so far"
+            )
         _check_run_files(options, info)
         frame = journal.run_rows(run_id)
     finally:

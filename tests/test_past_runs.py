@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import signal
+import socket
 from pathlib import Path
 
 import pytest
 
+from importer.sandbox import FaultPlan, SandboxServer
 from tests.conftest import read_results, write_csv
+from tests.test_resume import start_cli, wait_for_creates
 
 
 def single_error(stderr: str) -> str:
@@ -82,3 +86,31 @@ def test_a_run_with_an_absolute_input_path_is_protected_from_any_directory(
     assert result.exit_code == 2
     assert "would overwrite the input file" in result.stderr
     assert read_results(source) == [{"name": "Absolute", "country": "FR"}]
+
+
+def test_results_of_a_run_still_going_refuses_and_says_so(cli, tmp_path):
+    source = write_csv(tmp_path / "in.csv", [(f"Live {number}", "FR") for number in range(400)])
+    with SandboxServer(faults=FaultPlan(latency=0.05)) as server:
+        process = start_cli(server, "run", source, "--workers", "2", "--rate", "0", cwd=tmp_path)
+        try:
+            wait_for_creates(server, 5)
+            assert "running" in cli("runs").stdout
+
+            result = cli("results", "1", "-o", "live.csv")
+
+            assert result.exit_code == 2
+            assert single_error(result.stderr) == (
+                f"avosms-import: .avosms-import/state.db: run 1 is still going (process "
+                f"{process.pid} on {socket.gethostname()}): it writes its own results file "
+                "when it ends; `avosms-import runs` shows its counts so far"
+            )
+            assert not (tmp_path / "live.csv").exists()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=60)
+    assert process.returncode == 3
+
+    ended = cli("results", "1", "-o", "live.csv")
+
+    assert ended.exit_code == 0, ended.stderr
+    assert len(read_results(tmp_path / "live.csv")) == 400
