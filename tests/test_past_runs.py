@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from importer.journal import Journal
 from importer.sandbox import FaultPlan, SandboxServer
 from tests.conftest import read_results, write_csv
+from tests.test_journal import record, start
 from tests.test_resume import start_cli, wait_for_creates
 
 
@@ -114,3 +116,45 @@ def test_results_of_a_run_still_going_refuses_and_says_so(cli, tmp_path):
 
     assert ended.exit_code == 0, ended.stderr
     assert len(read_results(tmp_path / "live.csv")) == 400
+
+
+def test_results_of_a_killed_run_whose_rows_were_pruned_refuses_like_a_finished_one(
+    cli, api_env, tmp_path
+):
+    source = write_csv(tmp_path / "in.csv", [("Pruned A", "FR"), ("Pruned B", "DE")])
+    with Journal.open(tmp_path / "state.db") as journal:  # what a run killed by SIGKILL leaves
+        killed = start(journal, kind="lists")
+        journal.record_rows(killed, [record(2, "Pruned A", "created"), record(3, "Pruned B")])
+    assert cli("run", source, "--state", "state.db").exit_code == 0
+    assert cli("run", source, "--state", "state.db", "--keep-runs", "1").exit_code == 0
+
+    listed = cli("runs", "--state", "state.db").stdout.splitlines()
+    assert "did not finish" in listed[-1] and "1 created, 1 pending" in listed[-1]
+    refusals = [
+        cli("results", str(run_id), "--state", "state.db", "-o", "old.csv") for run_id in (1, 2)
+    ]
+
+    assert [result.exit_code for result in refusals] == [2, 2]
+    assert single_error(refusals[0].stderr) == (
+        "avosms-import: state.db: the rows of run 1 were pruned (only the newest runs keep "
+        "theirs, see keep_runs); its counts are in `avosms-import runs`"
+    )
+    assert single_error(refusals[1].stderr) == single_error(refusals[0].stderr).replace(
+        "run 1", "run 2"
+    )
+    assert not (tmp_path / "old.csv").exists()
+
+
+def test_results_of_a_run_killed_before_it_recorded_rows_still_writes_its_empty_file(
+    cli, api_env, tmp_path
+):
+    write_csv(tmp_path / "in.csv", [("Later", "FR")])
+    with Journal.open(tmp_path / "state.db") as journal:
+        start(journal, kind="lists")
+    assert cli("run", "in.csv", "--state", "state.db", "--keep-runs", "1").exit_code == 0
+
+    result = cli("results", "1", "--state", "state.db", "-o", "early.csv")
+
+    assert result.exit_code == 0, result.stderr
+    assert "0 rows (did not finish)" in result.stderr
+    assert read_results(tmp_path / "early.csv") == []
