@@ -362,7 +362,7 @@ def runs_command(ctx: click.Context, job: Path | None, state: Path | None) -> No
     Example:
       avosms-import runs --state .avosms-import/state.db
     """
-    from importer.run import past_runs
+    from importer.past_runs import past_runs
 
     options = _resolve(ctx, job, {"state": state}, require_input=False, uses_api=False)
     runs = past_runs(options.state)
@@ -408,10 +408,12 @@ def results_command(
     Example:
       avosms-import results 12 -o run12.results.xlsx
     """
-    from importer.run import rebuild_results
+    from importer.past_runs import rebuild_results
 
-    options = _resolve(ctx, job, {"state": state}, require_input=False, uses_api=False)
-    result = rebuild_results(options.state, run_id, output)
+    options = _resolve(
+        ctx, job, {"state": state, "output": output}, require_input=False, uses_api=False
+    )
+    result = rebuild_results(options, run_id)
     _report(result)
 
 

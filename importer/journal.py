@@ -241,9 +241,11 @@ class Journal:
         A nightly job records every row each night, so without this the journal grows by the
         size of the file every night. Lists and contacts runs alike (a contacts run's rows and
         those of the lists it created). The runs themselves (when, input, counts, exit code)
-        stay listed; each run records all its rows again, so what `known_lists` needs for the
-        next run survives, and an interrupted run's credit is spent once a later run finished
-        and reported its rows. ``keep_runs`` 0 keeps everything.
+        stay listed, a killed run's counts taken from its rows before they go (so `run_rows`
+        tells it from a run killed before it recorded any); each run records all its rows
+        again, so what `known_lists` needs for the next run survives, and an interrupted run's
+        credit is spent once a later run finished and reported its rows. ``keep_runs`` 0 keeps
+        everything.
         """
         if keep_runs <= 0:
             return []
@@ -259,7 +261,16 @@ class Journal:
             ]
             if pruned:
                 marks = ", ".join("?" for _ in pruned)
+                unrecorded = self._read(
+                    f"SELECT id FROM runs WHERE id IN ({marks}) AND counts_json IS NULL",
+                    tuple(pruned),
+                )
+                frozen = self._live_counts([run_id for (run_id,) in unrecorded])
                 with self._transaction("prune old runs' rows") as connection:
+                    connection.executemany(
+                        "UPDATE runs SET counts_json = ? WHERE id = ?",
+                        [(json.dumps(counts), run_id) for run_id, counts in frozen.items()],
+                    )
                     for table in ('"rows"', "contact_rows"):
                         connection.execute(f"DELETE FROM {table} WHERE run_id IN ({marks})", pruned)
         return pruned

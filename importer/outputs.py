@@ -76,11 +76,18 @@ def output_path(options: JobOptions, cwd: Path, *, rows: int) -> Path:
     return output
 
 
-def check_overwrites(options: JobOptions, cwd: Path, job_file: Path | None = None) -> None:
+def check_overwrites(
+    options: JobOptions,
+    cwd: Path,
+    job_file: Path | None = None,
+    *,
+    kept_too: Sequence[tuple[str, Path | None]] = (),
+) -> None:
     """Refuse, in one line (ConfigError), a file the command writes — results, report, log —
     that is a file it reads or keeps (the input, the STOP list, the journal, the job file, the
-    credentials file) or another file it writes: an opt-out list or a journal written over is
-    lost for good. Paths not created yet and links count (`same_file`)."""
+    credentials file, and ``kept_too``: (what, path) pairs) or another file it writes: an
+    opt-out list or a journal written over is lost for good. Paths not created yet and links
+    count (`same_file`)."""
     written = (
         ("the results file", "--output", results_path(options, cwd)),
         ("the report", "--report", options.report),
@@ -92,6 +99,7 @@ def check_overwrites(options: JobOptions, cwd: Path, job_file: Path | None = Non
         ("the journal", options.state),
         ("the job file", job_file),
         ("the credentials file", options.credentials_file),
+        *kept_too,
     )
     for number, (what, flag, path) in enumerate(written):
         others = (*kept, *((other, at) for other, _, at in written[:number]))

@@ -566,3 +566,16 @@ def test_prune_keeps_the_newest_runs_rows_and_every_run_listed(tmp_path: Path) -
         with pytest.raises(errors.JournalError, match=f"rows of run {run_ids[0]} were pruned"):
             journal.run_rows(run_ids[0])
         assert journal.prune(keep_runs=0) == []
+
+
+def test_prune_keeps_a_killed_runs_counts_and_refuses_its_rows(opened: Journal) -> None:
+    killed = start(opened)
+    opened.record_rows(killed, [record(2, "A", "created"), record(3, "B"), record(4, "C")])
+    finished = start(opened)
+    opened.finish_run(finished, counts={}, exit_code=0)
+    assert opened.prune(keep_runs=1) == [killed]
+    info = opened.run_info(killed)
+    assert (info.ended_at, info.counts) == (None, {"created": 1, "pending": 2})
+    assert opened.runs()[-1].counts == info.counts
+    with pytest.raises(errors.JournalError, match=f"rows of run {killed} were pruned"):
+        opened.run_rows(killed)
