@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from importer import jobfile
 from importer.api_address import SANDBOX
 from importer.errors import ConfigError
+from importer.masking import key_forms
 from importer.options import ENV_ID, ENV_KEY
 
 if TYPE_CHECKING:
@@ -70,17 +71,19 @@ def _plausible(credentials: Credentials, where: str) -> Credentials:
 
 
 def secrets_of(options: JobOptions, environ: Mapping[str, str]) -> list[str]:
-    """Every key this job could know, for masking in logs and messages; never raises.
+    """Every key this job could know, in every form it travels in (`masking.key_forms`), for
+    masking in logs and messages; never raises.
 
     A credentials file that would be refused is still read here: its key must be masked too.
     A key shorter than `MIN_KEY_LENGTH` is not masked (masking it would garble every message):
     it is refused before anything is sent, so it never travels.
     """
-    secrets = [environ.get(ENV_KEY, "").strip()]
+    keys = [environ.get(ENV_KEY, "").strip()]
     if options.credentials_file is not None:
         with contextlib.suppress(ConfigError, OSError, ImportError):
-            secrets.append(_credentials_from_file(options.credentials_file, private=False).key)
-    return [secret for secret in dict.fromkeys(secrets) if len(secret) >= MIN_KEY_LENGTH]
+            keys.append(_credentials_from_file(options.credentials_file, private=False).key)
+    plausible = [key for key in keys if len(key) >= MIN_KEY_LENGTH]
+    return list(dict.fromkeys(form for key in plausible for form in key_forms(key)))
 
 
 def _credentials_from_file(path: Path, *, private: bool = True) -> Credentials:
