@@ -8,19 +8,28 @@ captured stream for it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 import pytest
 
+from importer.api.answers import parse_nothing
+from importer.api.endpoints import LIST_RETRIEVE
+from importer.masking import MASK, key_forms
+from importer.replies import classify_answer
 from importer.sandbox import FaultPlan, SandboxServer
+from importer.transport import HttpAnswer
 from tests.conftest import SAMPLE_DATA, write_csv
+from tests.test_client import Answer, Stub, json_answer
 
 ACCOUNT_ID = "secrets@example.com"
 #: Letters, digits and dashes only, so it reads the same form-encoded, in JSON and in HTML.
@@ -294,3 +303,104 @@ def test_the_credentials_are_never_a_command_line_option(cli, server, tmp_path, 
     assert f"No such option '{option}'" in result.stderr
     assert KEY not in result.stdout + result.stderr
     assert server.stats.requests_total == 0
+
+
+# --------------------------------------------------------------------------- echoing servers
+
+#: Long, and holding every character that URL-encoding changes (`+ / = &` and a space).
+ECHO_KEY = "Zq9+long/secret=key&with spaces-0123456789~QxWvTyUi"
+
+
+def escaped_json(text: str) -> bytes:
+    """`{"code": text}` as some servers write it: `/` and `&` escaped, which JSON allows."""
+    inner = json.dumps(text)[1:-1].replace("/", "\\/").replace("&", "\\u0026")
+    return ('{"code": "' + inner + '"}').encode()
+
+
+#: How a server may quote the request back: the key decoded, the form body as sent, the key
+#: encoded by `quote`, and the key in JSON escapes that hide it from the bytes.
+ECHOES: dict[str, Callable[[dict[str, str]], Answer]] = {
+    "decoded": lambda form: json_answer({"code": form["key"]}),
+    "form-body": lambda form: json_answer({"code": urlencode(form)}),
+    "quote": lambda form: json_answer({"code": quote(form["key"])}),
+    "json-escapes": lambda form: (
+        200,
+        {"Content-Type": "application/json"},
+        escaped_json(form["key"]),
+    ),
+}
+
+
+def leaks(text: str) -> list[str]:
+    """Every form of `ECHO_KEY`, or 8 characters of one, that `text` holds."""
+    found = []
+    for form in key_forms(ECHO_KEY):
+        found += [form[at : at + 8] for at in range(len(form) - 7) if form[at : at + 8] in text]
+    return found
+
+
+@pytest.mark.parametrize("echo", list(ECHOES))
+@pytest.mark.parametrize("request_echoed", ["lists-fetch", "create"])
+def test_a_server_echoing_the_request_never_makes_the_key_show(
+    cli, tmp_path, monkeypatch, request, echo, request_echoed
+):
+    def script(number: int, path: str, form: dict[str, str]) -> Answer:
+        if path.endswith(LIST_RETRIEVE.path) and request_echoed == "create":
+            return json_answer({"code": "ERR_101"})  # an empty account
+        return ECHOES[echo](form)
+
+    server = Stub(script)
+    request.addfinalizer(server.close)
+    monkeypatch.setenv("AVOSMS_ID", ACCOUNT_ID)
+    monkeypatch.setenv("AVOSMS_KEY", ECHO_KEY)
+    source = write_csv(tmp_path / "in.csv", [("Echo A", "FR"), ("Echo B", "DE")])
+    result = cli(
+        "run",
+        source,
+        "-o",
+        "out.csv",
+        "--base-url",
+        server.url,
+        "--max-attempts",
+        "2",
+        "--backoff-initial",
+        "0",
+        "--timeout",
+        "2",
+        "--log-file",
+        "run.log",
+        "--state",
+        "state.db",
+        "--rate",
+        "0",
+        # Reading the account first is what fetches its lists; without it, creates go first.
+        "--reconcile" if request_echoed == "lists-fetch" else "--no-reconcile",
+    )
+    assert result.exit_code != 0
+    assert any(form.get("key") == ECHO_KEY for _, _, form in server.requests)
+    log = (tmp_path / "run.log").read_text(encoding="utf-8")
+    assert "unknown code" in log and MASK in log  # the echo was read, and masked
+    with contextlib.closing(sqlite3.connect(tmp_path / "state.db")) as journal:
+        dump = "\n".join(journal.iterdump())
+    if request_echoed == "create":
+        assert MASK in (tmp_path / "out.csv").read_text(encoding="utf-8")
+        assert MASK in dump
+    else:
+        assert "could not fetch the account's lists" in result.stderr
+        assert all(path.endswith(LIST_RETRIEVE.path) for _, path, _ in server.requests)
+    outputs = {"streams": result.stdout + result.stderr, "journal dump": dump}
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path != source:
+            outputs[path.name] = path.read_bytes().decode("utf-8", "replace")
+    assert {"run.log", "state.db"} <= outputs.keys()
+    assert {where: leaks(text) for where, text in outputs.items() if leaks(text)} == {}
+
+
+def test_the_key_is_masked_in_an_answers_payload_before_it_is_read():
+    forms = key_forms(ECHO_KEY)
+    named = {"code": "OK", "lists": [{"name": ECHO_KEY, ECHO_KEY: quote(ECHO_KEY)}]}
+    for body in (json.dumps(named).encode(), escaped_json(ECHO_KEY)):
+        reply = classify_answer(HttpAnswer(200, {}, body), parse_nothing, forms)
+        assert not leaks(reply.message + json.dumps(reply.payload)), body
+    masked = classify_answer(HttpAnswer(200, {}, json.dumps(named).encode()), parse_nothing, forms)
+    assert masked.payload == {"code": "OK", "lists": [{"name": MASK, MASK: MASK}]}
