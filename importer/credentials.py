@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 #: key of a letter or two in every message would garble them (`countr[REDACTED]`).
 MIN_KEY_LENGTH = 8
 
+#: An e-mail address, loosely: one `@`, no space, a dot in the domain (`me@example.com`).
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
 
 def load_credentials(options: JobOptions, environ: Mapping[str, str]) -> Credentials:
     """The account's id and key: environment first, then the credentials file.
@@ -45,10 +49,10 @@ def load_credentials(options: JobOptions, environ: Mapping[str, str]) -> Credent
 
         return Credentials(DEMO_ID, DEMO_KEY)
     if env_id and env_key:
-        return _plausible(Credentials(env_id, env_key), ENV_KEY)
+        return _plausible(Credentials(env_id, env_key), ENV_ID, ENV_KEY)
     if options.credentials_file is not None:
         path = options.credentials_file
-        return _plausible(_credentials_from_file(path), f"the key of {path}")
+        return _plausible(_credentials_from_file(path), f"{path}: `id:`", f"the key of {path}")
     if env_id or env_key:
         missing = ENV_KEY if env_id else ENV_ID
         present = ENV_ID if env_id else ENV_KEY
@@ -58,13 +62,22 @@ def load_credentials(options: JobOptions, environ: Mapping[str, str]) -> Credent
     )
 
 
-def _plausible(credentials: Credentials, where: str) -> Credentials:
-    """The credentials, unless the key is too short to be real (`MIN_KEY_LENGTH`)."""
+def _plausible(credentials: Credentials, id_from: str, key_from: str) -> Credentials:
+    """The credentials, unless the id is not an e-mail address (the API reference: the id is
+    the account's e-mail; most often the id and the key were swapped) or the key is too short
+    to be real (`MIN_KEY_LENGTH`). Neither value is ever quoted: the id may be the key."""
+    if not _EMAIL.fullmatch(credentials.id):
+        raise ConfigError(
+            f"{id_from} is not an e-mail address: the API id is the account's e-mail "
+            "(were the id and the key swapped?)"
+        )
+    if credentials.id == credentials.key:
+        raise ConfigError(f"{id_from} is the key: the API id is the account's e-mail")
     length = len(credentials.key)
     if length < MIN_KEY_LENGTH:
         plural = "character" if length == 1 else "characters"
         raise ConfigError(
-            f"{where}: the API key is {length} {plural} long, too short to be an AvoSMS key "
+            f"{key_from}: the API key is {length} {plural} long, too short to be an AvoSMS key "
             f"(at least {MIN_KEY_LENGTH}); copy it again from the customer area"
         )
     return credentials

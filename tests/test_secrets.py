@@ -247,6 +247,37 @@ def test_a_credentials_file_others_can_read_is_refused(cli, server, tmp_path, mo
     assert cli("run", SAMPLE_DATA / "lists.csv", "--job", job, "-o", "out.csv").exit_code == 1
 
 
+@pytest.mark.parametrize("where", ["environment", "credentials file"])
+def test_swapped_id_and_key_are_refused_without_showing_either(
+    cli, server, tmp_path, monkeypatch, where
+):
+    source = write_csv(tmp_path / "in.csv", [("Swapped", "FR")])
+    args = ["run", source, "-o", "out.csv", "--log-file", "run.log", "--state", "state.db"]
+    if where == "environment":
+        monkeypatch.setenv("AVOSMS_ID", KEY)
+        monkeypatch.setenv("AVOSMS_KEY", ACCOUNT_ID)
+        named = "AVOSMS_ID"
+    else:
+        monkeypatch.delenv("AVOSMS_KEY")
+        monkeypatch.delenv("AVOSMS_ID")
+        credentials = tmp_path / "credentials.yaml"
+        credentials.write_text(f"id: {KEY}\nkey: {ACCOUNT_ID}\n", encoding="utf-8")
+        credentials.chmod(0o600)
+        (tmp_path / "job.yaml").write_text("credentials_file: credentials.yaml\n", encoding="utf-8")
+        args += ["--job", tmp_path / "job.yaml"]
+        named = f"{credentials}: `id:`"
+    result = cli(*args)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"avosms-import: {named} is not an e-mail address: the API id is the account's e-mail "
+        "(were the id and the key swapped?)\n"
+    )
+    assert server.stats.requests_total == 0
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.name != "credentials.yaml":
+            assert KEY.encode() not in path.read_bytes(), path
+
+
 def routable_address() -> str | None:
     """This machine's address on its network (not loopback), found without sending a packet."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
