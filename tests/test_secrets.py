@@ -385,28 +385,11 @@ def test_a_server_echoing_the_request_never_makes_the_key_show(
     monkeypatch.setenv("AVOSMS_ID", ACCOUNT_ID)
     monkeypatch.setenv("AVOSMS_KEY", ECHO_KEY)
     source = write_csv(tmp_path / "in.csv", [("Echo A", "FR"), ("Echo B", "DE")])
-    result = cli(
-        "run",
-        source,
-        "-o",
-        "out.csv",
-        "--base-url",
-        server.url,
-        "--max-attempts",
-        "2",
-        "--backoff-initial",
-        "0",
-        "--timeout",
-        "2",
-        "--log-file",
-        "run.log",
-        "--state",
-        "state.db",
-        "--rate",
-        "0",
-        # Reading the account first is what fetches its lists; without it, creates go first.
-        "--reconcile" if request_echoed == "lists-fetch" else "--no-reconcile",
-    )
+    options = ["--max-attempts", "2", "--backoff-initial", "0", "--timeout", "2", "--rate", "0"]
+    outputs = ["-o", "out.csv", "--log-file", "run.log", "--state", "state.db"]
+    # Reading the account first is what fetches its lists; without it, creates go first.
+    reconcile = "--reconcile" if request_echoed == "lists-fetch" else "--no-reconcile"
+    result = cli("run", source, "--base-url", server.url, *options, *outputs, reconcile)
     assert result.exit_code != 0
     assert any(form.get("key") == ECHO_KEY for _, _, form in server.requests)
     log = (tmp_path / "run.log").read_text(encoding="utf-8")
@@ -419,12 +402,12 @@ def test_a_server_echoing_the_request_never_makes_the_key_show(
     else:
         assert "could not fetch the account's lists" in result.stderr
         assert all(path.endswith(LIST_RETRIEVE.path) for _, path, _ in server.requests)
-    outputs = {"streams": result.stdout + result.stderr, "journal dump": dump}
+    texts = {"streams": result.stdout + result.stderr, "journal dump": dump}
     for path in tmp_path.rglob("*"):
         if path.is_file() and path != source:
-            outputs[path.name] = path.read_bytes().decode("utf-8", "replace")
-    assert {"run.log", "state.db"} <= outputs.keys()
-    assert {where: leaks(text) for where, text in outputs.items() if leaks(text)} == {}
+            texts[path.name] = path.read_bytes().decode("utf-8", "replace")
+    assert {"run.log", "state.db"} <= texts.keys()
+    assert {where: leaks(text) for where, text in texts.items() if leaks(text)} == {}
 
 
 def test_the_key_is_masked_in_an_answers_payload_before_it_is_read():
