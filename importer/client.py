@@ -36,6 +36,7 @@ from importer.api.endpoints import (
     LIST_RETRIEVE,
     Endpoint,
 )
+from importer.masking import key_forms, mask_text
 from importer.records import LocalCode
 from importer.replies import (
     CREATE_CODE_MESSAGES,
@@ -111,6 +112,7 @@ class AvoSmsClient:
         # Room for the workers and the account re-reads that run beside them.
         # The account's fields lead every form (encoded once); the key is in no repr.
         self._account_form = urlencode({"id": credentials.id, "key": credentials.key})
+        self._key_forms = key_forms(credentials.key)
         self._transport = Transport(
             self.base_url, timeout=timeout, pool_size=pool_size + 2, environ=environ
         )
@@ -309,18 +311,19 @@ class AvoSmsClient:
         except TransportError as error:
             reply = transport_failure(error)
         else:
-            reply = classify_answer(answer, parse)
-        key = self._credentials.key
-        if key and key in reply.message:  # a server quoting our request back, say
-            reply = replace(reply, message=reply.message.replace(key, "***"))
+            # The key is masked in the answer itself, before any message quotes (and cuts) it.
+            reply = classify_answer(answer, parse, self._key_forms)
+        # A second net, for a message no answer built (another library's words, say).
+        masked = mask_text(reply.message, self._key_forms)
+        if masked != reply.message:
+            reply = replace(reply, message=masked)
         fates.note(reply)
         self._observe(reply)
         if reply.code == "OK":
             self.credentials_accepted = True
         elif reply.code == "ERR_100":
-            raise errors.CredentialsRefused(
-                f"the API refused the credentials (ERR_100) for id {self._credentials.id}"
-            )
+            refused = f"the API refused the credentials (ERR_100) for id {self._credentials.id}"
+            raise errors.CredentialsRefused(mask_text(refused, self._key_forms))
         return reply
 
     def _observe(self, reply: Reply) -> None:

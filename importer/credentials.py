@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from importer import jobfile
 from importer.api_address import SANDBOX
 from importer.errors import ConfigError
+from importer.masking import key_forms
 from importer.options import ENV_ID, ENV_KEY
 
 if TYPE_CHECKING:
@@ -27,6 +29,9 @@ if TYPE_CHECKING:
 #: Shorter keys are refused before anything is sent: no real key is this short, and masking a
 #: key of a letter or two in every message would garble them (`countr[REDACTED]`).
 MIN_KEY_LENGTH = 8
+
+#: An e-mail address, loosely: one `@`, no space, a dot in the domain (`me@example.com`).
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def load_credentials(options: JobOptions, environ: Mapping[str, str]) -> Credentials:
@@ -44,10 +49,10 @@ def load_credentials(options: JobOptions, environ: Mapping[str, str]) -> Credent
 
         return Credentials(DEMO_ID, DEMO_KEY)
     if env_id and env_key:
-        return _plausible(Credentials(env_id, env_key), ENV_KEY)
+        return _plausible(Credentials(env_id, env_key), ENV_ID, ENV_KEY)
     if options.credentials_file is not None:
         path = options.credentials_file
-        return _plausible(_credentials_from_file(path), f"the key of {path}")
+        return _plausible(_credentials_from_file(path), f"{path}: `id:`", f"the key of {path}")
     if env_id or env_key:
         missing = ENV_KEY if env_id else ENV_ID
         present = ENV_ID if env_id else ENV_KEY
@@ -57,30 +62,41 @@ def load_credentials(options: JobOptions, environ: Mapping[str, str]) -> Credent
     )
 
 
-def _plausible(credentials: Credentials, where: str) -> Credentials:
-    """The credentials, unless the key is too short to be real (`MIN_KEY_LENGTH`)."""
+def _plausible(credentials: Credentials, id_from: str, key_from: str) -> Credentials:
+    """The credentials, unless the id is not an e-mail address (the API reference: the id is
+    the account's e-mail; most often the id and the key were swapped) or the key is too short
+    to be real (`MIN_KEY_LENGTH`). Neither value is ever quoted: the id may be the key."""
+    if not _EMAIL.fullmatch(credentials.id):
+        raise ConfigError(
+            f"{id_from} is not an e-mail address: the API id is the account's e-mail "
+            "(were the id and the key swapped?)"
+        )
+    if credentials.id == credentials.key:
+        raise ConfigError(f"{id_from} is the key: the API id is the account's e-mail")
     length = len(credentials.key)
     if length < MIN_KEY_LENGTH:
         plural = "character" if length == 1 else "characters"
         raise ConfigError(
-            f"{where}: the API key is {length} {plural} long, too short to be an AvoSMS key "
+            f"{key_from}: the API key is {length} {plural} long, too short to be an AvoSMS key "
             f"(at least {MIN_KEY_LENGTH}); copy it again from the customer area"
         )
     return credentials
 
 
 def secrets_of(options: JobOptions, environ: Mapping[str, str]) -> list[str]:
-    """Every key this job could know, for masking in logs and messages; never raises.
+    """Every key this job could know, in every form it travels in (`masking.key_forms`), for
+    masking in logs and messages; never raises.
 
     A credentials file that would be refused is still read here: its key must be masked too.
     A key shorter than `MIN_KEY_LENGTH` is not masked (masking it would garble every message):
     it is refused before anything is sent, so it never travels.
     """
-    secrets = [environ.get(ENV_KEY, "").strip()]
+    keys = [environ.get(ENV_KEY, "").strip()]
     if options.credentials_file is not None:
         with contextlib.suppress(ConfigError, OSError, ImportError):
-            secrets.append(_credentials_from_file(options.credentials_file, private=False).key)
-    return [secret for secret in dict.fromkeys(secrets) if len(secret) >= MIN_KEY_LENGTH]
+            keys.append(_credentials_from_file(options.credentials_file, private=False).key)
+    plausible = [key for key in keys if len(key) >= MIN_KEY_LENGTH]
+    return list(dict.fromkeys(form for key in plausible for form in key_forms(key)))
 
 
 def _credentials_from_file(path: Path, *, private: bool = True) -> Credentials:

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import Any
 
+from importer.masking import mask_bytes, mask_text
 from importer.records import LocalCode, http_code
 from importer.throttle import parse_retry_after
 from importer.transport import MAX_ANSWER_BYTES, HttpAnswer, TransportError
@@ -132,12 +133,21 @@ def transport_failure(error: TransportError) -> Reply:
     return Reply(LocalCode.CONNECTION.value, message, unreached=error.unreached)
 
 
-def classify_answer(answer: HttpAnswer, parse: Callable[[dict[str, Any]], str | None]) -> Reply:
+def classify_answer(
+    answer: HttpAnswer,
+    parse: Callable[[dict[str, Any]], str | None],
+    secrets: Sequence[str] = (),
+) -> Reply:
     """Turn one HTTP answer into a code: the API's own, or a local token saying what was wrong.
 
     `parse` checks an ``OK`` answer against what its endpoint promises (`api.answers.PARSERS`):
     None when it holds, else what is missing, which makes the answer ``BAD_ANSWER``.
+    `secrets` (the key's forms, `masking.key_forms`) are masked in the body, and in the JSON
+    it decodes to, before anything is read from it: no message or payload can quote the key,
+    whole or cut short, from a server that echoes the request.
     """
+    if secrets and answer.body is not None:
+        answer = replace(answer, body=mask_bytes(answer.body, secrets))
     status, body = answer.status, answer.body
     label = _status_label(status)
     if status == HTTPStatus.TOO_MANY_REQUESTS:
@@ -157,6 +167,12 @@ def classify_answer(answer: HttpAnswer, parse: Callable[[dict[str, Any]], str | 
             f"the API answered {label} with more than {MAX_ANSWER_BYTES // 2**20} MB",
         )
     document, problem = _json_object(body, answer.headers.get("content-type", ""))
+    if document is not None and secrets and b"\\" in body:
+        # JSON escapes (`\/`, `\u0026`) can spell a key that the bytes did not show.
+        try:
+            document = _masked_json(document, secrets)
+        except RecursionError:
+            document, problem = None, "JSON nested too deeply to read"
     code = document.get("code") if document is not None else None
     if not (200 <= status < 300) and not (isinstance(code, str) and _KNOWN_CODE.fullmatch(code)):
         # An HTTP error without one of the API's codes: nothing we can read.
@@ -201,6 +217,19 @@ def _json_object(body: bytes, content_type: str) -> tuple[dict[str, Any] | None,
     if not isinstance(document, dict):
         return None, f"JSON that is not an object (a {type(document).__name__})"
     return document, ""
+
+
+def _masked_json(value: Any, secrets: Sequence[str]) -> Any:
+    """A decoded JSON value with `secrets` masked in every string, names included."""
+    if isinstance(value, str):
+        return mask_text(value, secrets)
+    if isinstance(value, dict):
+        return {
+            mask_text(name, secrets): _masked_json(item, secrets) for name, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_masked_json(item, secrets) for item in value]
+    return value
 
 
 def _quote(value: str, limit: int = 40) -> str:

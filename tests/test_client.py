@@ -591,6 +591,15 @@ def test_the_key_never_shows_in_logs_messages_or_reprs(
     assert all(SECRET not in message for message in caplog.messages)
 
 
+def test_a_refusal_never_names_an_id_that_holds_the_key(stub: Callable[..., Stub]) -> None:
+    server = stub(lambda n, path, form: json_answer({"code": "ERR_100"}))
+    client = AvoSmsClient(server.url, Credentials(SECRET, SECRET), sleep=no_sleep)
+    with client, pytest.raises(errors.CredentialsRefused) as refused:
+        client.fetch_lists()
+    assert SECRET not in str(refused.value)
+    assert str(refused.value).startswith("the API refused the credentials (ERR_100)")
+
+
 def test_retry_policy_is_data() -> None:
     policy = RetryPolicy()
     assert (policy.max_attempts, policy.backoff_initial, policy.backoff_max) == (5, 0.5, 30.0)

@@ -653,6 +653,23 @@ def test_bad_credentials_files(tmp_path: Path, text: str, expected: str) -> None
     assert expected in str(caught.value)
 
 
+@pytest.mark.parametrize("account_id", ["demo-key-0000", "me@example", "me @example.com", "@x.fr"])
+def test_an_id_that_is_not_an_e_mail_is_refused_without_quoting_it(account_id: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_credentials(JobOptions(), {"AVOSMS_ID": account_id, "AVOSMS_KEY": KEY})
+    assert str(caught.value) == (
+        "AVOSMS_ID is not an e-mail address: the API id is the account's e-mail "
+        "(were the id and the key swapped?)"
+    )
+
+
+def test_an_id_equal_to_the_key_is_refused_without_quoting_it(tmp_path: Path) -> None:
+    path = creds_file(tmp_path, "id: me@example.com\nkey: me@example.com\n")
+    with pytest.raises(ConfigError) as caught:
+        load_credentials(JobOptions(credentials_file=path), {})
+    assert str(caught.value) == f"{path}: `id:` is the key: the API id is the account's e-mail"
+
+
 def test_missing_credentials_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nope\.yaml: no such credentials file$"):
         load_credentials(JobOptions(credentials_file=tmp_path / "nope.yaml"), {})

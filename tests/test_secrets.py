@@ -8,19 +8,28 @@ captured stream for it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 import pytest
 
+from importer.api.answers import parse_nothing
+from importer.api.endpoints import LIST_RETRIEVE
+from importer.masking import MASK, key_forms
+from importer.replies import classify_answer
 from importer.sandbox import FaultPlan, SandboxServer
+from importer.transport import HttpAnswer
 from tests.conftest import SAMPLE_DATA, write_csv
+from tests.test_client import Answer, Stub, json_answer
 
 ACCOUNT_ID = "secrets@example.com"
 #: Letters, digits and dashes only, so it reads the same form-encoded, in JSON and in HTML.
@@ -238,6 +247,37 @@ def test_a_credentials_file_others_can_read_is_refused(cli, server, tmp_path, mo
     assert cli("run", SAMPLE_DATA / "lists.csv", "--job", job, "-o", "out.csv").exit_code == 1
 
 
+@pytest.mark.parametrize("where", ["environment", "credentials file"])
+def test_swapped_id_and_key_are_refused_without_showing_either(
+    cli, server, tmp_path, monkeypatch, where
+):
+    source = write_csv(tmp_path / "in.csv", [("Swapped", "FR")])
+    args = ["run", source, "-o", "out.csv", "--log-file", "run.log", "--state", "state.db"]
+    if where == "environment":
+        monkeypatch.setenv("AVOSMS_ID", KEY)
+        monkeypatch.setenv("AVOSMS_KEY", ACCOUNT_ID)
+        named = "AVOSMS_ID"
+    else:
+        monkeypatch.delenv("AVOSMS_KEY")
+        monkeypatch.delenv("AVOSMS_ID")
+        credentials = tmp_path / "credentials.yaml"
+        credentials.write_text(f"id: {KEY}\nkey: {ACCOUNT_ID}\n", encoding="utf-8")
+        credentials.chmod(0o600)
+        (tmp_path / "job.yaml").write_text("credentials_file: credentials.yaml\n", encoding="utf-8")
+        args += ["--job", tmp_path / "job.yaml"]
+        named = f"{credentials}: `id:`"
+    result = cli(*args)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"avosms-import: {named} is not an e-mail address: the API id is the account's e-mail "
+        "(were the id and the key swapped?)\n"
+    )
+    assert server.stats.requests_total == 0
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.name != "credentials.yaml":
+            assert KEY.encode() not in path.read_bytes(), path
+
+
 def routable_address() -> str | None:
     """This machine's address on its network (not loopback), found without sending a packet."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
@@ -294,3 +334,87 @@ def test_the_credentials_are_never_a_command_line_option(cli, server, tmp_path, 
     assert f"No such option '{option}'" in result.stderr
     assert KEY not in result.stdout + result.stderr
     assert server.stats.requests_total == 0
+
+
+# --------------------------------------------------------------------------- echoing servers
+
+#: Long, and holding every character that URL-encoding changes (`+ / = &` and a space).
+ECHO_KEY = "Zq9+long/secret=key&with spaces-0123456789~QxWvTyUi"
+
+
+def escaped_json(text: str) -> bytes:
+    """`{"code": text}` as some servers write it: `/` and `&` escaped, which JSON allows."""
+    inner = json.dumps(text)[1:-1].replace("/", "\\/").replace("&", "\\u0026")
+    return ('{"code": "' + inner + '"}').encode()
+
+
+#: How a server may quote the request back: the key decoded, the form body as sent, the key
+#: encoded by `quote`, and the key in JSON escapes that hide it from the bytes.
+ECHOES: dict[str, Callable[[dict[str, str]], Answer]] = {
+    "decoded": lambda form: json_answer({"code": form["key"]}),
+    "form-body": lambda form: json_answer({"code": urlencode(form)}),
+    "quote": lambda form: json_answer({"code": quote(form["key"])}),
+    "json-escapes": lambda form: (
+        200,
+        {"Content-Type": "application/json"},
+        escaped_json(form["key"]),
+    ),
+}
+
+
+def leaks(text: str) -> list[str]:
+    """Every form of `ECHO_KEY`, or 8 characters of one, that `text` holds."""
+    found = []
+    for form in key_forms(ECHO_KEY):
+        found += [form[at : at + 8] for at in range(len(form) - 7) if form[at : at + 8] in text]
+    return found
+
+
+@pytest.mark.parametrize("echo", list(ECHOES))
+@pytest.mark.parametrize("request_echoed", ["lists-fetch", "create"])
+def test_a_server_echoing_the_request_never_makes_the_key_show(
+    cli, tmp_path, monkeypatch, request, echo, request_echoed
+):
+    def script(number: int, path: str, form: dict[str, str]) -> Answer:
+        if path.endswith(LIST_RETRIEVE.path) and request_echoed == "create":
+            return json_answer({"code": "ERR_101"})  # an empty account
+        return ECHOES[echo](form)
+
+    server = Stub(script)
+    request.addfinalizer(server.close)
+    monkeypatch.setenv("AVOSMS_ID", ACCOUNT_ID)
+    monkeypatch.setenv("AVOSMS_KEY", ECHO_KEY)
+    source = write_csv(tmp_path / "in.csv", [("Echo A", "FR"), ("Echo B", "DE")])
+    options = ["--max-attempts", "2", "--backoff-initial", "0", "--timeout", "2", "--rate", "0"]
+    outputs = ["-o", "out.csv", "--log-file", "run.log", "--state", "state.db"]
+    # Reading the account first is what fetches its lists; without it, creates go first.
+    reconcile = "--reconcile" if request_echoed == "lists-fetch" else "--no-reconcile"
+    result = cli("run", source, "--base-url", server.url, *options, *outputs, reconcile)
+    assert result.exit_code != 0
+    assert any(form.get("key") == ECHO_KEY for _, _, form in server.requests)
+    log = (tmp_path / "run.log").read_text(encoding="utf-8")
+    assert "unknown code" in log and MASK in log  # the echo was read, and masked
+    with contextlib.closing(sqlite3.connect(tmp_path / "state.db")) as journal:
+        dump = "\n".join(journal.iterdump())
+    if request_echoed == "create":
+        assert MASK in (tmp_path / "out.csv").read_text(encoding="utf-8")
+        assert MASK in dump
+    else:
+        assert "could not fetch the account's lists" in result.stderr
+        assert all(path.endswith(LIST_RETRIEVE.path) for _, path, _ in server.requests)
+    texts = {"streams": result.stdout + result.stderr, "journal dump": dump}
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path != source:
+            texts[path.name] = path.read_bytes().decode("utf-8", "replace")
+    assert {"run.log", "state.db"} <= texts.keys()
+    assert {where: leaks(text) for where, text in texts.items() if leaks(text)} == {}
+
+
+def test_the_key_is_masked_in_an_answers_payload_before_it_is_read():
+    forms = key_forms(ECHO_KEY)
+    named = {"code": "OK", "lists": [{"name": ECHO_KEY, ECHO_KEY: quote(ECHO_KEY)}]}
+    for body in (json.dumps(named).encode(), escaped_json(ECHO_KEY)):
+        reply = classify_answer(HttpAnswer(200, {}, body), parse_nothing, forms)
+        assert not leaks(reply.message + json.dumps(reply.payload)), body
+    masked = classify_answer(HttpAnswer(200, {}, json.dumps(named).encode()), parse_nothing, forms)
+    assert masked.payload == {"code": "OK", "lists": [{"name": MASK, MASK: MASK}]}

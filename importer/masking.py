@@ -1,0 +1,41 @@
+"""The forms the API key travels in, and masking them out of text and answers.
+
+The key goes out in a form body only, URL-encoded (`urllib.parse.urlencode`, i.e.
+`quote_plus`). A server that quotes the request back may answer it in that form, decoded, or
+encoded by `quote`: every such form is a secret. This module is a leaf: the client, the answer
+classifier and the log masking all take the forms from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import quote, quote_plus
+
+#: What a key becomes wherever it was found.
+MASK = "[REDACTED]"
+
+
+def key_forms(key: str) -> tuple[str, ...]:
+    """`key` as is and URL-encoded (`quote_plus`, `quote`, `quote` with no safe character),
+    without repeats, longest first so that no form is masked only in part; () for no key."""
+    if not key:
+        return ()
+    forms = dict.fromkeys((key, quote_plus(key), quote(key), quote(key, safe="")))
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
+def mask_text(text: str, forms: Sequence[str]) -> str:
+    """`text` with every one of `forms` (from `key_forms`) replaced by `MASK`."""
+    for form in forms:
+        if form in text:
+            text = text.replace(form, MASK)
+    return text
+
+
+def mask_bytes(data: bytes, forms: Sequence[str]) -> bytes:
+    """`mask_text` on bytes: the forms are looked for in their UTF-8 encoding."""
+    for form in forms:
+        encoded = form.encode("utf-8")
+        if encoded in data:
+            data = data.replace(encoded, MASK.encode("ascii"))
+    return data
