@@ -147,7 +147,9 @@ def classify_answer(
     whole or cut short, from a server that echoes the request.
     """
     if secrets and answer.body is not None:
-        answer = replace(answer, body=mask_bytes(answer.body, secrets))
+        masked = mask_bytes(answer.body, secrets)
+        if masked is not answer.body:  # rare: a server echoing the request
+            answer = replace(answer, body=masked)
     status, body = answer.status, answer.body
     label = _status_label(status)
     if status == HTTPStatus.TOO_MANY_REQUESTS:
