@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -18,6 +19,7 @@ from importer.journal_records import RowRecord
 from importer.run import JobResult
 from importer.sandbox import FaultPlan, SandboxServer
 from tests.conftest import library_run, read_results, write_csv
+from tests.test_resume import start_cli, wait_until
 
 
 def signal_at(steps: dict[str, int]) -> Callable[[str], None]:
@@ -225,3 +227,34 @@ def test_results_that_become_unwritable_during_the_run_exit_3_and_the_journal_sa
     rebuilt = cli("results", "1", "-o", "rebuilt.csv")
     assert rebuilt.exit_code == 0, rebuilt.stderr
     assert {row["outcome"] for row in read_results(tmp_path / "rebuilt.csv")} == {"created"}
+
+
+# --------------------------------------------------------------------------- waits and reads
+
+
+def test_a_long_retry_after_is_logged_once_and_a_stop_leaves_the_refused_rows_pending(tmp_path):
+    # Two requests a second: the account read and one create pass, the other workers' creates
+    # are answered 429 with an hour's Retry-After (300 s once capped), then comes a Ctrl-C.
+    source = write_csv(tmp_path / "in.csv", [(f"Throttled {n:02d}", "FR") for n in range(40)])
+    log_file = tmp_path / "run.log"
+    args = ("run", source, "-o", "out.csv", "--workers", "8", "--rate", "0", "--no-progress")
+    with SandboxServer(faults=FaultPlan(rate_limit=2, retry_after="3600")) as server:
+        process = start_cli(server, *args, "--log-file", log_file, cwd=tmp_path)
+        warned = lambda: log_file.exists() and "no request is sent" in log_file.read_text()  # noqa: E731
+        wait_until(warned, "no warning of the wait")
+        time.sleep(0.3)  # the other workers' 429s come in meanwhile: still one warning
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+        throttled = server.stats.throttled
+    assert process.returncode == 3, stderr
+    log = log_file.read_text()
+    assert log.count("no request is sent") == 1, log
+    assert "no request is sent for 300 s (it asked for 3600 s; retry_after_max caps it)" in log
+    assert re.search(r"until \d\d:\d\d:\d\d", log)
+    rows = read_results(tmp_path / "out.csv")
+    refused = [row for row in rows if row["code"] == "HTTP_429"]
+    assert len(refused) == throttled >= 1
+    for row in refused:
+        assert row["outcome"] == "pending" and row["attempts"] == "1", row
+        assert row["message"].startswith("not finished: the run stopped while retrying"), row
+    assert {row["outcome"] for row in rows} == {"created", "pending"}
