@@ -232,6 +232,11 @@ def test_results_that_become_unwritable_during_the_run_exit_3_and_the_journal_sa
 # --------------------------------------------------------------------------- waits and reads
 
 
+def logged(log_file: Path) -> str:
+    """What the run's log file holds so far."""
+    return log_file.read_text() if log_file.exists() else ""
+
+
 def test_a_long_retry_after_is_logged_once_and_a_stop_leaves_the_refused_rows_pending(tmp_path):
     # Two requests a second: the account read and one create pass, the other workers' creates
     # are answered 429 with an hour's Retry-After (300 s once capped), then comes a Ctrl-C.
@@ -240,8 +245,7 @@ def test_a_long_retry_after_is_logged_once_and_a_stop_leaves_the_refused_rows_pe
     args = ("run", source, "-o", "out.csv", "--workers", "8", "--rate", "0", "--no-progress")
     with SandboxServer(faults=FaultPlan(rate_limit=2, retry_after="3600")) as server:
         process = start_cli(server, *args, "--log-file", log_file, cwd=tmp_path)
-        warned = lambda: log_file.exists() and "no request is sent" in log_file.read_text()  # noqa: E731
-        wait_until(warned, "no warning of the wait")
+        wait_until(lambda: "no request is sent" in logged(log_file), "no warning of the wait")
         time.sleep(0.3)  # the other workers' 429s come in meanwhile: still one warning
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=30)
