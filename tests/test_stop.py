@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -89,6 +90,36 @@ def test_both_signals_during_the_final_flush_still_write_everything(tmp_path):
     rows = read_results(tmp_path / "out.csv")
     assert {row["outcome"] for row in rows} == {"created"}  # every row was sent already
     assert int(result.exit_code) == 0
+
+
+def test_a_second_signal_ends_a_wait_for_a_read_and_the_first_does_not():
+    from importer.errors import Interrupted
+    from importer.stop import StopSignal
+
+    stop = StopSignal()
+    release = threading.Event()
+
+    def read() -> str:
+        release.wait(30)
+        return "read"
+
+    def signal_twice() -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)
+        assert stop.event.is_set()  # the first signal: still waiting
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with stop.installed():
+        assert stop.wait_for(lambda: "answer", "read") == "answer"
+        with pytest.raises(ZeroDivisionError):
+            stop.wait_for(lambda: 1 / 0, "divide")
+        threading.Timer(0.1, signal_twice).start()
+        started = time.monotonic()
+        with pytest.raises(Interrupted, match="stopped the wait to read the account"):
+            stop.wait_for(read, "read the account")
+        assert time.monotonic() - started < 5
+    release.set()
+    assert stop.abandoned
 
 
 def test_the_signal_handlers_only_set_flags():
@@ -262,3 +293,56 @@ def test_a_long_retry_after_is_logged_once_and_a_stop_leaves_the_refused_rows_pe
         assert row["outcome"] == "pending" and row["attempts"] == "1", row
         assert row["message"].startswith("not finished: the run stopped while retrying"), row
     assert {row["outcome"] for row in rows} == {"created", "pending"}
+
+
+def start_run_reading_slowly(tmp_path: Path, server: SandboxServer, *options: str):
+    """The CLI's `run`, its account read (the first request) held up by the sandbox's latency;
+    returned once that read is on its way."""
+    source = write_csv(tmp_path / "in.csv", [(f"Unread {n}", "FR") for n in range(5)])
+    args = ("run", source, "-o", "out.csv", "--rate", "0", "--no-progress", *options)
+    process = start_cli(server, *args, cwd=tmp_path)
+    wait_until(lambda: server.stats.list_requests > 0, "the account was never read")
+    return process
+
+
+def finish(process: subprocess.Popen[str], limit: float = 20) -> str:
+    """The process's stderr once it ended; killed if it did not end within `limit` s."""
+    try:
+        return process.communicate(timeout=limit)[1]
+    finally:
+        process.kill()
+
+
+def assert_interrupted_before_sending(tmp_path: Path, server: SandboxServer, stderr: str) -> None:
+    assert "interrupted by a signal: 5 rows left pending" in stderr, stderr
+    assert "Traceback" not in stderr
+    assert server.stats.create_requests.total() == 0
+    rows = read_results(tmp_path / "out.csv")
+    assert {(row["outcome"], row["code"]) for row in rows} == {("pending", "NOT_SENT")}
+
+
+def test_a_second_sigint_stops_waiting_for_the_account_read_at_once(tmp_path):
+    with SandboxServer(faults=FaultPlan(latency=30)) as server:
+        process = start_run_reading_slowly(tmp_path, server)  # --timeout: 30 s
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        stderr = finish(process)
+        took = time.monotonic() - signalled
+        assert process.returncode == 3, stderr
+        assert took < 5, f"{took:.1f} s after the second signal"  # not the read's 30 s
+        assert "SIGINT received again" in stderr
+        assert_interrupted_before_sending(tmp_path, server, stderr)
+        assert server.stats.list_requests == 1
+
+
+def test_a_first_sigint_during_the_account_read_ends_the_run_after_its_attempt(tmp_path):
+    with SandboxServer(faults=FaultPlan(latency=30)) as server:
+        process = start_run_reading_slowly(tmp_path, server, "--timeout", "1")
+        process.send_signal(signal.SIGINT)
+        stderr = finish(process)
+        assert process.returncode == 3, stderr
+        assert "could not fetch" not in stderr
+        assert_interrupted_before_sending(tmp_path, server, stderr)
+        assert server.stats.list_requests == 1  # no retry once stopping
