@@ -418,7 +418,9 @@ class _Fates:
 def _log_long_wait(asked: float, wait: float) -> None:
     """One warning as a long Retry-After wait starts: how long, until when (local time)."""
     until = (datetime.now().astimezone() + timedelta(seconds=wait)).strftime("%H:%M:%S %Z")
-    capped = f" (it asked for {asked:g} s; retry_after_max caps it)" if asked > wait else ""
+    capped = f" (it asked for {asked:g} s; the importer waits {wait:g} s at most)"
+    if asked <= wait:
+        capped = ""
     log.warning(
         "the API asked us to slow down (HTTP 429): no request is sent for %g s%s, until %s",
         wait,

@@ -284,7 +284,7 @@ def test_a_long_retry_after_is_logged_once_and_a_stop_leaves_the_refused_rows_pe
     assert process.returncode == 3, stderr
     log = log_file.read_text()
     assert log.count("no request is sent") == 1, log
-    assert "no request is sent for 300 s (it asked for 3600 s; retry_after_max caps it)" in log
+    assert "no request is sent for 300 s (it asked for 3600 s; the importer waits 300 s at" in log
     assert re.search(r"until \d\d:\d\d:\d\d", log)
     rows = read_results(tmp_path / "out.csv")
     refused = [row for row in rows if row["code"] == "HTTP_429"]
