@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -59,6 +60,10 @@ log = logging.getLogger("importer.client")
 
 CREATE_PATH = LIST_CREATE.path
 LISTS_PATH = LIST_RETRIEVE.path
+#: A Retry-After wait this long (seconds) or longer is logged as it starts: the run then sends
+#: nothing for a while, and a log that stays silent so long looks like a hung job. Shorter
+#: waits are as long as an ordinary retry's backoff and are left out of the log.
+LONG_WAIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -334,10 +339,13 @@ class AvoSmsClient:
         if healthy:
             self._limiter.reward()
         elif reply.code == LocalCode.THROTTLED.value:
-            retry_after = reply.retry_after
-            if retry_after is not None:
-                retry_after = min(retry_after, self._retry.retry_after_max)
-            self._limiter.penalize(retry_after)
+            asked = reply.retry_after
+            if asked is None:
+                self._limiter.penalize(None)
+            else:
+                wait = min(asked, self._retry.retry_after_max)
+                if self._limiter.penalize(wait) >= LONG_WAIT:
+                    _log_long_wait(asked, wait)
         self._track_9xx(reply.code.startswith("ERR_9"))
         if not healthy:
             self._check_breaker()
@@ -408,6 +416,20 @@ class _Fates:
         if may_have_been_processed(reply.code, unreached=reply.unreached):
             self.uncertain += 1
             self.timed_out = self.timed_out or reply.code == LocalCode.TIMEOUT.value
+
+
+def _log_long_wait(asked: float, wait: float) -> None:
+    """One warning as a long Retry-After wait starts: how long, until when (local time)."""
+    until = (datetime.now().astimezone() + timedelta(seconds=wait)).strftime("%H:%M:%S %Z")
+    capped = f" (it asked for {asked:g} s; the importer waits {wait:g} s at most)"
+    if asked <= wait:
+        capped = ""
+    log.warning(
+        "the API asked us to slow down (HTTP 429): no request is sent for %g s%s, until %s",
+        wait,
+        capped,
+        until,
+    )
 
 
 def _replaying(first: Reply, attempt: Callable[[], Reply]) -> Callable[[], Reply]:

@@ -53,7 +53,7 @@ from importer.kinds.contacts_sync import (
 from importer.kinds.exclusions import present_in_lists
 from importer.kinds.row_notes import NOT_SENT, set_message, with_notes
 from importer.list_tally import ListBefore, lists_before, log_plan, tally_lists
-from importer.lists_run import plan_lists, send_lists
+from importer.lists_run import plan_lists, read_account_lists, send_lists
 from importer.records import LIST_CODE_PREFIX, SUCCESS_OUTCOMES, LocalCode, Outcome
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ class ContactsJob:
         frame = self.frame
         to_send = _not_sent_yet(frame)  # what a stop before the plan leaves, too
         try:
-            account = client.fetch_lists()
+            account = read_account_lists(run)
             known = account_index(account)
             countries = {key: item.country_code for key, item in known.items()}
             cells = self.read_source.frame

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from importer.errors import RunStopped
+from importer.errors import Interrupted, RunStopped
 from importer.job import Environment, RunContext, send_rows
 from importer.records import LocalCode, Outcome
 
@@ -81,7 +81,7 @@ def plan_lists(
     client, journal = run.client, run.journal
     directory = AccountDirectory(client.fetch_lists, run_started=run.run_started)
     if run.options.reconcile:
-        known = directory.load(client.fetch_lists() if account is None else account)
+        known = directory.load(read_account_lists(run) if account is None else account)
     else:
         known = {
             key: KnownList(
@@ -95,6 +95,24 @@ def plan_lists(
         known[key] = directory.credited(key, known[key])
     mark_existing(frame, known)
     return directory
+
+
+def read_account_lists(run: RunContext) -> list[AccountList]:
+    """The account's lists, read as the run starts, while the signals are watched.
+
+    A first signal lets the read's current attempt end (no retry, `AvoSmsClient`'s stop); a
+    second stops waiting for it at once (`StopSignal.wait_for`): a read leaves nothing
+    uncertain. A read that failed because of the stop raises errors.Interrupted, so the run
+    ends as an interrupted one (every row pending). Else as `AvoSmsClient.fetch_lists`.
+    """
+    from importer.client import ApiUnavailable
+
+    try:
+        return run.stop.wait_for(run.client.fetch_lists, "read the account's lists")
+    except ApiUnavailable as error:
+        if run.stop.event.is_set():
+            raise Interrupted(str(error)) from error
+        raise
 
 
 def send_lists(frame: pd.DataFrame, directory: AccountDirectory, run: RunContext) -> None:

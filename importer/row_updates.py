@@ -93,7 +93,8 @@ def row_update(
 
     `taken` is the kind's "already there" code and the message of a row waiting for a re-read
     to settle it. Rows that a re-read must settle (`Answered.unsettled`) come back ``pending``
-    until it does.
+    until it does. `stopping`: the run was stopping when the final answer came back, so a
+    retryable failure was not retried (the stop ended the retries): ``pending``, not ``failed``.
     """
     if answer.code == "OK":
         return RowUpdate(Outcome.CREATED, "OK", "created", answer.list_contact_id, answer.attempts)

@@ -78,10 +78,13 @@ class SendKind(Protocol):
     worker with a row's frame index; `request` runs on worker threads.
     """
 
-    def request(self, index: int, *, stopping: bool, on_send: Callable[[], None]) -> Answered:
+    def request(
+        self, index: int, *, stopping: Callable[[], bool], on_send: Callable[[], None]
+    ) -> Answered:
         """Send the row's request (retries included); its update, unsettled when only a
-        re-read can tell. `on_send` is called as each attempt goes out. Raises
-        errors.RunStopped to stop the run."""
+        re-read can tell. `stopping` tells whether the run is stopping, asked once the final
+        answer is in (a stop that came meanwhile ended the retries); `on_send` is called as
+        each attempt goes out. Raises errors.RunStopped to stop the run."""
         ...
 
     def wait_before_refresh(self) -> float:
@@ -235,7 +238,7 @@ class Sender:
         def count_attempt() -> None:  # one worker per row: no two threads write one key
             self.attempts_sent[index] = self.attempts_sent.get(index, 0) + 1
 
-        return self.kind.request(index, stopping=self.stop.event.is_set(), on_send=count_attempt)
+        return self.kind.request(index, stopping=self.stop.event.is_set, on_send=count_attempt)
 
     def _collect(self, index: int, result: Answered | BaseException) -> None:
         """Record a worker's result: its answer, or the stop (or bug) its request raised."""

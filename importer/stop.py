@@ -5,19 +5,27 @@ Python runs a signal handler in the main thread between two bytecodes, wherever 
 there could lose answers already received, so these handlers never raise: the first signal asks
 for a clean stop (no new rows, requests in flight finish), the second asks to abandon the
 requests still in flight. Everything already answered is journaled and the results file is
-written either way.
+written either way. A blocking read that the run waits for on the main thread (the account's
+lists, as a run starts) goes through `wait_for`, so that the second signal ends that wait too.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from types import FrameType
+from typing import Any, NoReturn, TypeVar
+
+from importer.errors import Interrupted
 
 log = logging.getLogger("importer")
+
+T = TypeVar("T")
 
 
 class StopSignal:
@@ -31,6 +39,8 @@ class StopSignal:
         self._announced = 0
         #: Requests were left in flight (second signal): the process should not wait for them.
         self.abandoned = False
+        #: The queues of the `wait_for` calls waiting now: a second signal wakes them.
+        self._waiting: list[queue.SimpleQueue[Any]] = []
 
     @contextmanager
     def installed(self, enabled: bool = True) -> Iterator[StopSignal]:
@@ -53,7 +63,44 @@ class StopSignal:
         self.received.append(signal.Signals(signum).name)
         if self.event.is_set():
             self.abandon.set()
+            for waiting in self._waiting:
+                waiting.put(None)  # reentrant, lock-free for the caller: safe in a handler
         self.event.set()
+
+    def wait_for(self, work: Callable[[], T], what: str) -> T:
+        """`work()` run on a thread of its own; its result here, or what it raised.
+
+        For a read only (nothing it does is left uncertain if no one waits for its end): a
+        second signal ends the wait at once, with errors.Interrupted, and the thread is left
+        to end on its own (`abandoned` is set, so the process does not wait for it). A first
+        signal changes nothing here: `work` itself sees `event`. `what` says what the work
+        does ("read the account's lists"). The main thread sleeps on a `queue.SimpleQueue`,
+        which the handler feeds (no lock, no polling).
+        """
+        # The thread hands back a function that returns the result or raises what work raised.
+        box: queue.SimpleQueue[Callable[[], T] | None] = queue.SimpleQueue()
+
+        def run() -> None:
+            try:
+                value = work()
+            except BaseException as error:
+                box.put(partial(_reraise, error))
+            else:
+                box.put(lambda: value)
+
+        self._waiting.append(box)
+        try:
+            if not self.abandon.is_set():
+                threading.Thread(target=run, name="avosms-read", daemon=True).start()
+                outcome = box.get()
+            else:
+                outcome = None
+        finally:
+            self._waiting.remove(box)
+        if outcome is None:
+            self.abandoned = True
+            raise Interrupted(f"a second signal stopped the wait to {what}")
+        return outcome()
 
     def announce(self) -> None:
         """Log the signals received since the last call (from ordinary code, not the handler)."""
@@ -63,3 +110,7 @@ class StopSignal:
             else:
                 log.warning("%s received again: no longer waiting for requests in flight", name)
             self._announced += 1
+
+
+def _reraise(error: BaseException) -> NoReturn:
+    raise error

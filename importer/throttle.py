@@ -136,22 +136,27 @@ class Throttle:
             if cancel is not None and cancel.is_set():
                 return False
 
-    def penalize(self, retry_after: float | None = None) -> None:
+    def penalize(self, retry_after: float | None = None) -> float:
         """The API asked us to slow down: halve the effective rate; wait `retry_after` s if given.
 
-        The wait is shared: every worker's next request starts after it.
+        The wait is shared: every worker's next request starts after it. Returns the seconds
+        this call added to the shared wait (0 when a wait already running covers it): workers
+        refused together add one wait, then only the few milliseconds between their answers.
         """
+        added = 0.0
         with self._lock:
             now = self._clock()
             if retry_after is not None and math.isfinite(retry_after) and retry_after > 0:
                 until = now + retry_after
                 if until > self._blocked_until:
+                    added = until - max(now, self._blocked_until)
                     self._blocked_until = until
                     self._penalties += 1
             if self.rate > 0 and now >= self._no_decrease_before:
                 floor = self.rate * self.MIN_FRACTION
                 self._current = max(floor, self._current * self.DECREASE_FACTOR)
                 self._no_decrease_before = max(now, self._blocked_until) + self.DECREASE_COOLDOWN
+        return added
 
     def reward(self) -> None:
         """A request succeeded: grow the effective rate back towards the configured one."""

@@ -468,7 +468,10 @@ def throttled_once(retry_after: str) -> Callable[[int, str, dict[str, str]], Ans
 
 @pytest.mark.parametrize("header", ["1", "http-date"])
 def test_retry_after_holds_back_every_worker(
-    stub: Callable[..., Stub], client_for: Callable[..., AvoSmsClient], header: str
+    stub: Callable[..., Stub],
+    client_for: Callable[..., AvoSmsClient],
+    header: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     if header == "http-date":
         header = formatdate(time.time() + 2, usegmt=True)  # whole seconds: 1 to 2 s away
@@ -487,6 +490,7 @@ def test_retry_after_holds_back_every_worker(
     assert len(server.requests) == 4
     assert limiter.current_rate < 10  # halved, growing back
     assert client.throttled_seconds >= 0.9
+    assert "slow down" not in caplog.text  # a wait of a second or two is not worth a warning
 
 
 def test_a_429_without_retry_after_is_retried_with_backoff(

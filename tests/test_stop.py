@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -18,6 +20,8 @@ from importer.journal_records import RowRecord
 from importer.run import JobResult
 from importer.sandbox import FaultPlan, SandboxServer
 from tests.conftest import library_run, read_results, write_csv
+from tests.test_contacts_run import contacts_csv
+from tests.test_resume import start_cli, wait_until
 
 
 def signal_at(steps: dict[str, int]) -> Callable[[str], None]:
@@ -87,6 +91,36 @@ def test_both_signals_during_the_final_flush_still_write_everything(tmp_path):
     rows = read_results(tmp_path / "out.csv")
     assert {row["outcome"] for row in rows} == {"created"}  # every row was sent already
     assert int(result.exit_code) == 0
+
+
+def test_a_second_signal_ends_a_wait_for_a_read_and_the_first_does_not():
+    from importer.errors import Interrupted
+    from importer.stop import StopSignal
+
+    stop = StopSignal()
+    release = threading.Event()
+
+    def read() -> str:
+        release.wait(30)
+        return "read"
+
+    def signal_twice() -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)
+        assert stop.event.is_set()  # the first signal: still waiting
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with stop.installed():
+        assert stop.wait_for(lambda: "answer", "read") == "answer"
+        with pytest.raises(ZeroDivisionError):
+            stop.wait_for(lambda: 1 / 0, "divide")
+        threading.Timer(0.1, signal_twice).start()
+        started = time.monotonic()
+        with pytest.raises(Interrupted, match="stopped the wait to read the account"):
+            stop.wait_for(read, "read the account")
+        assert time.monotonic() - started < 5
+    release.set()
+    assert stop.abandoned
 
 
 def test_the_signal_handlers_only_set_flags():
@@ -225,3 +259,98 @@ def test_results_that_become_unwritable_during_the_run_exit_3_and_the_journal_sa
     rebuilt = cli("results", "1", "-o", "rebuilt.csv")
     assert rebuilt.exit_code == 0, rebuilt.stderr
     assert {row["outcome"] for row in read_results(tmp_path / "rebuilt.csv")} == {"created"}
+
+
+# --------------------------------------------------------------------------- waits and reads
+
+
+def logged(log_file: Path) -> str:
+    """What the run's log file holds so far."""
+    return log_file.read_text() if log_file.exists() else ""
+
+
+def test_a_long_retry_after_is_logged_once_and_a_stop_leaves_the_refused_rows_pending(tmp_path):
+    # Two requests a second: the account read and one create pass, the other workers' creates
+    # are answered 429 with an hour's Retry-After (300 s once capped), then comes a Ctrl-C.
+    source = write_csv(tmp_path / "in.csv", [(f"Throttled {n:02d}", "FR") for n in range(40)])
+    log_file = tmp_path / "run.log"
+    args = ("run", source, "-o", "out.csv", "--workers", "8", "--rate", "0", "--no-progress")
+    with SandboxServer(faults=FaultPlan(rate_limit=2, retry_after="3600")) as server:
+        process = start_cli(server, *args, "--log-file", log_file, cwd=tmp_path)
+        wait_until(lambda: "no request is sent" in logged(log_file), "no warning of the wait")
+        time.sleep(0.3)  # the other workers' 429s come in meanwhile: still one warning
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+        throttled = server.stats.throttled
+    assert process.returncode == 3, stderr
+    log = log_file.read_text()
+    assert log.count("no request is sent") == 1, log
+    assert "no request is sent for 300 s (it asked for 3600 s; the importer waits 300 s at" in log
+    assert re.search(r"until \d\d:\d\d:\d\d", log)
+    rows = read_results(tmp_path / "out.csv")
+    refused = [row for row in rows if row["code"] == "HTTP_429"]
+    assert len(refused) == throttled >= 1
+    for row in refused:
+        assert row["outcome"] == "pending" and row["attempts"] == "1", row
+        assert row["message"].startswith("not finished: the run stopped while retrying"), row
+    assert {row["outcome"] for row in rows} == {"created", "pending"}
+
+
+def start_run_reading_slowly(
+    tmp_path: Path, server: SandboxServer, *options: str, kind: str = "lists"
+) -> subprocess.Popen[str]:
+    """The CLI's `run` of five rows of `kind`, its account read (the first request) held up by
+    the sandbox's latency; returned once that read is on its way."""
+    if kind == "lists":
+        source = write_csv(tmp_path / "in.csv", [(f"Unread {n}", "FR") for n in range(5)])
+    else:
+        rows = [(f"Unread {n}", "FR", f"06{10000000 + n:08d}") for n in range(5)]
+        source = contacts_csv(tmp_path / "in.csv", rows)
+    args = ("run", source, "-o", "out.csv", "--rate", "0", "--no-progress", *options)
+    process = start_cli(server, *args, cwd=tmp_path)
+    wait_until(lambda: server.stats.list_requests > 0, "the account was never read")
+    return process
+
+
+def finish(process: subprocess.Popen[str], limit: float = 20) -> str:
+    """The process's stderr once it ended; killed if it did not end within `limit` s."""
+    try:
+        return process.communicate(timeout=limit)[1]
+    finally:
+        process.kill()
+
+
+def assert_interrupted_before_sending(tmp_path: Path, server: SandboxServer, stderr: str) -> None:
+    assert "interrupted by a signal: 5 rows left pending" in stderr, stderr
+    assert "Traceback" not in stderr
+    assert server.stats.create_requests.total() == 0
+    rows = read_results(tmp_path / "out.csv")
+    assert {row["outcome"] for row in rows} == {"pending"}
+
+
+@pytest.mark.parametrize("kind", ["lists", "contacts"])
+def test_a_second_sigint_stops_waiting_for_the_account_read_at_once(tmp_path, kind):
+    with SandboxServer(faults=FaultPlan(latency=30)) as server:
+        process = start_run_reading_slowly(tmp_path, server, kind=kind)  # --timeout: 30 s
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        stderr = finish(process)
+        took = time.monotonic() - signalled
+        assert process.returncode == 3, stderr
+        assert took < 5, f"{took:.1f} s after the second signal"  # not the read's 30 s
+        assert "SIGINT received again" in stderr
+        assert_interrupted_before_sending(tmp_path, server, stderr)
+        assert server.stats.list_requests == 1
+
+
+def test_a_first_sigint_during_the_account_read_ends_the_run_after_its_attempt(tmp_path):
+    with SandboxServer(faults=FaultPlan(latency=30)) as server:
+        process = start_run_reading_slowly(tmp_path, server, "--timeout", "1")
+        process.send_signal(signal.SIGINT)
+        stderr = finish(process)
+        assert process.returncode == 3, stderr
+        assert "could not fetch" not in stderr
+        assert_interrupted_before_sending(tmp_path, server, stderr)
+        assert server.stats.list_requests == 1  # no retry once stopping

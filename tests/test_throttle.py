@@ -179,6 +179,18 @@ def test_cooldown_counts_from_the_end_of_a_retry_after_wait() -> None:
     assert throttle.current_rate == 4
 
 
+def test_penalize_says_how_much_it_added_to_the_shared_wait_once_per_wait() -> None:
+    clock = FakeClock()
+    throttle = Throttle(0, clock=clock, sleep=clock.sleep)
+    assert throttle.penalize(None) == 0
+    assert throttle.penalize(300.0) == 300  # a new wait
+    clock.advance(0.01)
+    assert throttle.penalize(300.0) == pytest.approx(0.01)  # another worker's 429: same wait
+    assert throttle.penalize(5.0) == 0  # inside the running wait
+    clock.advance(300.0)
+    assert throttle.penalize(300.0) == 300  # the next wait
+
+
 def test_rate_grows_back_additively_after_a_halving() -> None:
     clock = FakeClock(start=0.0)
     throttle = Throttle(10, clock=clock, sleep=clock.sleep)

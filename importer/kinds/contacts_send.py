@@ -119,7 +119,9 @@ class ContactSending:
         self.list_countries = dict(zip(self.list_ids, self.countries, strict=True))
         self._read_at = float("-inf")
 
-    def request(self, index: int, *, stopping: bool, on_send: Callable[[], None]) -> Answered:
+    def request(
+        self, index: int, *, stopping: Callable[[], bool], on_send: Callable[[], None]
+    ) -> Answered:
         """Send the row's request (nothing sent when the list vanished); its message keeps what
         reading said about the row."""
         result = self._request(index, stopping=stopping, on_send=on_send)
@@ -137,7 +139,9 @@ class ContactSending:
         """The row's optional request fields by the API's names (`REQUEST_FIELDS`)."""
         return {name: values[index] for name, values in self.optional.items()}
 
-    def _request(self, index: int, *, stopping: bool, on_send: Callable[[], None]) -> Answered:
+    def _request(
+        self, index: int, *, stopping: Callable[[], bool], on_send: Callable[[], None]
+    ) -> Answered:
         list_id = self.list_ids[index]
         with self._lock:
             gone = self.vanished.get(list_id)
@@ -157,7 +161,7 @@ class ContactSending:
         action = self.actions[index]
         taken = TAKEN.get(action, ("", ""))
         retryable = self.client.retry_policy.retries
-        update = row_update(answer, stopping=stopping, retryable=retryable, taken=taken)
+        update = row_update(answer, stopping=stopping(), retryable=retryable, taken=taken)
         attempts = update.attempts + earlier
         if answer.code == "OK":
             done = self._done(index, earlier)

@@ -74,10 +74,13 @@ class ListSending:
         #: Each row's INPUT_FIELDS, read once: the journal needs them with every update.
         self.inputs = list(zip(*(frame[field].tolist() for field in INPUT_FIELDS), strict=True))
 
-    def request(self, index: int, *, stopping: bool, on_send: Callable[[], None]) -> Answered:
+    def request(
+        self, index: int, *, stopping: Callable[[], bool], on_send: Callable[[], None]
+    ) -> Answered:
         """Create the row's list."""
         answer = self.client.create_list(self.names[index], self.countries[index], on_send=on_send)
-        update = row_update(answer, stopping=stopping, retryable=self.client.retry_policy.retries)
+        retryable = self.client.retry_policy.retries
+        update = row_update(answer, stopping=stopping(), retryable=retryable)
         return answered(answer, update, taken_code="ERR_104")
 
     def wait_before_refresh(self) -> float:
