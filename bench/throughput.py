@@ -219,7 +219,7 @@ workers 400–450 µs; the reference ~650 µs (a connection per request). Then `
 throughput` (10:03, load 0.2 → 1.5): 301/s (0.94 of the ideal), CPU ÷ reference 0.86, 1.07,
 0.94 (median 0.94).
 
-**Last round (2026-12-01, 11:40–12:45 UTC, load average 0.1–1.2): where the rest goes, and
+**Last round (2026-12-01, 11:40–12:10 UTC, load average 0.1–1.2): where the rest goes, and
 what does not move it.** Per thread (`time.thread_time`) over a whole run: the main thread
 0.5–0.75 s before the first request (imports 0.4 s of it: pandas with numpy and pyarrow about
 0.3 s, then click and the importer's own modules; reading and preparing the 5,000 rows about
@@ -238,7 +238,7 @@ Python work, reading the headers through the `email` package is about half (a pr
 transport alone: `parse_headers` 1.0 s of 2.2 s over 3,000 answers). Per request the importer
 spends about 0.65 of the reference's CPU (0.42 ms against 0.62–0.67 ms, which opens a
 connection per row); over 5,000 rows its start-up, about 0.5 s against 0.05 s, takes most of
-that back. Six rounds in turn (12:35, load 0.4–1.2): CPU ÷ reference 0.90, 0.96, 0.94, 0.99,
+that back. Six rounds in turn (12:05, load 0.4–1.2): CPU ÷ reference 0.90, 0.96, 0.94, 0.99,
 0.93, 0.92 (median 0.935). From here on the figure is the median of five rounds, who goes
 first alternating, since one round swings by about ±0.07 with the machine.
 """
