@@ -94,14 +94,21 @@ def rebuild_results(options: JobOptions, run_id: int) -> JobResult:
 
 def _check_run_files(options: JobOptions, info: RunInfo) -> None:
     """`check_overwrites` against the files run `info` read and wrote, as its journal recorded
-    them (a relative path taken from the working directory, as `run` took it): the results
-    command writes only ``options.output``, so the run's log and report count as kept."""
+    them (a relative path taken from the folder the run was started in, `run_folder`; from
+    the working directory for a run recorded before it was kept): the results command writes
+    only ``options.output``, so the run's log and report count as kept."""
+    here = Path.cwd()
+    folder = Path(str(info.options.get("run_folder") or here))
+
+    def located(recorded: str) -> Path:  # named as recorded when read from the same folder
+        return Path(recorded) if folder == here else folder / recorded
+
     recorded: dict[str, Any] = {
-        name: Path(str(info.options[name]))
+        name: located(str(info.options[name]))
         for name in PATH_KEYS - {"output"}
         if info.options.get(name)
     }
-    recorded["input"] = Path(info.input_path)
+    recorded["input"] = located(info.input_path)
     its_log, its_report = recorded.pop("log_file", None), recorded.pop("report", None)
     check_overwrites(
         replace(options, **recorded, log_file=None, report=None),

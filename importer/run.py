@@ -193,7 +193,7 @@ def execute(job: Job, options: JobOptions, env: Environment, started: datetime) 
                     input_sha256=job.source.sha256,
                     options=options.as_parameters()
                     | job.source.parameters()
-                    | {"account": scope, "kind": job.kind},
+                    | {"account": scope, "kind": job.kind, "run_folder": str(env.cwd)},
                 )
                 stopped_by: RunStopped | None = None
                 try:

@@ -90,6 +90,26 @@ def test_a_run_with_an_absolute_input_path_is_protected_from_any_directory(
     assert read_results(source) == [{"name": "Absolute", "country": "FR"}]
 
 
+def test_a_run_with_a_relative_input_path_is_protected_from_another_directory(
+    cli, api_env, tmp_path, monkeypatch
+):
+    """The journal keeps the folder a run started in: its relative paths name the same files
+    when `results` runs elsewhere."""
+    (tmp_path / "data").mkdir()
+    source = write_csv(tmp_path / "data" / "in.csv", [("Relative", "FR")])
+    assert cli("run", "data/in.csv", "-o", "out.csv").exit_code == 0
+    state = tmp_path / ".avosms-import" / "state.db"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    result = cli("results", "1", "--state", state, "-o", Path("..") / "data" / "in.csv")
+
+    assert result.exit_code == 2, result.stderr
+    assert f"would overwrite the input file {source}" in single_error(result.stderr)
+    assert read_results(source) == [{"name": "Relative", "country": "FR"}]
+
+
 def test_results_of_a_run_still_going_refuses_and_says_so(cli, tmp_path):
     source = write_csv(tmp_path / "in.csv", [(f"Live {number}", "FR") for number in range(400)])
     with SandboxServer(faults=FaultPlan(latency=0.05)) as server:
