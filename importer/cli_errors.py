@@ -105,10 +105,10 @@ def say_error(ctx: click.Context, message: str, code: int) -> None:
 
 
 def mask(text: str, secrets: tuple[str, ...]) -> str:
-    """`text` with every secret replaced by ``[REDACTED]``."""
-    for secret in secrets:
-        text = text.replace(secret, "[REDACTED]")
-    return text
+    """`text` with every secret (each form of the key, `masking.key_forms`) masked."""
+    from importer.masking import mask_text
+
+    return mask_text(text, sorted(secrets, key=len, reverse=True))
 
 
 def logs_to_file() -> bool:

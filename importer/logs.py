@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from importer.masking import mask_text
+
 LOGGER_NAME = "importer"
-REDACTED = "[REDACTED]"
 
 #: Record attributes copied into JSON lines when a call passes them in ``extra=``.
 ROW_FIELDS = (
@@ -37,19 +38,15 @@ class SecretFilter(logging.Filter):
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self.secrets = [secret for secret in secrets if secret]
+        #: Longest first, so that a form is never masked only in part (`masking.key_forms`).
+        self.secrets = sorted({secret for secret in secrets if secret}, key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        for secret in self.secrets:
-            message = message.replace(secret, REDACTED)
-        record.msg, record.args = message, None
+        record.msg, record.args = mask_text(record.getMessage(), self.secrets), None
         if record.exc_info:
             # Tracebacks are only shown with --debug, but they may still quote a secret.
             text = logging.Formatter().formatException(record.exc_info)
-            for secret in self.secrets:
-                text = text.replace(secret, REDACTED)
-            record.exc_info, record.exc_text = None, text
+            record.exc_info, record.exc_text = None, mask_text(text, self.secrets)
         return True
 
 

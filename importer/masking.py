@@ -8,7 +8,9 @@ classifier and the log masking all take the forms from here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from functools import lru_cache
 from urllib.parse import quote, quote_plus
 
 #: What a key becomes wherever it was found.
@@ -25,17 +27,23 @@ def key_forms(key: str) -> tuple[str, ...]:
 
 
 def mask_text(text: str, forms: Sequence[str]) -> str:
-    """`text` with every one of `forms` (from `key_forms`) replaced by `MASK`."""
-    for form in forms:
-        if form in text:
-            text = text.replace(form, MASK)
-    return text
+    """`text` with every one of `forms` (from `key_forms`) replaced by `MASK`, whatever the
+    case of its letters: a server may re-encode with lower-case hex (`%2b`, as .NET does) or
+    lower-case a whole answer. `text` itself when no form is in it."""
+    return _pattern(tuple(forms)).sub(MASK, text) if forms else text
 
 
 def mask_bytes(data: bytes, forms: Sequence[str]) -> bytes:
-    """`mask_text` on bytes: the forms are looked for in their UTF-8 encoding."""
-    for form in forms:
-        encoded = form.encode("utf-8")
-        if encoded in data:
-            data = data.replace(encoded, MASK.encode("ascii"))
-    return data
+    """`mask_text` on bytes (the forms in their UTF-8 encoding); `data` itself when no form
+    is in it."""
+    return _bytes_pattern(tuple(forms)).sub(MASK.encode("ascii"), data) if forms else data
+
+
+@lru_cache(maxsize=8)
+def _pattern(forms: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(map(re.escape, forms)), re.IGNORECASE)
+
+
+@lru_cache(maxsize=8)
+def _bytes_pattern(forms: tuple[str, ...]) -> re.Pattern[bytes]:
+    return re.compile(b"|".join(re.escape(form.encode("utf-8")) for form in forms), re.IGNORECASE)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -18,7 +19,7 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, quote_plus, urlencode
 
 import pytest
 
@@ -349,11 +350,17 @@ def escaped_json(text: str) -> bytes:
 
 
 #: How a server may quote the request back: the key decoded, the form body as sent, the key
-#: encoded by `quote`, and the key in JSON escapes that hide it from the bytes.
+#: encoded by `quote` or with lower-case hex, the body lower-cased, and the key in JSON escapes
+#: that hide it from the bytes.
 ECHOES: dict[str, Callable[[dict[str, str]], Answer]] = {
     "decoded": lambda form: json_answer({"code": form["key"]}),
     "form-body": lambda form: json_answer({"code": urlencode(form)}),
     "quote": lambda form: json_answer({"code": quote(form["key"])}),
+    # Re-encoded with lower-case hex (`%2b`), as .NET's HttpUtility.UrlEncode writes it.
+    "lower-case-hex": lambda form: json_answer(
+        {"code": re.sub(r"%[0-9A-F]{2}", lambda hexa: hexa[0].lower(), quote_plus(form["key"]))}
+    ),
+    "lower-cased": lambda form: json_answer({"code": urlencode(form).lower()}),
     "json-escapes": lambda form: (
         200,
         {"Content-Type": "application/json"},
@@ -363,10 +370,11 @@ ECHOES: dict[str, Callable[[dict[str, str]], Answer]] = {
 
 
 def leaks(text: str) -> list[str]:
-    """Every form of `ECHO_KEY`, or 8 characters of one, that `text` holds."""
-    found = []
+    """Every form of `ECHO_KEY`, or 8 characters of one, that `text` holds, in any case."""
+    found, folded = [], text.lower()
     for form in key_forms(ECHO_KEY):
-        found += [form[at : at + 8] for at in range(len(form) - 7) if form[at : at + 8] in text]
+        slices = {form[at : at + 8].lower() for at in range(len(form) - 7)}
+        found += [piece for piece in slices if piece in folded]
     return found
 
 
