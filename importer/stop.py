@@ -63,9 +63,9 @@ class StopSignal:
         self.received.append(signal.Signals(signum).name)
         if self.event.is_set():
             self.abandon.set()
-            for waiting in self._waiting:
-                waiting.put(None)  # reentrant, lock-free for the caller: safe in a handler
         self.event.set()
+        for waiting in self._waiting:  # a `wait_for` wakes to say so, and stops at a second
+            waiting.put(None)  # reentrant, lock-free for the caller: safe in a handler
 
     def wait_for(self, work: Callable[[], T], what: str) -> T:
         """`work()` run on a thread of its own; its result here, or what it raised.
@@ -73,9 +73,9 @@ class StopSignal:
         For a read only (nothing it does is left uncertain if no one waits for its end): a
         second signal ends the wait at once, with errors.Interrupted, and the thread is left
         to end on its own (`abandoned` is set, so the process does not wait for it). A first
-        signal changes nothing here: `work` itself sees `event`. `what` says what the work
-        does ("read the account's lists"). The main thread sleeps on a `queue.SimpleQueue`,
-        which the handler feeds (no lock, no polling).
+        signal is announced at once and the wait goes on: `work` itself sees `event`. `what`
+        says what the work does ("read the account's lists"). The main thread sleeps on a
+        `queue.SimpleQueue`, which the handler feeds (no lock, no polling).
         """
         # The thread hands back a function that returns the result or raises what work raised.
         box: queue.SimpleQueue[Callable[[], T] | None] = queue.SimpleQueue()
@@ -90,11 +90,13 @@ class StopSignal:
 
         self._waiting.append(box)
         try:
+            outcome = None
             if not self.abandon.is_set():
                 threading.Thread(target=run, name="avosms-read", daemon=True).start()
-                outcome = box.get()
-            else:
-                outcome = None
+                while (outcome := box.get()) is None:  # a signal: say so at once
+                    self.announce()
+                    if self.abandon.is_set():
+                        break
         finally:
             self._waiting.remove(box)
         if outcome is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -121,6 +122,32 @@ def test_a_second_signal_ends_a_wait_for_a_read_and_the_first_does_not():
         assert time.monotonic() - started < 5
     release.set()
     assert stop.abandoned
+
+
+def test_a_first_signal_during_a_wait_for_a_read_is_announced_at_once(caplog):
+    """The operator sees the Ctrl-C taken while the read still runs, not when it ends."""
+    from importer.stop import StopSignal
+
+    stop = StopSignal()
+    release = threading.Event()
+    seen_while_reading: list[bool] = []
+
+    def signal_then_look() -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.3)
+        seen_while_reading.append("SIGINT received" in caplog.text)
+        release.set()
+
+    def read() -> str:
+        release.wait(30)
+        return "read"
+
+    caplog.set_level(logging.WARNING, logger="importer")
+    with stop.installed():
+        threading.Timer(0.1, signal_then_look).start()
+        assert stop.wait_for(read, "read the account") == "read"
+    assert seen_while_reading == [True]
+    assert not stop.abandoned
 
 
 def test_the_signal_handlers_only_set_flags():
