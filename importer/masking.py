@@ -29,14 +29,35 @@ def key_forms(key: str) -> tuple[str, ...]:
 def mask_text(text: str, forms: Sequence[str]) -> str:
     """`text` with every one of `forms` (from `key_forms`) replaced by `MASK`, whatever the
     case of its letters: a server may re-encode with lower-case hex (`%2b`, as .NET does) or
-    lower-case a whole answer. `text` itself when no form is in it."""
-    return _pattern(tuple(forms)).sub(MASK, text) if forms else text
+    lower-case a whole answer. `text` itself when no form is in it (the common case, told by
+    a plain search of the lower-cased text)."""
+    if not forms:
+        return text
+    folded = text.lower()
+    lowered = _lowered(tuple(forms))
+    if not any(form in text or low in folded for form, low in zip(forms, lowered, strict=True)):
+        return text
+    return _pattern(tuple(forms)).sub(MASK, text)
 
 
 def mask_bytes(data: bytes, forms: Sequence[str]) -> bytes:
     """`mask_text` on bytes (the forms in their UTF-8 encoding); `data` itself when no form
     is in it."""
-    return _bytes_pattern(tuple(forms)).sub(MASK.encode("ascii"), data) if forms else data
+    if not forms:
+        return data
+    folded = data.lower()  # ASCII letters only, as the pattern's IGNORECASE on bytes
+    lowered = _lowered(tuple(forms))
+    if not any(
+        form.encode("utf-8") in data or low.encode("utf-8") in folded
+        for form, low in zip(forms, lowered, strict=True)
+    ):
+        return data
+    return _bytes_pattern(tuple(forms)).sub(MASK.encode("ascii"), data)
+
+
+@lru_cache(maxsize=8)
+def _lowered(forms: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(form.lower() for form in forms)
 
 
 @lru_cache(maxsize=8)
