@@ -108,7 +108,7 @@ def mask(text: str, secrets: tuple[str, ...]) -> str:
     """`text` with every secret (each form of the key, `masking.key_forms`) masked."""
     from importer.masking import mask_text
 
-    return mask_text(text, sorted(secrets, key=len, reverse=True))
+    return mask_text(text, secrets)
 
 
 def logs_to_file() -> bool:

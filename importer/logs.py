@@ -38,8 +38,7 @@ class SecretFilter(logging.Filter):
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        #: Longest first, so that a form is never masked only in part (`masking.key_forms`).
-        self.secrets = sorted({secret for secret in secrets if secret}, key=len, reverse=True)
+        self.secrets = tuple(dict.fromkeys(secret for secret in secrets if secret))
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg, record.args = mask_text(record.getMessage(), self.secrets), None

@@ -9,7 +9,8 @@ classifier and the log masking all take the forms from here.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote, quote_plus
 
@@ -19,52 +20,61 @@ MASK = "[REDACTED]"
 
 def key_forms(key: str) -> tuple[str, ...]:
     """`key` as is and URL-encoded (`quote_plus`, `quote`, `quote` with no safe character),
-    without repeats, longest first so that no form is masked only in part; () for no key."""
+    without repeats; () for no key."""
     if not key:
         return ()
-    forms = dict.fromkeys((key, quote_plus(key), quote(key), quote(key, safe="")))
-    return tuple(sorted(forms, key=len, reverse=True))
+    return tuple(dict.fromkeys((key, quote_plus(key), quote(key), quote(key, safe=""))))
 
 
-def mask_text(text: str, forms: Sequence[str]) -> str:
-    """`text` with every one of `forms` (from `key_forms`) replaced by `MASK`, whatever the
-    case of its letters: a server may re-encode with lower-case hex (`%2b`, as .NET does) or
-    lower-case a whole answer. `text` itself when no form is in it (the common case, told by
-    a plain search of the lower-cased text)."""
-    if not forms:
+def mask_text(text: str, forms: Iterable[str]) -> str:
+    """`text` with every one of `forms` (from `key_forms`; any order, empty ones ignored)
+    replaced by `MASK`, whatever the case of its letters: a server may re-encode with
+    lower-case hex (`%2b`, as .NET does) or lower-case a whole answer. A form inside a longer
+    one is never masked only in part. `text` itself when no form is in it (the common case,
+    told by a plain search of the lower-cased text)."""
+    masking = _masking(tuple(forms))
+    if masking is None:
         return text
     folded = text.lower()
-    lowered = _lowered(tuple(forms))
-    if not any(form in text or low in folded for form, low in zip(forms, lowered, strict=True)):
+    if not any(form in folded for form in masking.lowered):
         return text
-    return _pattern(tuple(forms)).sub(MASK, text)
+    return masking.pattern.sub(MASK, text)
 
 
-def mask_bytes(data: bytes, forms: Sequence[str]) -> bytes:
+def mask_bytes(data: bytes, forms: Iterable[str]) -> bytes:
     """`mask_text` on bytes (the forms in their UTF-8 encoding); `data` itself when no form
     is in it."""
-    if not forms:
+    masking = _masking(tuple(forms))
+    if masking is None:
         return data
     folded = data.lower()  # ASCII letters only, as the pattern's IGNORECASE on bytes
-    lowered = _lowered(tuple(forms))
-    if not any(
-        form.encode("utf-8") in data or low.encode("utf-8") in folded
-        for form, low in zip(forms, lowered, strict=True)
-    ):
+    if not any(form in folded for form in masking.lowered_bytes):
         return data
-    return _bytes_pattern(tuple(forms)).sub(MASK.encode("ascii"), data)
+    return masking.bytes_pattern.sub(MASK.encode("ascii"), data)
+
+
+@dataclass(frozen=True)
+class _Masking:
+    """One set of forms, ready to search: lower-cased for the plain search (in text, every
+    letter; in bytes, ASCII letters only, as `bytes.lower` does), and as case-insensitive
+    patterns, longest form first so that none is masked in part."""
+
+    lowered: tuple[str, ...]
+    lowered_bytes: tuple[bytes, ...]
+    pattern: re.Pattern[str]
+    bytes_pattern: re.Pattern[bytes]
 
 
 @lru_cache(maxsize=8)
-def _lowered(forms: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(form.lower() for form in forms)
-
-
-@lru_cache(maxsize=8)
-def _pattern(forms: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(map(re.escape, forms)), re.IGNORECASE)
-
-
-@lru_cache(maxsize=8)
-def _bytes_pattern(forms: tuple[str, ...]) -> re.Pattern[bytes]:
-    return re.compile(b"|".join(re.escape(form.encode("utf-8")) for form in forms), re.IGNORECASE)
+def _masking(forms: tuple[str, ...]) -> _Masking | None:
+    """The forms compiled once (a run has one key, so one entry); None for no form."""
+    ordered = sorted({form for form in forms if form}, key=len, reverse=True)
+    if not ordered:
+        return None
+    lowered = tuple(dict.fromkeys(form.lower() for form in ordered))
+    return _Masking(
+        lowered,
+        tuple(dict.fromkeys(form.encode("utf-8").lower() for form in ordered)),
+        re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE),
+        re.compile(b"|".join(re.escape(form.encode("utf-8")) for form in ordered), re.IGNORECASE),
+    )

@@ -212,7 +212,8 @@ class Sender:
         since the last flush go in the same transaction."""
         batch = list(islice(rows, count))
         if batch:
-            self._flush([(index, launched_update()) for index in batch])
+            launched = launched_update()  # the same for every row: one object, not one each
+            self._flush([(index, launched) for index in batch])
             self.launched.update(batch)
         return batch
 

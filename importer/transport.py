@@ -328,7 +328,8 @@ class _DeadlineReader(io.RawIOBase):
         super().__init__()
         self._sock = sock
         # A socket's own reader keeps it open until the answer is read, as http.client expects
-        # when it closes a connection whose answer ends with the connection.
+        # when it closes a connection whose answer ends with the connection; reads go to the
+        # socket itself (the reader's checks are this class's, one layer less per read).
         self._raw = sock.makefile("rb", buffering=0)
         self._connection = connection
 
@@ -340,7 +341,7 @@ class _DeadlineReader(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int | None:
         self._sock.settimeout(self._connection.remaining())
-        count = self._raw.readinto(buffer)
+        count = self._sock.recv_into(buffer)
         if count == 0:
             self._connection.ended = True
         return count

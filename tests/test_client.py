@@ -11,12 +11,14 @@ from collections.abc import Callable, Iterator
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl, urlencode
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from importer import errors
-from importer.client import AccountList, ApiUnavailable, AvoSmsClient, Credentials
+from importer.client import AccountList, ApiUnavailable, AvoSmsClient, Credentials, form_body
 from importer.replies import CreateAnswer, RetryPolicy, may_have_been_processed
 from importer.sandbox import DEMO_ID, DEMO_KEY, FaultPlan, SandboxServer
 from importer.throttle import OutageBreaker, Throttle
@@ -615,3 +617,15 @@ def test_retry_policy_is_data() -> None:
         assert not policy.retries(code), code
     with pytest.raises(ValueError):
         RetryPolicy(max_attempts=0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    head=st.sampled_from(["", "id=demo%40example.com&key=k%2By"]),
+    fields=st.dictionaries(st.text(max_size=12), st.text(max_size=30), max_size=4),
+)
+def test_a_form_body_is_what_urlencode_writes(head: str, fields: dict[str, str]) -> None:
+    """The client's encoding (names encoded once, values each time) is `urlencode`'s."""
+    expected = "&".join(filter(None, (head, urlencode(fields))))
+    assert form_body(head, fields) == expected
+    assert parse_qsl(form_body("", fields), keep_blank_values=True) == list(fields.items())

@@ -19,13 +19,16 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, quote_plus, urlencode
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from importer.api.answers import parse_nothing
 from importer.api.endpoints import LIST_RETRIEVE
-from importer.masking import MASK, key_forms
+from importer.masking import MASK, key_forms, mask_bytes, mask_text
 from importer.replies import classify_answer
 from importer.sandbox import FaultPlan, SandboxServer
 from importer.transport import HttpAnswer
@@ -426,3 +429,27 @@ def test_the_key_is_masked_in_an_answers_payload_before_it_is_read():
         assert not leaks(reply.message + json.dumps(reply.payload)), body
     masked = classify_answer(HttpAnswer(200, {}, json.dumps(named).encode()), parse_nothing, forms)
     assert masked.payload == {"code": "OK", "lists": [{"name": MASK, MASK: MASK}]}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    key=st.text(st.characters(codec="ascii", exclude_categories=("Cc",)), min_size=8, max_size=24),
+    order=st.randoms(use_true_random=False),
+    around=st.tuples(st.text(max_size=8), st.text(max_size=8)),
+)
+def test_every_form_of_a_key_is_masked_whole_in_whatever_order_the_forms_come(
+    key: str, order: Any, around: tuple[str, str]
+) -> None:
+    """The longest form wins wherever the forms come from (the log, stderr and the client
+    each pass their own list): a form inside a longer one never leaves the rest showing."""
+    forms = list(key_forms(key))
+    order.shuffle(forms)
+    before, after = around
+    for form in key_forms(key):
+        for shown in (form, form.upper(), form.lower()):
+            masked = mask_text(before + shown + after, forms)
+            assert masked == mask_text(before + shown + after, sorted(forms, key=len))
+            assert MASK in masked
+            assert not any(f in masked for f in key_forms(key) if len(f) >= 8), (shown, masked)
+            data = (before + shown + after).encode("utf-8")
+            assert MASK.encode() in mask_bytes(data, forms)
