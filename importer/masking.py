@@ -28,25 +28,33 @@ def key_forms(key: str) -> tuple[str, ...]:
 
 def mask_text(text: str, forms: Iterable[str]) -> str:
     """`text` with every one of `forms` (from `key_forms`; any order, empty ones ignored)
-    replaced by `MASK`, whatever the case of its letters: a server may re-encode with
-    lower-case hex (`%2b`, as .NET does) or lower-case a whole answer. A form inside a longer
-    one is never masked only in part. `text` itself when no form is in it (the common case,
-    told by a plain search of the lower-cased text)."""
+    replaced by `MASK`, whatever the case of its letters (as a case-insensitive `re` pattern
+    pairs them): a server may re-encode with lower-case hex (`%2b`, as .NET does) or change the
+    case of a whole answer. A form inside a longer one is never masked only in part. `text`
+    itself when no form is in it (the common case, told by a plain search of the case-folded
+    text: `casefold` maps each character on its own, where `lower` writes a Greek capital
+    sigma one way at the end of a word and another inside it)."""
     masking = _masking(tuple(forms))
     if masking is None:
         return text
-    folded = text.lower()
-    if not any(form in folded for form in masking.lowered):
+    folded = text.casefold()
+    if not any(form in folded for form in masking.folded):
         return text
     return masking.pattern.sub(MASK, text)
 
 
 def mask_bytes(data: bytes, forms: Iterable[str]) -> bytes:
     """`mask_text` on bytes (the forms in their UTF-8 encoding); `data` itself when no form
-    is in it."""
+    is in it. A key of ASCII characters only (an AvoSMS key) is searched in the bytes as they
+    are; any other is searched in the text they spell as UTF-8, so that its other letters'
+    cases are found too (bytes patterns ignore the case of ASCII letters only)."""
     masking = _masking(tuple(forms))
     if masking is None:
         return data
+    if not masking.ascii:
+        text = data.decode("utf-8", "surrogateescape")
+        masked = mask_text(text, forms)
+        return data if masked is text else masked.encode("utf-8", "surrogateescape")
     folded = data.lower()  # ASCII letters only, as the pattern's IGNORECASE on bytes
     if not any(form in folded for form in masking.lowered_bytes):
         return data
@@ -55,11 +63,12 @@ def mask_bytes(data: bytes, forms: Iterable[str]) -> bytes:
 
 @dataclass(frozen=True)
 class _Masking:
-    """One set of forms, ready to search: lower-cased for the plain search (in text, every
-    letter; in bytes, ASCII letters only, as `bytes.lower` does), and as case-insensitive
-    patterns, longest form first so that none is masked in part."""
+    """One set of forms, ready to search: case-folded for the plain search of text, lower-cased
+    (ASCII letters, as `bytes.lower` does) for bytes, and as case-insensitive patterns,
+    longest form first so that none is masked in part."""
 
-    lowered: tuple[str, ...]
+    ascii: bool
+    folded: tuple[str, ...]
     lowered_bytes: tuple[bytes, ...]
     pattern: re.Pattern[str]
     bytes_pattern: re.Pattern[bytes]
@@ -71,9 +80,9 @@ def _masking(forms: tuple[str, ...]) -> _Masking | None:
     ordered = sorted({form for form in forms if form}, key=len, reverse=True)
     if not ordered:
         return None
-    lowered = tuple(dict.fromkeys(form.lower() for form in ordered))
     return _Masking(
-        lowered,
+        all(form.isascii() for form in ordered),
+        tuple(dict.fromkeys(form.casefold() for form in ordered)),
         tuple(dict.fromkeys(form.encode("utf-8").lower() for form in ordered)),
         re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE),
         re.compile(b"|".join(re.escape(form.encode("utf-8")) for form in ordered), re.IGNORECASE),

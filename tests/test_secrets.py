@@ -453,3 +453,23 @@ def test_every_form_of_a_key_is_masked_whole_in_whatever_order_the_forms_come(
             assert not any(f in masked for f in key_forms(key) if len(f) >= 8), (shown, masked)
             data = (before + shown + after).encode("utf-8")
             assert MASK.encode() in mask_bytes(data, forms)
+
+
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [
+        # `str.lower` writes a final capital sigma as ς, one inside a word as σ.
+        ("KEYabcdefΣ", "x KEYabcdefΣtail"),
+        ("KEYabcdefΣ", "x keyabcdefσtail"),
+        ("KEYabcdefΣ", "x KEYABCDEFΣ."),
+        ("kéy-accentué+X", "K KÉY-ACCENTUÉ+X and"),
+    ],
+)
+def test_a_key_beyond_ascii_is_masked_in_text_and_in_answers_whatever_its_case(
+    key: str, shown: str
+) -> None:
+    forms = key_forms(key)
+    assert MASK in mask_text(shown, forms)
+    body = mask_bytes(shown.encode("utf-8"), forms).decode("utf-8")
+    assert MASK in body
+    assert key.casefold() not in body.casefold()
