@@ -53,7 +53,7 @@ from importer.kinds.contacts_sync import (
 from importer.kinds.exclusions import present_in_lists
 from importer.kinds.row_notes import NOT_SENT, set_message, with_notes
 from importer.list_tally import ListBefore, lists_before, log_plan, tally_lists
-from importer.lists_run import plan_lists, read_account_lists, send_lists
+from importer.lists_run import plan_lists, read_account_lists, read_watched, send_lists
 from importer.records import LIST_CODE_PREFIX, SUCCESS_OUTCOMES, LocalCode, Outcome
 
 if TYPE_CHECKING:
@@ -63,6 +63,8 @@ if TYPE_CHECKING:
     from importer.read import SourceTable
 
 log = logging.getLogger("importer")
+#: What the reads of the target lists' contacts do, as a second signal names them.
+READ_LISTS = "read the contacts of the lists"
 
 
 @dataclass
@@ -128,7 +130,8 @@ class ContactsJob:
             if excluded:  # an excluded number may already be in any list the file names
                 more = {key for key in set(frame["list_key"]) & known.keys() - targets}
                 more = {key for key in more if key and not known[key].others}
-            lists = read_lists(client, {key: known[key] for key in (targets | more) & known.keys()})
+            read = {key: known[key] for key in (targets | more) & known.keys()}
+            lists = read_watched(run, partial(read_lists, client, read), READ_LISTS)
             plan_rows = partial(plan, update=options.update, clear_empty=options.clear_empty)
             plan_rows(frame, lists, cells=cells)
             held = {key: target.contacts for key, target in lists.items()}
@@ -150,7 +153,7 @@ class ContactsJob:
                 country = dict(zip(frame["list_key"], frame["country_code"], strict=True))
                 later = {key: KnownList(found[key], country[key], "found") for key in found}
                 new = {key: ListOnAccount(created[key], "", {}) for key in created}
-                appeared = read_lists(client, later) | new
+                appeared = read_watched(run, partial(read_lists, client, later), READ_LISTS) | new
                 plan_rows(frame, appeared, cells=cells)
                 self.lists_before = {**self.lists_before, **lists_before(appeared)}
                 if options.sync and found:

@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from importer.errors import Interrupted, RunStopped
 from importer.job import Environment, RunContext, send_rows
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from importer.options import JobOptions
     from importer.read import SourceTable
     from importer.reconcile import AccountDirectory
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -98,17 +100,24 @@ def plan_lists(
 
 
 def read_account_lists(run: RunContext) -> list[AccountList]:
-    """The account's lists, read as the run starts, while the signals are watched.
+    """The account's lists, read as the run starts (`read_watched`)."""
+    return read_watched(run, run.client.fetch_lists, "read the account's lists")
+
+
+def read_watched(run: RunContext, read: Callable[[], T], what: str) -> T:
+    """`read()` (reads of the account only, nothing sent that acts), while the signals are
+    watched.
 
     A first signal lets the read's current attempt end (no retry, `AvoSmsClient`'s stop); a
     second stops waiting for it at once (`StopSignal.wait_for`): a read leaves nothing
     uncertain. A read that failed because of the stop raises errors.Interrupted, so the run
-    ends as an interrupted one (every row pending). Else as `AvoSmsClient.fetch_lists`.
+    ends as an interrupted one (its rows pending). Else what `read` returns or raises;
+    `what` says what it does ("read the account's lists").
     """
     from importer.client import ApiUnavailable
 
     try:
-        return run.stop.wait_for(run.client.fetch_lists, "read the account's lists")
+        return run.stop.wait_for(read, what)
     except ApiUnavailable as error:
         if run.stop.event.is_set():
             raise Interrupted(str(error)) from error

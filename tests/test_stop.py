@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import re
@@ -12,15 +13,18 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
+from importer.api.endpoints import LIST_INFORMATION
 from importer.errors import ExitCode, ImporterError, JournalError
 from importer.journal import Journal
 from importer.journal_records import RowRecord
 from importer.run import JobResult
 from importer.sandbox import FaultPlan, SandboxServer
 from tests.conftest import library_run, read_results, write_csv
+from tests.test_client import Answer, Stub
 from tests.test_contacts_run import contacts_csv
 from tests.test_resume import start_cli, wait_until
 
@@ -381,3 +385,45 @@ def test_a_first_sigint_during_the_account_read_ends_the_run_after_its_attempt(t
         assert "could not fetch" not in stderr
         assert_interrupted_before_sending(tmp_path, server, stderr)
         assert server.stats.list_requests == 1  # no retry once stopping
+
+
+def test_a_second_sigint_stops_waiting_for_a_lists_contacts_read_at_once(tmp_path):
+    """A contacts run reads each target list's contacts after the account's lists: a second
+    signal stops waiting for that read too, rather than for its `--timeout` (30 s here)."""
+    release = threading.Event()
+    with SandboxServer(existing_lists=[("Unread", "FR")]) as sandbox:
+
+        def relay(number: int, path: str, form: dict[str, str]) -> Answer:
+            if path == LIST_INFORMATION.path:  # the list's contacts: held up
+                release.wait(30)
+            connection = http.client.HTTPConnection("127.0.0.1", sandbox.port, timeout=30)
+            form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+            connection.request("POST", path, urlencode(form), form_type)
+            answer = connection.getresponse()
+            headers = {"Content-Type": answer.getheader("Content-Type", "")}
+            return answer.status, headers, answer.read()
+
+        front = Stub(relay)
+        try:
+            rows = [("Unread", "FR", f"06{10000000 + n:08d}") for n in range(5)]
+            source = contacts_csv(tmp_path / "in.csv", rows)
+            args = ("run", source, "-o", "out.csv", "--rate", "0", "--no-progress")
+            process = start_cli(front, *args, cwd=tmp_path)  # type: ignore[arg-type]
+            wait_until(
+                lambda: any(path == LIST_INFORMATION.path for _, path, _ in front.requests),
+                "the list's contacts were never read",
+            )
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.2)
+            signalled = time.monotonic()
+            process.send_signal(signal.SIGINT)
+            stderr = finish(process)
+            took = time.monotonic() - signalled
+        finally:
+            release.set()
+            front.close()
+        assert process.returncode == 3, stderr
+        assert took < 5, f"{took:.1f} s after the second signal"
+        assert "SIGINT received again" in stderr
+        assert_interrupted_before_sending(tmp_path, sandbox, stderr)
+        assert sandbox.stats.add_requests.total() == 0
