@@ -17,9 +17,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote_plus
 
 from importer import errors
 from importer.api.answers import (
@@ -38,6 +36,7 @@ from importer.api.endpoints import (
     LIST_RETRIEVE,
     Endpoint,
 )
+from importer.api.forms import form_body
 from importer.masking import key_forms, mask_text
 from importer.records import LocalCode
 from importer.replies import (
@@ -417,21 +416,6 @@ class _Fates:
         if may_have_been_processed(reply.code, unreached=reply.unreached):
             self.uncertain += 1
             self.timed_out = self.timed_out or reply.code == LocalCode.TIMEOUT.value
-
-
-def form_body(head: str, fields: Mapping[str, str]) -> str:
-    """`head` (an encoded form, maybe empty) followed by `fields` encoded as `urlencode`
-    writes them (`quote_plus`, UTF-8): an `application/x-www-form-urlencoded` body.
-
-    The field names are the endpoints' few constants: each is encoded once, not per request.
-    """
-    encoded = [f"{_field_name(name)}={quote_plus(value)}" for name, value in fields.items()]
-    return "&".join([head, *encoded] if head else encoded)
-
-
-@lru_cache(maxsize=64)
-def _field_name(name: str) -> str:
-    return quote_plus(name)
 
 
 def _log_long_wait(asked: float, wait: float) -> None:

@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from importer import errors
-from importer.client import AccountList, ApiUnavailable, AvoSmsClient, Credentials, form_body
+from importer.api.forms import form_body
+from importer.client import AccountList, ApiUnavailable, AvoSmsClient, Credentials
 from importer.replies import CreateAnswer, RetryPolicy, may_have_been_processed
 from importer.sandbox import DEMO_ID, DEMO_KEY, FaultPlan, SandboxServer
 from importer.throttle import OutageBreaker, Throttle

@@ -351,6 +351,17 @@ def finish(process: subprocess.Popen[str], limit: float = 20) -> str:
         process.kill()
 
 
+def interrupt_twice(process: subprocess.Popen[str]) -> tuple[str, float]:
+    """Two SIGINTs 0.2 s apart: the process's stderr, and the seconds from the second signal
+    to its end."""
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    signalled = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    stderr = finish(process)
+    return stderr, time.monotonic() - signalled
+
+
 def assert_interrupted_before_sending(tmp_path: Path, server: SandboxServer, stderr: str) -> None:
     assert "interrupted by a signal: 5 rows left pending" in stderr, stderr
     assert "Traceback" not in stderr
@@ -363,12 +374,7 @@ def assert_interrupted_before_sending(tmp_path: Path, server: SandboxServer, std
 def test_a_second_sigint_stops_waiting_for_the_account_read_at_once(tmp_path, kind):
     with SandboxServer(faults=FaultPlan(latency=30)) as server:
         process = start_run_reading_slowly(tmp_path, server, kind=kind)  # --timeout: 30 s
-        process.send_signal(signal.SIGINT)
-        time.sleep(0.2)
-        signalled = time.monotonic()
-        process.send_signal(signal.SIGINT)
-        stderr = finish(process)
-        took = time.monotonic() - signalled
+        stderr, took = interrupt_twice(process)
         assert process.returncode == 3, stderr
         assert took < 5, f"{took:.1f} s after the second signal"  # not the read's 30 s
         assert "SIGINT received again" in stderr
@@ -413,12 +419,7 @@ def test_a_second_sigint_stops_waiting_for_a_lists_contacts_read_at_once(tmp_pat
                 lambda: any(path == LIST_INFORMATION.path for _, path, _ in front.requests),
                 "the list's contacts were never read",
             )
-            process.send_signal(signal.SIGINT)
-            time.sleep(0.2)
-            signalled = time.monotonic()
-            process.send_signal(signal.SIGINT)
-            stderr = finish(process)
-            took = time.monotonic() - signalled
+            stderr, took = interrupt_twice(process)
         finally:
             release.set()
             front.close()
