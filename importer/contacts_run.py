@@ -211,7 +211,7 @@ class ContactsJob:
             send_lists(lists, directory, run)
         finally:
             self.lists_created = int((lists["outcome"] == Outcome.CREATED).sum())
-            self._mark_unresolved(frame, lists)
+            mark_unresolved(frame, lists)
         created: dict[str, str] = {}
         found: dict[str, str] = {}
         for key, outcome, list_id in zip(
@@ -221,19 +221,23 @@ class ContactsJob:
                 (created if outcome == Outcome.CREATED else found)[key] = str(list_id)
         return created, found
 
-    @staticmethod
-    def _mark_unresolved(frame: pd.DataFrame, lists: pd.DataFrame) -> None:
-        """Rows whose list was not created or found: `failed` (or `pending` when the list's
-        fate is unknown), with the list's code prefixed `LIST_` and its message."""
-        for key, outcome, code, message in zip(
-            lists["name_key"], lists["outcome"], lists["code"], lists["message"], strict=True
-        ):
-            if outcome in SUCCESS_OUTCOMES:
-                continue
-            rows = (frame["list_key"] == key) & (frame["outcome"] == Outcome.PENDING)
-            state = Outcome.PENDING if outcome == Outcome.PENDING else Outcome.FAILED
-            set_message(frame, rows, f"not sent: its list could not be created ({message})")
-            frame.loc[rows, ["outcome", "code"]] = [state.value, LIST_CODE_PREFIX + str(code)]
+
+def mark_unresolved(frame: pd.DataFrame, lists: pd.DataFrame) -> None:
+    """Rows whose list was not created or found (`lists`: the lists run's frame): `failed`, or
+    `pending` when the list's creation was not tried or its fate is unknown, with the list's
+    code prefixed `LIST_` and its message (in place)."""
+    for key, outcome, code, message in zip(
+        lists["name_key"], lists["outcome"], lists["code"], lists["message"], strict=True
+    ):
+        if outcome in SUCCESS_OUTCOMES:
+            continue
+        rows = (frame["list_key"] == key) & (frame["outcome"] == Outcome.PENDING)
+        state = Outcome.PENDING if outcome == Outcome.PENDING else Outcome.FAILED
+        why = "its list could not be created"
+        if state is Outcome.PENDING:  # not tried yet, or its fate unknown: not "could not be"
+            why = "its list's creation is not finished"
+        set_message(frame, rows, f"not sent: {why} ({message})")
+        frame.loc[rows, ["outcome", "code"]] = [state.value, LIST_CODE_PREFIX + str(code)]
 
 
 def _mark_interrupted(frame: pd.DataFrame, changes: pd.DataFrame) -> None:

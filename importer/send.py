@@ -61,6 +61,9 @@ WAKE_EVERY = 0.1
 LAUNCH_WINDOWS = 2
 #: Account re-reads tried, at the end of the sending, to settle rows before giving up on them.
 FINAL_REREADS = 3
+#: What a re-read does, as a second signal that stops waiting for it names it (a re-read
+#: settles rows, sends nothing that acts: it may be left unfinished).
+REREAD = "re-read the account to settle rows"
 
 #: A test-only hook: called with the name of each step of the wrap-up ("collected" after each
 #: answer, "final settle", "final flush"), e.g. to deliver a signal at a chosen point.
@@ -273,7 +276,8 @@ class Sender:
         """
         if self._reread is not None and (self._reread.done() or final):
             reread, self._reread = self._reread, None
-            self._match(reread.result)
+            waited = partial(self.stop.wait_for, reread.result, REREAD)
+            self._match(reread.result if reread.done() else waited)
         if not self.unsettled or self.stop.event.is_set() or self._reread is not None:
             return
         if not final:
@@ -285,7 +289,8 @@ class Sender:
             delay = max(self.kind.wait_before_refresh(), self._due_by(max) - time.monotonic())
             if self.stop.event.wait(max(0.0, delay)):
                 return
-            self._match(partial(self.kind.refresh, list(self.unsettled)), failures)
+            refresh = partial(self.kind.refresh, list(self.unsettled))
+            self._match(partial(self.stop.wait_for, refresh, REREAD), failures)
         if self.unsettled and self.fatal is None and failures:
             self.fatal = RunStopped(
                 f"{len(self.unsettled)} rows may have been created but their answers were lost, "

@@ -465,3 +465,30 @@ def test_results_of_a_killed_run_show_the_rows_in_flight_as_in_flight(
         added_once(server, 60)
     else:
         assert set(server.stats.created.values()) == {1} and len(server.stats.created) == 60
+
+
+def test_a_row_whose_list_was_not_created_yet_does_not_say_it_could_not_be() -> None:
+    """A run stopped before a list's creation leaves its rows pending; their message must not
+    claim the creation failed (it was never tried, or its fate is unknown)."""
+    import pandas as pd
+
+    from importer.contacts_run import mark_unresolved
+
+    frame = pd.DataFrame(
+        {"list_key": ["echo", "echo"], "outcome": ["pending", "pending"], "code": ["", ""]}
+        | {"message": ["", ""]}
+    )
+    lists = pd.DataFrame(
+        {
+            "name_key": ["echo"],
+            "outcome": ["pending"],
+            "code": ["NOT_SENT"],
+            "message": ["not sent: the run stopped before this row"],
+        }
+    )
+    mark_unresolved(frame, lists)
+    assert frame["outcome"].tolist() == ["pending", "pending"]
+    assert frame["code"].tolist() == ["LIST_NOT_SENT", "LIST_NOT_SENT"]
+    assert all(
+        m.startswith("not sent: its list's creation is not finished") for m in frame["message"]
+    )

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from importer.api.endpoints import LIST_INFORMATION
+from importer.api.endpoints import LIST_INFORMATION, LIST_RETRIEVE
 from importer.errors import ExitCode, ImporterError, JournalError
 from importer.journal import Journal
 from importer.journal_records import RowRecord
@@ -393,38 +393,68 @@ def test_a_first_sigint_during_the_account_read_ends_the_run_after_its_attempt(t
         assert server.stats.list_requests == 1  # no retry once stopping
 
 
+def interrupted_while_held(
+    tmp_path: Path, sandbox: SandboxServer, held_path: str, source: Path, *options: str
+) -> tuple[subprocess.Popen[str], str, float]:
+    """The CLI's `run` of `source` through a front that relays every request to `sandbox`
+    but holds each one to `held_path` (up to 30 s); two SIGINTs once the first is held. Gives
+    the process, its stderr and the seconds from the second signal to its end."""
+    release = threading.Event()
+
+    def relay(number: int, path: str, form: dict[str, str]) -> Answer:
+        if path == held_path:
+            release.wait(30)
+        connection = http.client.HTTPConnection("127.0.0.1", sandbox.port, timeout=30)
+        form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+        connection.request("POST", path, urlencode(form), form_type)
+        answer = connection.getresponse()
+        headers = {"Content-Type": answer.getheader("Content-Type", "")}
+        return answer.status, headers, answer.read()
+
+    front = Stub(relay)
+    try:
+        args = ("run", source, "-o", "out.csv", "--rate", "0", "--no-progress", *options)
+        process = start_cli(front, *args, cwd=tmp_path)  # type: ignore[arg-type]
+        wait_until(
+            lambda: any(path == held_path for _, path, _ in front.requests),
+            f"no request to {held_path}",
+        )
+        stderr, took = interrupt_twice(process)
+    finally:
+        release.set()
+        front.close()
+    return process, stderr, took
+
+
 def test_a_second_sigint_stops_waiting_for_a_lists_contacts_read_at_once(tmp_path):
     """A contacts run reads each target list's contacts after the account's lists: a second
     signal stops waiting for that read too, rather than for its `--timeout` (30 s here)."""
-    release = threading.Event()
     with SandboxServer(existing_lists=[("Unread", "FR")]) as sandbox:
-
-        def relay(number: int, path: str, form: dict[str, str]) -> Answer:
-            if path == LIST_INFORMATION.path:  # the list's contacts: held up
-                release.wait(30)
-            connection = http.client.HTTPConnection("127.0.0.1", sandbox.port, timeout=30)
-            form_type = {"Content-Type": "application/x-www-form-urlencoded"}
-            connection.request("POST", path, urlencode(form), form_type)
-            answer = connection.getresponse()
-            headers = {"Content-Type": answer.getheader("Content-Type", "")}
-            return answer.status, headers, answer.read()
-
-        front = Stub(relay)
-        try:
-            rows = [("Unread", "FR", f"06{10000000 + n:08d}") for n in range(5)]
-            source = contacts_csv(tmp_path / "in.csv", rows)
-            args = ("run", source, "-o", "out.csv", "--rate", "0", "--no-progress")
-            process = start_cli(front, *args, cwd=tmp_path)  # type: ignore[arg-type]
-            wait_until(
-                lambda: any(path == LIST_INFORMATION.path for _, path, _ in front.requests),
-                "the list's contacts were never read",
-            )
-            stderr, took = interrupt_twice(process)
-        finally:
-            release.set()
-            front.close()
+        rows = [("Unread", "FR", f"06{10000000 + n:08d}") for n in range(5)]
+        source = contacts_csv(tmp_path / "in.csv", rows)
+        process, stderr, took = interrupted_while_held(
+            tmp_path, sandbox, LIST_INFORMATION.path, source
+        )
         assert process.returncode == 3, stderr
         assert took < 5, f"{took:.1f} s after the second signal"
         assert "SIGINT received again" in stderr
         assert_interrupted_before_sending(tmp_path, sandbox, stderr)
         assert sandbox.stats.add_requests.total() == 0
+
+
+def test_a_second_sigint_stops_waiting_for_the_re_read_that_settles_rows(tmp_path):
+    """A create answered ERR_104 is settled by re-reading the account's lists, once every row
+    is sent: a second signal stops waiting for that re-read at once; the row stays pending
+    (the next run settles it), the others keep their answers."""
+    with SandboxServer(existing_lists=[("Taken", "FR")]) as sandbox:
+        source = write_csv(tmp_path / "in.csv", [("Taken", "FR"), ("Fresh 1", "FR")])
+        process, stderr, took = interrupted_while_held(
+            tmp_path, sandbox, LIST_RETRIEVE.path, source, "--no-reconcile"
+        )
+        assert process.returncode == 3, stderr
+        assert took < 5, f"{took:.1f} s after the second signal"
+        assert "Traceback" not in stderr
+        rows = {row["name"]: row for row in read_results(tmp_path / "out.csv")}
+        assert rows["Taken"]["outcome"] == "pending", rows["Taken"]
+        assert rows["Fresh 1"]["outcome"] == "created", rows["Fresh 1"]
+        assert sandbox.stats.create_requests.total() == 2
