@@ -242,7 +242,7 @@ that back. Six rounds in turn (12:05, load 0.4–1.2): CPU ÷ reference 0.90, 0.
 0.93, 0.92 (median 0.935). From here on the figure is the median of five rounds, who goes
 first alternating, since one round swings by about ±0.07 with the machine.
 
-**Round of 15:00–15:55 UTC (load average 0.05–4).** A profile of the 16 workers over a whole run
+**Round of 15:00–17:05 UTC (load average 0.05–4).** A profile of the 16 workers over a whole run
 (`cProfile` per worker thread on `time.thread_time`; a profiler inflates Python calls, so
 shares, not µs): reading each answer's head 42 % (`HTTPResponse.begin`; its headers through the
 `email` package 31 %), writing the request 9 % (`putheader` 6 %), encoding the form 9.5 %
@@ -257,15 +257,16 @@ s after, the reference 2.37 s (0.95 → 0.91); on a busier one (15:10, load 0.6�
 s and 2.94 s, the difference inside the noise. The full `make bench` of 15:34 (load 0.27 at its
 start, 4.0 near its end): 0.92, 0.84, 1.03, 1.04, 0.92 (median 0.92); `python -m bench
 throughput` right after (15:50, load 1.1, every absolute CPU figure a third above the quiet
-machine's): 1.02, 1.03, 1.06, 0.97, 0.98 (median 1.02). **On this shared machine the figure is
-0.91–0.92 when it is quiet and 0.97–1.04 when it is busy**: from 15:05 to 15:50 the importer's
-CPU for the same run grew by 37 % (2.16 → 2.96 s), the reference's by 28–34 % (2.37 → 3.03–3.17
-s). What is left is what the design chose: importing pandas with numpy and pyarrow costs
-0.3–0.45 s of CPU, 15–20 % of the run, and `http.client` reading headers through the `email`
-package about a third of the workers' time. pycurl, the faster threaded HTTP library measured in
-the first round (258 µs a request against 322 µs), is no way out: libcurl sends a request again
-by itself when a reused connection dies before any byte of the answer (`Curl_retry_request`),
-and a create must never be sent twice.
+machine's): 1.02, 1.03, 1.06, 0.97, 0.98 (median 1.02); again at 16:39 (load 0.3): 0.93, 0.88,
+0.95, 1.00, 1.00 (median 0.95), and at 17:00 (load 0.1): 0.92, 0.91, 0.88, 1.06, 1.08 (median
+0.92). **On this shared machine the figure is 0.91–0.95 when it is quiet and up to 1.02 when it
+is busy**: from 15:05 to 15:50 the importer's CPU for the same run grew by 37 % (2.16 → 2.96 s),
+the reference's by 28–34 % (2.37 → 3.03–3.17 s). What is left is what the design chose:
+importing pandas with numpy and pyarrow costs 0.3–0.45 s of CPU, 15–20 % of the run, and
+`http.client` reading headers through the `email` package about a third of the workers' time.
+pycurl, the faster threaded HTTP library measured in the first round (258 µs a request against
+322 µs), is no way out: libcurl sends a request again by itself when a reused connection dies
+before any byte of the answer (`Curl_retry_request`), and a create must never be sent twice.
 """
 
 
