@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 import click
 
 from importer.errors import ConfigError, ExitCode, ImporterError
+from importer.masking import mask_text
 
 #: The exit status of a command whose output was closed by its reader, as a shell reports a
 #: process ended by SIGPIPE (128 + 13): quiet, and ignored by a pipeline without `pipefail`.
@@ -89,7 +90,9 @@ def fail(ctx: click.Context, message: str, code: int) -> None:
     """`message` as the one fatal line (see `say_error`), the traceback before it with
     ``--debug``, then exit with `code`."""
     if ctx.meta.get("debug"):
-        click.echo(mask(traceback.format_exc(), ctx.meta.get("secrets", ())), err=True, nl=False)
+        click.echo(
+            mask_text(traceback.format_exc(), ctx.meta.get("secrets", ())), err=True, nl=False
+        )
     say_error(ctx, message, code)
     ctx.exit(int(code))
 
@@ -101,14 +104,7 @@ def say_error(ctx: click.Context, message: str, code: int) -> None:
         # On stderr the line below is the log: logging it there too would print it twice.
         # The logger's own filter masks the key in the file.
         logging.getLogger("importer").error(message, extra={"exit_code": int(code)})
-    click.echo(f"avosms-import: {mask(message, ctx.meta.get('secrets', ()))}", err=True)
-
-
-def mask(text: str, secrets: tuple[str, ...]) -> str:
-    """`text` with every secret (each form of the key, `masking.key_forms`) masked."""
-    from importer.masking import mask_text
-
-    return mask_text(text, secrets)
+    click.echo(f"avosms-import: {mask_text(message, ctx.meta.get('secrets', ()))}", err=True)
 
 
 def logs_to_file() -> bool:

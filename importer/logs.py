@@ -38,7 +38,7 @@ class SecretFilter(logging.Filter):
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self.secrets = tuple(dict.fromkeys(secret for secret in secrets if secret))
+        self.secrets = tuple(secrets)  # `masking` drops empty ones and repeats
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg, record.args = mask_text(record.getMessage(), self.secrets), None

@@ -1,6 +1,6 @@
 """The forms the API key travels in, and masking them out of text and answers.
 
-The key goes out in a form body only, URL-encoded (`urllib.parse.urlencode`, i.e.
+The key goes out in a form body only, URL-encoded (`api.forms.form_body`, i.e.
 `quote_plus`). A server that quotes the request back may answer it in that form, decoded, or
 encoded by `quote`: every such form is a secret. This module is a leaf: the client, the answer
 classifier and the log masking all take the forms from here.
@@ -35,12 +35,7 @@ def mask_text(text: str, forms: Iterable[str]) -> str:
     text: `casefold` maps each character on its own, where `lower` writes a Greek capital
     sigma one way at the end of a word and another inside it)."""
     masking = _masking(tuple(forms))
-    if masking is None:
-        return text
-    folded = text.casefold()
-    if not any(form in folded for form in masking.folded):
-        return text
-    return masking.pattern.sub(MASK, text)
+    return text if masking is None else _mask_text(text, masking)
 
 
 def mask_bytes(data: bytes, forms: Iterable[str]) -> bytes:
@@ -53,12 +48,19 @@ def mask_bytes(data: bytes, forms: Iterable[str]) -> bytes:
         return data
     if not masking.ascii:
         text = data.decode("utf-8", "surrogateescape")
-        masked = mask_text(text, forms)
+        masked = _mask_text(text, masking)
         return data if masked is text else masked.encode("utf-8", "surrogateescape")
     folded = data.lower()  # ASCII letters only, as the pattern's IGNORECASE on bytes
     if not any(form in folded for form in masking.lowered_bytes):
         return data
     return masking.bytes_pattern.sub(MASK.encode("ascii"), data)
+
+
+def _mask_text(text: str, masking: _Masking) -> str:
+    folded = text.casefold()
+    if not any(form in folded for form in masking.folded):
+        return text
+    return masking.pattern.sub(MASK, text)
 
 
 @dataclass(frozen=True)

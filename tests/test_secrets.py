@@ -473,3 +473,12 @@ def test_a_key_beyond_ascii_is_masked_in_text_and_in_answers_whatever_its_case(
     body = mask_bytes(shown.encode("utf-8"), forms).decode("utf-8")
     assert MASK in body
     assert key.casefold() not in body.casefold()
+
+
+def test_forms_given_once_as_an_iterator_still_mask_a_key_beyond_ascii() -> None:
+    """`mask_bytes` takes any iterable: a key beyond ASCII is searched in the decoded text with
+    the forms already compiled, not with an iterator the first look used up."""
+    forms = key_forms("kéy-accentué+X")
+    shown = "K KÉY-ACCENTUÉ+X and".encode()
+    assert MASK.encode() in mask_bytes(shown, iter(forms))
+    assert MASK in mask_text("x kéy-accentué+X", iter(forms))
